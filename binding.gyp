@@ -1,0 +1,27 @@
+# One build for both native artefacts:
+#   tethered.node    the N-API bridge between the shim and the TypeScript engine (C++, node-addon-api)
+#   libtethered.so   the C interposer, preloadable into any dynamically linked program
+# node-gyp's common.gypi strips a plain '-Werror' from 'cflags', so warnings are made errors
+# through cflags_c / cflags_cc, which it leaves alone.
+{
+  "targets": [
+    {
+      "target_name": "tethered",
+      "sources": ["native/addon/addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
+    },
+    {
+      "target_name": "libtethered",
+      "product_name": "tethered",
+      "product_prefix": "lib",
+      "type": "shared_library",
+      "sources": ["native/shim/version.c"],
+      "cflags": ["-fPIC", "-fvisibility=hidden"],
+      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"],
+      "ldflags": ["-Wl,--as-needed", "-Wl,--no-undefined", "-Wl,-z,now", "-Wl,-z,relro"],
+      "libraries": ["-ldl", "-lpthread"]
+    }
+  ]
+}

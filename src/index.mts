@@ -1,0 +1,15 @@
+/**
+ * The ESM entry point. It re-exports the CommonJS build rather than compiling a second copy, so that an
+ * application that mixes `import` and `require` still has exactly one policy state.
+ */
+export { AllowPolicy, InvalidRuleError, parseRule } from './index.js';
+export type {
+    AddressRule,
+    AllowPolicyOptions,
+    Explanation,
+    ExplanationReason,
+    NameRule,
+    PortRange,
+    Rule,
+    WildcardRule,
+} from './index.js';

@@ -1,0 +1,68 @@
+/**
+ * Host names as the policy sees them: lower case, ASCII (IDNA), no trailing dot, labels of letters, digits,
+ * hyphen and underscore. Anything else is not a name DNS could answer for, and never matches a name rule.
+ */
+import { domainToASCII } from 'node:url';
+
+export const MAX_NAME_LENGTH = 253;
+export const MAX_LABEL_LENGTH = 63;
+
+// The dots UTS #46 maps to '.', so that a Unicode name splits where IDNA will split it.
+const UNICODE_DOTS = /[\u3002\uff0e\uff61]/g;
+
+function isLabelChar(c: number): boolean {
+    return (
+        (c >= 0x61 && c <= 0x7a) || // a-z
+        (c >= 0x30 && c <= 0x39) || // 0-9
+        c === 0x2d || // -
+        c === 0x5f // _ (SRV-style labels; real resolvers answer for them)
+    );
+}
+
+function hasNonAscii(text: string): boolean {
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return true;
+    return false;
+}
+
+/** The reason `name` (already lower case ASCII, no trailing dot) is not a DNS name, or null when it is one. */
+export function nameProblem(name: string, allowStar: boolean): string | null {
+    if (name.length === 0) return 'it is empty';
+    if (name.length > MAX_NAME_LENGTH) return `it is longer than ${MAX_NAME_LENGTH} characters`;
+    let labelStart = 0;
+    for (let i = 0; i <= name.length; i++) {
+        const c = i < name.length ? name.charCodeAt(i) : 0x2e;
+        if (c === 0x2e) {
+            const len = i - labelStart;
+            if (len === 0) return 'it has an empty label (two dots in a row, or a leading dot)';
+            if (len > MAX_LABEL_LENGTH) return `a label is longer than ${MAX_LABEL_LENGTH} characters`;
+            labelStart = i + 1;
+        } else if (!isLabelChar(c) && !(allowStar && c === 0x2a)) {
+            return `'${String.fromCharCode(c)}' cannot appear in a host name`;
+        }
+    }
+    return null;
+}
+
+/**
+ * Lower-cases, converts Unicode to punycode, and removes one trailing dot. Returns the ASCII name, or null
+ * when IDNA rejects the name. Does not validate the ASCII result: see `nameProblem`.
+ */
+export function toAsciiName(input: string): string | null {
+    let name = input.toLowerCase();
+    if (hasNonAscii(name)) {
+        // domainToASCII is the WHATWG host parser: it also percent-decodes and cuts at '/', so only hand it
+        // text whose ASCII part is already name-shaped.
+        for (let i = 0; i < name.length; i++) {
+            const c = name.charCodeAt(i);
+            if (c <= 0x7f && c !== 0x2e && c !== 0x2a && !isLabelChar(c)) return null;
+        }
+        name = name.replace(UNICODE_DOTS, '.');
+        const ascii = domainToASCII(name);
+        if (ascii === '') return null;
+        name = ascii;
+    }
+    if (name.endsWith('.')) name = name.slice(0, -1);
+    return name;
+}
+
+export { hasNonAscii };
