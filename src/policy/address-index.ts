@@ -14,7 +14,7 @@ class FamilyIndex<K> {
     add(prefix: number, key: K, rule: AddressRule): void {
         let table = this.#tables.get(prefix);
         if (!table) {
-            this.#tables.set(prefix, (table = new Map()));
+            this.#tables.set(prefix, (table = new Map<K, AddressRule[]>()));
             this.#lengths = [...this.#tables.keys()].sort((a, b) => b - a);
         }
         const list = table.get(key);

@@ -150,7 +150,8 @@ function allowed(verdict: Verdict): boolean {
 }
 
 function connectArgs(ip: string, names: readonly string[]): [Destination, string[]] {
-    if (!Array.isArray(names)) throw new TypeError('names must be an array of host names');
+    const given: unknown = names;
+    if (!Array.isArray(given)) throw new TypeError('names must be an array of host names');
     const dest = normaliseDestination(ip);
     if (dest.kind !== 'ip') throw new TypeError(`${JSON.stringify(ip)} is not an IP address`);
     const normal: string[] = [];
@@ -165,9 +166,9 @@ function withPort(target: string, port: number): string {
     return port >= 0 ? `${target}:${port}` : target;
 }
 
-function ipTarget(ip: IpAddress, port: number): string {
+function ipTarget(ip: IpAddress): string {
     const text = formatIp(ip);
-    return ip.family === 6 && port >= 0 ? `[${text}]` : text;
+    return ip.family === 6 ? `[${text}]` : text;
 }
 
 function explanation(dest: Destination, port: number, names: readonly string[], verdict: Verdict): Explanation {
@@ -189,7 +190,7 @@ function explanation(dest: Destination, port: number, names: readonly string[], 
     let label: string;
     if (dest.kind === 'name') label = withPort(dest.name, port);
     else if (host !== null) label = `${withPort(host, port)} (${ip})`;
-    else label = withPort(ipTarget(dest.ip, port), port);
+    else label = withPort(ipTarget(dest.ip), port);
     const rule = verdict.rule ? verdict.rule.text : null;
     switch (verdict.reason) {
         case 'allow-rule':
@@ -208,7 +209,7 @@ function explanation(dest: Destination, port: number, names: readonly string[], 
                 message: `${label} is denied by '${rule}' (deny rules win over allow rules)`,
             };
         default: {
-            const target = host !== null ? withPort(host, port) : withPort(ipTarget((dest as { ip: IpAddress }).ip, port), port);
+            const target = host !== null ? withPort(host, port) : withPort(ipTarget((dest as { ip: IpAddress }).ip), port);
             return {
                 allowed: false,
                 reason: 'no-rule',

@@ -4,7 +4,7 @@
  * or throws an `InvalidRuleError` that quotes the rule and says how to write it.
  */
 import { InvalidRuleError } from './errors.js';
-import { nameProblem, toAsciiName } from './hostname.js';
+import { hasNonAscii, nameProblem, toAsciiName } from './hostname.js';
 import {
     type IpAddress,
     formatIpv4,
@@ -97,7 +97,7 @@ function urlHint(text: string): string {
 function parsePorts(source: string, text: string | null): PortRange | null {
     if (text === null) return null;
     if (text === '') fail(source, 'the port is missing after ":"', 'leave out the ":" to allow any port');
-    if (text === '*') fail(source, '"*" is not a port', 'leave out the port to allow any port');
+    if (text === '*') fail(source, "'*' is not a port", 'leave out the port to allow any port');
     const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text);
     if (!m) {
         const known = SERVICE_PORTS[text.toLowerCase()];
@@ -130,7 +130,8 @@ function addressRule(source: string, ip: IpAddress, prefix: number, ports: PortR
     const full = ip.family === 4 ? 32 : 128;
     const addr = ip.family === 4 ? formatIpv4(ip.v4) : formatIpv6(ip.v6);
     const range = prefix < full ? `/${prefix}` : '';
-    const target = ip.family === 6 && ports ? `[${addr}]${range}` : `${addr}${range}`;
+    // IPv6 is always bracketed in the normal form: unbracketed, '2001:db8::1:443' reads two ways.
+    const target = ip.family === 6 ? `[${addr}]${range}` : `${addr}${range}`;
     return { kind: 'address', source, text: `${target}${portSuffix(ports)}`, ports, ip, prefix };
 }
 
@@ -190,7 +191,7 @@ const NUMERIC_LABEL = /^(?:0x[0-9a-f]*|[0-9]+)$/i;
 
 function parseHostRule(source: string, target: string, ports: PortRange | null): NameRule | WildcardRule {
     for (const label of target.split('.')) {
-        if (label.includes('*') && /[^\x00-\x7f]/.test(label)) {
+        if (label.includes('*') && hasNonAscii(label)) {
             fail(source, `the label '${label}' mixes '*' with non-ASCII characters`, 'write that label in punycode (xn--…)');
         }
     }

@@ -1,0 +1,69 @@
+/**
+ * The policy file (SPEC section 6): JSON `{ allow, deny, allowLocalhost, mode }`. Read by `tethered check`
+ * and `tethered run`, and by libtethered.so from TETHERED_POLICY_FILE. Unknown keys are errors, so that a
+ * misspelt `"alow"` cannot silently leave a policy empty.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface PolicyFile {
+    readonly allow: readonly string[];
+    readonly deny: readonly string[];
+    readonly allowLocalhost: boolean | undefined;
+    readonly mode: 'enforce' | 'log' | undefined;
+}
+
+export class PolicyFileError extends Error {
+    readonly code = 'ERR_TETHERED_POLICY_FILE';
+    readonly path: string;
+
+    constructor(path: string, problem: string) {
+        super(`Invalid tethered policy file ${path}: ${problem}`);
+        this.name = 'PolicyFileError';
+        this.path = path;
+    }
+}
+
+const KEYS = new Set(['allow', 'deny', 'allowLocalhost', 'mode']);
+
+function stringList(path: string, key: string, value: unknown): readonly string[] {
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+        throw new PolicyFileError(path, `"${key}" must be an array of rule strings`);
+    }
+    return value;
+}
+
+/** Validates the parsed JSON of a policy file. Rules themselves are checked by AllowPolicy. */
+export function policyFromJson(path: string, data: unknown): PolicyFile {
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+        throw new PolicyFileError(path, 'it must be a JSON object such as {"allow": ["api.example.com:443"]}');
+    }
+    const record = data as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+        if (!KEYS.has(key)) throw new PolicyFileError(path, `unknown key "${key}" (known keys: ${[...KEYS].join(', ')})`);
+    }
+    const { allowLocalhost, mode } = record;
+    if (allowLocalhost !== undefined && typeof allowLocalhost !== 'boolean') {
+        throw new PolicyFileError(path, '"allowLocalhost" must be true or false');
+    }
+    if (mode !== undefined && mode !== 'enforce' && mode !== 'log') {
+        throw new PolicyFileError(path, '"mode" must be "enforce" or "log"');
+    }
+    return { allow: stringList(path, 'allow', record.allow), deny: stringList(path, 'deny', record.deny), allowLocalhost, mode };
+}
+
+export function readPolicyFile(path: string): PolicyFile {
+    let text: string;
+    try {
+        text = readFileSync(path, 'utf8');
+    } catch (err) {
+        throw new PolicyFileError(path, (err as Error).message);
+    }
+    let data: unknown;
+    try {
+        data = JSON.parse(text);
+    } catch (err) {
+        throw new PolicyFileError(path, `it is not valid JSON (${(err as Error).message})`);
+    }
+    return policyFromJson(path, data);
+}
