@@ -12,6 +12,7 @@ export default tseslint.config(
         rules: {
             '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
             '@typescript-eslint/no-unnecessary-condition': 'off',
+            '@typescript-eslint/no-require-imports': ['error', { allowAsImport: true }],
         },
     },
     {

@@ -2,13 +2,14 @@
  * The ESM entry point. It re-exports the CommonJS build rather than compiling a second copy, so that an
  * application that mixes `import` and `require` still has exactly one policy state.
  */
-export { AllowPolicy, InvalidRuleError, parseRule } from './index.js';
+export { AllowPolicy, InvalidRuleError, PolicyFileError, parseRule, readPolicyFile, shimPath } from './index.js';
 export type {
     AddressRule,
     AllowPolicyOptions,
     Explanation,
     ExplanationReason,
     NameRule,
+    PolicyFile,
     PortRange,
     Rule,
     WildcardRule,

@@ -1,5 +1,8 @@
 /** The public entry point (CommonJS build); `index.mts` re-exports it for ESM, so there is one instance. */
 export { AllowPolicy, InvalidRuleError, parseRule } from './policy/index.js';
+export { shimPath } from './native.js';
+export { PolicyFileError, readPolicyFile } from './policy-file.js';
+export type { PolicyFile } from './policy-file.js';
 export type {
     AddressRule,
     AllowPolicyOptions,

@@ -7,9 +7,9 @@
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("abi", Napi::Number::New(env, TETHERED_ABI));
-  exports.Set("version", Napi::String::New(env, TETHERED_VERSION));
-  return exports;
+    exports.Set("abi", Napi::Number::New(env, TETHERED_ABI));
+    exports.Set("version", Napi::String::New(env, TETHERED_VERSION));
+    return exports;
 }
 
 }  // namespace

@@ -2,6 +2,10 @@
  * The interposed functions themselves come with the interposer (one file per libc family). */
 #include "tethered.h"
 
-TETHERED_EXPORT const char *tethered_version(void) { return TETHERED_VERSION; }
+TETHERED_EXPORT const char *tethered_version(void) {
+    return TETHERED_VERSION;
+}
 
-TETHERED_EXPORT int tethered_abi(void) { return TETHERED_ABI; }
+TETHERED_EXPORT int tethered_abi(void) {
+    return TETHERED_ABI;
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the test suite need, when they are missing.
+#   bash scripts/system-deps.sh          build + test needs
+#   bash scripts/system-deps.sh --lint   also the linters CI runs (clang-format)
+# Runs apt-get only as root and only for what is missing; otherwise says what to install and exits 1.
+set -euo pipefail
+
+# command:package pairs
+needs=(
+  g++:g++ make:make python3:python3     # node-gyp
+  readelf:binutils nm:binutils          # the native build tests inspect libtethered.so
+  unshare:util-linux mount:mount        # the private network namespace of the test harness
+  ip:iproute2                           # bringing up its loopback
+)
+if [[ "${1:-}" == "--lint" ]]; then
+  needs+=(clang-format:clang-format)
+fi
+
+missing=()
+for pair in "${needs[@]}"; do
+  cmd=${pair%%:*} pkg=${pair#*:}
+  if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$cmd && ! -x /sbin/$cmd ]]; then
+    [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "tethered: missing system packages: ${missing[*]} (Debian/Ubuntu: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "tethered: installing system packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,81 @@
+// The two native artefacts as a user gets them: the addon loads, and libtethered.so is a library that can
+// be preloaded into any program because it needs nothing beyond libc, libdl and libpthread.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { arch, platform, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { shimPath } from 'tethered';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const require = createRequire(import.meta.url);
+const { nativeBinaries } = require('../../dist/native.js');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+function sh(cmd, args, env = {}) {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env } });
+    if (r.error) throw r.error;
+    return r;
+}
+
+describe('native binaries', () => {
+    test('the addon loads and reports the ABI and version it was built with', () => {
+        const { addon, addonPath } = nativeBinaries();
+        assert.equal(addon.abi, 1);
+        assert.equal(addon.version, pkg.version);
+        assert.match(addonPath, /\.node$/);
+    });
+
+    test('libtethered.so sits beside the addon that was loaded', () => {
+        const { addonPath } = nativeBinaries();
+        assert.equal(shimPath(), join(addonPath, '..', 'libtethered.so'));
+    });
+
+    test('libtethered.so needs only libc, libdl and libpthread', () => {
+        const dynamic = sh('readelf', ['-d', shimPath()]).stdout;
+        const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[(.+?)\]/g)].map((m) => m[1]);
+        for (const lib of needed) assert.match(lib, /^(libc|libdl|libpthread|ld-linux[-\w.]*)\.so/, `unexpected dependency ${lib}`);
+        assert.doesNotMatch(dynamic, /libstdc\+\+|libgcc_s|libnode|libuv/);
+    });
+
+    test('libtethered.so exports only its own symbols', () => {
+        const symbols = sh('nm', ['-D', '--defined-only', shimPath()]).stdout.trim().split('\n');
+        const names = symbols.map((l) => l.split(/\s+/).pop());
+        assert.ok(names.includes('tethered_version'));
+        for (const name of names) assert.match(name, /^(tethered_\w+|_init|_fini)$/, `unexpected export ${name}`);
+    });
+
+    for (const [what, cmd, args] of [
+        ['true', 'true', []],
+        ['sh', 'sh', ['-c', 'echo ok']],
+        ['node', process.execPath, ['-e', 'console.log("ok")']],
+        ['python3', 'python3', ['-c', 'print("ok")']],
+    ]) {
+        test(`can be preloaded into ${what}`, () => {
+            const r = sh(cmd, args, { LD_PRELOAD: shimPath() });
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(r.stderr, '');
+            if (args.length) assert.equal(r.stdout.trim(), 'ok');
+        });
+    }
+
+    test('a package with only prebuilt binaries (no build directory, no install script) loads them', () => {
+        // The layout npm gives a user who installed from the registry: dist/ and prebuilds/, nothing built.
+        const pkgDir = join(mkdtempSync(join(tmpdir(), 'tethered-prebuilt-')), 'tethered');
+        const prebuilds = join(pkgDir, 'prebuilds', `${platform()}-${arch()}`);
+        mkdirSync(prebuilds, { recursive: true });
+        cpSync(join(root, 'dist'), join(pkgDir, 'dist'), { recursive: true });
+        cpSync(join(root, 'package.json'), join(pkgDir, 'package.json'));
+        const { addonPath } = nativeBinaries();
+        cpSync(addonPath, join(prebuilds, 'tethered.napi.node'));
+        cpSync(join(addonPath, '..', 'libtethered.so'), join(prebuilds, 'libtethered.so'));
+        mkdirSync(join(pkgDir, 'node_modules'));
+        symlinkSync(join(root, 'node_modules', 'node-gyp-build'), join(pkgDir, 'node_modules', 'node-gyp-build'));
+        const r = sh(process.execPath, ['-e', 'const t = require(process.argv[1]); console.log(t.shimPath())', pkgDir]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout.trim(), join(prebuilds, 'libtethered.so'));
+    });
+});
