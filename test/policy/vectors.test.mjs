@@ -55,3 +55,13 @@ describe('policy vectors: rules that must be rejected', () => {
         });
     }
 });
+
+test('the vector file keeps at least 300 decision cases and covers every group kind', () => {
+    const cases = vectors.groups.flatMap((g) => g.cases);
+    assert.ok(cases.length >= 300, `${cases.length} cases`);
+    assert.ok(cases.some((c) => c.port === null), 'lookup cases');
+    assert.ok(cases.some((c) => c.names), 'connect cases with names');
+    assert.ok(vectors.groups.some((g) => g.allowLocalhost === false), 'allowLocalhost: false');
+    assert.ok(vectors.groups.some((g) => g.deny?.length), 'deny rules');
+    assert.ok(vectors.invalid.length >= 50, `${vectors.invalid.length} invalid rules`);
+});
