@@ -1,0 +1,61 @@
+/* The compiled policy: rules parsed (rule.c) and indexed (policy.c) once, then read without locks or
+ * allocation by every hook. A policy is immutable; a new one replaces it in a single pointer swap. */
+#ifndef TETHERED_POLICY_H
+#define TETHERED_POLICY_H
+
+#include <stddef.h>
+
+#include "ip.h"
+#include "name.h"
+
+enum td_rule_kind { TD_RULE_NAME, TD_RULE_WILDCARD, TD_RULE_ADDRESS };
+
+/* Normal form of a rule: at most a name, brackets, a prefix and a port range. */
+#define TD_RULE_TEXT 320
+#define TD_REASON_LEN 256
+
+struct td_rule {
+    enum td_rule_kind kind;
+    int port_low, port_high; /* 0, 0: any port */
+    char text[TD_RULE_TEXT];  /* normal form, as TypeScript writes it */
+    char name[TD_NAME_BUF];   /* name and wildcard rules */
+    size_t name_len;
+    struct td_ip ip; /* address rules */
+    int prefix;
+};
+
+/* Parses one rule (SPEC section 2). Returns 0, or -1 with a reason. */
+int td_parse_rule(const char *text, size_t len, struct td_rule *out, char reason[TD_REASON_LEN]);
+
+/* Port arguments: a real port, or one of these. */
+#define TD_ANY_PORT (-1)   /* ignore ports: any allow rule for the host matches (a lookup) */
+#define TD_EVERY_PORT (-2) /* only a rule without ports matches (deny rules, for a lookup) */
+
+enum td_reason { TD_REASON_ALLOW_RULE, TD_REASON_LOCALHOST, TD_REASON_DENY_RULE, TD_REASON_NO_RULE, TD_REASON_INVALID };
+
+struct td_verdict {
+    enum td_reason reason;
+    const struct td_rule *rule; /* the deciding rule, or NULL */
+    int name_index;             /* for a connect: which of the names decided, or -1 */
+};
+
+struct td_policy;
+
+struct td_policy_error {
+    char rule[TD_RULE_TEXT];
+    char reason[TD_REASON_LEN];
+};
+
+/* Compiles a policy; NULL with *err filled when a rule does not parse (or memory runs out). */
+struct td_policy *td_policy_compile(const char *const *allow, size_t nallow, const char *const *deny, size_t ndeny,
+                                    int allow_localhost, struct td_policy_error *err);
+void td_policy_free(struct td_policy *policy);
+
+int td_verdict_allowed(const struct td_verdict *v);
+
+/* The decision (SPEC section 3). For a destination that is an address, `names` are the names this process
+ * resolved to it. port: a port, or TD_ANY_PORT for a lookup. */
+void td_policy_decide(const struct td_policy *policy, const struct td_dest *dest, int port, const char *const *names,
+                      size_t nnames, struct td_verdict *out);
+
+#endif
