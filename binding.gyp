@@ -17,7 +17,13 @@
       "product_name": "tethered",
       "product_prefix": "lib",
       "type": "shared_library",
-      "sources": ["native/shim/version.c"],
+      "sources": [
+        "native/shim/config.c", "native/shim/connect.c", "native/shim/decide.c", "native/shim/dns.c",
+        "native/shim/events.c", "native/shim/exec.c", "native/shim/hostmap.c", "native/shim/idna.c",
+        "native/shim/ip.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/policy.c",
+        "native/shim/policy_file.c", "native/shim/real.c", "native/shim/resolv.c", "native/shim/rule.c",
+        "native/shim/send.c", "native/shim/syscall.c"
+      ],
       "cflags": ["-fPIC", "-fvisibility=hidden"],
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"],
       "ldflags": ["-Wl,--as-needed", "-Wl,--no-undefined", "-Wl,-z,now", "-Wl,-z,relro"],

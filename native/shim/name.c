@@ -72,7 +72,8 @@ void td_normalise_destination(const char *in, size_t len, struct td_dest *out) {
     uint32_t v4;
     if (stripped <= 64) {
         char lower[64];
-        for (size_t i = 0; i < stripped; i++) lower[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+        for (size_t i = 0; i < stripped; i++)
+            lower[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
         if (td_parse_inet_aton(lower, stripped, &v4) == 0) {
             td_ip_from_v4(&out->ip, v4);
             out->kind = TD_DEST_IP;

@@ -151,7 +151,8 @@ struct name_index {
     int has_wildcards;
 };
 
-static struct label_node *node_child(struct arena *a, struct label_node *node, const char *label, size_t len) {
+static struct label_node *node_child(struct arena *a, struct label_node *node, const char *label,
+                                     size_t len) {
     if (!memchr(label, '*', len)) {
         struct slot *s = table_put(a, &node->exact, label, len);
         if (!s) return NULL;
@@ -242,7 +243,8 @@ struct labels {
     size_t n;
 };
 
-static const struct td_rule *walk(const struct label_node *node, const struct labels *l, size_t remaining, int port) {
+static const struct td_rule *walk(const struct label_node *node, const struct labels *l, size_t remaining,
+                                  int port) {
     if (remaining == 0) return first_with_port(&node->terminal, port);
     const char *label = l->name + l->start[remaining - 1];
     size_t len = l->len[remaining - 1];
@@ -259,7 +261,8 @@ static const struct td_rule *walk(const struct label_node *node, const struct la
     return node->one_or_more.n ? first_with_port(&node->one_or_more, port) : NULL;
 }
 
-static const struct td_rule *names_match(const struct name_index *ix, const char *name, size_t len, int port) {
+static const struct td_rule *names_match(const struct name_index *ix, const char *name, size_t len,
+                                         int port) {
     const struct rule_list *exact = table_get(&ix->exact, name, len);
     if (exact) {
         const struct td_rule *r = first_with_port(exact, port);
@@ -310,7 +313,8 @@ static int addresses_add(struct arena *a, struct address_index *ix, const struct
     return s->value ? list_push(a, s->value, r) : -1;
 }
 
-static const struct td_rule *addresses_match(const struct address_index *ix, const struct td_ip *ip, int port) {
+static const struct td_rule *addresses_match(const struct address_index *ix, const struct td_ip *ip,
+                                             int port) {
     const struct family_index *f = ip->family == 4 ? &ix->v4 : &ix->v6;
     size_t keylen = ip->family == 4 ? 4 : 16;
     for (int k = 0; k < f->nlengths; k++) {
@@ -332,7 +336,8 @@ struct td_policy {
     struct address_index allow_addresses, deny_addresses;
 };
 
-static int add_rules(struct td_policy *p, const char *const *rules, size_t n, int deny, struct td_policy_error *err) {
+static int add_rules(struct td_policy *p, const char *const *rules, size_t n, int deny,
+                     struct td_policy_error *err) {
     for (size_t i = 0; i < n; i++) {
         struct td_rule *r = arena_alloc(&p->arena, sizeof *r);
         if (!r) break;
@@ -340,8 +345,9 @@ static int add_rules(struct td_policy *p, const char *const *rules, size_t n, in
             snprintf(err->rule, sizeof err->rule, "%s", rules[i]);
             return -1;
         }
-        int rc = r->kind == TD_RULE_ADDRESS ? addresses_add(&p->arena, deny ? &p->deny_addresses : &p->allow_addresses, r)
-                                            : names_add(&p->arena, deny ? &p->deny_names : &p->allow_names, r);
+        int rc = r->kind == TD_RULE_ADDRESS
+                     ? addresses_add(&p->arena, deny ? &p->deny_addresses : &p->allow_addresses, r)
+                     : names_add(&p->arena, deny ? &p->deny_names : &p->allow_names, r);
         if (rc != 0) break;
     }
     if (p->arena.failed) {
@@ -352,8 +358,8 @@ static int add_rules(struct td_policy *p, const char *const *rules, size_t n, in
     return 0;
 }
 
-struct td_policy *td_policy_compile(const char *const *allow, size_t nallow, const char *const *deny, size_t ndeny,
-                                    int allow_localhost, struct td_policy_error *err) {
+struct td_policy *td_policy_compile(const char *const *allow, size_t nallow, const char *const *deny,
+                                    size_t ndeny, int allow_localhost, struct td_policy_error *err) {
     struct td_policy *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err->rule, sizeof err->rule, "(all)");
@@ -378,8 +384,8 @@ int td_verdict_allowed(const struct td_verdict *v) {
     return v->reason == TD_REASON_ALLOW_RULE || v->reason == TD_REASON_LOCALHOST;
 }
 
-void td_policy_decide(const struct td_policy *p, const struct td_dest *dest, int port, const char *const *names,
-                      size_t nnames, struct td_verdict *out) {
+void td_policy_decide(const struct td_policy *p, const struct td_dest *dest, int port,
+                      const char *const *names, size_t nnames, struct td_verdict *out) {
     out->rule = NULL;
     out->name_index = -1;
     if (dest->kind == TD_DEST_INVALID) {

@@ -17,8 +17,8 @@ enum td_rule_kind { TD_RULE_NAME, TD_RULE_WILDCARD, TD_RULE_ADDRESS };
 struct td_rule {
     enum td_rule_kind kind;
     int port_low, port_high; /* 0, 0: any port */
-    char text[TD_RULE_TEXT];  /* normal form, as TypeScript writes it */
-    char name[TD_NAME_BUF];   /* name and wildcard rules */
+    char text[TD_RULE_TEXT]; /* normal form, as TypeScript writes it */
+    char name[TD_NAME_BUF];  /* name and wildcard rules */
     size_t name_len;
     struct td_ip ip; /* address rules */
     int prefix;
@@ -31,7 +31,13 @@ int td_parse_rule(const char *text, size_t len, struct td_rule *out, char reason
 #define TD_ANY_PORT (-1)   /* ignore ports: any allow rule for the host matches (a lookup) */
 #define TD_EVERY_PORT (-2) /* only a rule without ports matches (deny rules, for a lookup) */
 
-enum td_reason { TD_REASON_ALLOW_RULE, TD_REASON_LOCALHOST, TD_REASON_DENY_RULE, TD_REASON_NO_RULE, TD_REASON_INVALID };
+enum td_reason {
+    TD_REASON_ALLOW_RULE,
+    TD_REASON_LOCALHOST,
+    TD_REASON_DENY_RULE,
+    TD_REASON_NO_RULE,
+    TD_REASON_INVALID
+};
 
 struct td_verdict {
     enum td_reason reason;
@@ -47,15 +53,15 @@ struct td_policy_error {
 };
 
 /* Compiles a policy; NULL with *err filled when a rule does not parse (or memory runs out). */
-struct td_policy *td_policy_compile(const char *const *allow, size_t nallow, const char *const *deny, size_t ndeny,
-                                    int allow_localhost, struct td_policy_error *err);
+struct td_policy *td_policy_compile(const char *const *allow, size_t nallow, const char *const *deny,
+                                    size_t ndeny, int allow_localhost, struct td_policy_error *err);
 void td_policy_free(struct td_policy *policy);
 
 int td_verdict_allowed(const struct td_verdict *v);
 
 /* The decision (SPEC section 3). For a destination that is an address, `names` are the names this process
  * resolved to it. port: a port, or TD_ANY_PORT for a lookup. */
-void td_policy_decide(const struct td_policy *policy, const struct td_dest *dest, int port, const char *const *names,
-                      size_t nnames, struct td_verdict *out);
+void td_policy_decide(const struct td_policy *policy, const struct td_dest *dest, int port,
+                      const char *const *names, size_t nnames, struct td_verdict *out);
 
 #endif

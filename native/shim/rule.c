@@ -50,7 +50,8 @@ static int parse_ports(const char *s, size_t n, int present, struct td_rule *r, 
     if (n == 0) return fail(reason, "the port is missing after \":\"");
     if (n == 1 && s[0] == '*') return fail(reason, "'*' is not a port");
     size_t dash = index_of(s, n, '-');
-    int ok = dash == n ? all_digits(s, n, 1, 5) : all_digits(s, dash, 1, 5) && all_digits(s + dash + 1, n - dash - 1, 1, 5);
+    int ok = dash == n ? all_digits(s, n, 1, 5)
+                       : all_digits(s, dash, 1, 5) && all_digits(s + dash + 1, n - dash - 1, 1, 5);
     if (!ok) return fail(reason, "'%.*s' is not a port number", (int)(n > 64 ? 64 : n), s);
     long low = 0, high = 0;
     for (size_t i = 0; i < (dash == n ? n : dash); i++) low = low * 10 + (s[i] - '0');
@@ -71,7 +72,8 @@ static int parse_ports(const char *s, size_t n, int present, struct td_rule *r, 
 }
 
 static int parse_prefix(const char *s, size_t n, int max, int *out, char *reason) {
-    if (!all_digits(s, n, 1, 3)) return fail(reason, "'/%.*s' is not a prefix length", (int)(n > 64 ? 64 : n), s);
+    if (!all_digits(s, n, 1, 3))
+        return fail(reason, "'/%.*s' is not a prefix length", (int)(n > 64 ? 64 : n), s);
     int p = 0;
     for (size_t i = 0; i < n; i++) p = p * 10 + (s[i] - '0');
     if (p > max) return fail(reason, "the prefix /%d is out of range", p);
@@ -107,8 +109,8 @@ static int address_rule(struct td_rule *r, const struct td_ip *ip, int prefix, c
     return 0;
 }
 
-static int ipv6_rule(const char *body, size_t n, int bracketed, const char *port, size_t port_len, int has_port,
-                     struct td_rule *r, char *reason) {
+static int ipv6_rule(const char *body, size_t n, int bracketed, const char *port, size_t port_len,
+                     int has_port, struct td_rule *r, char *reason) {
     if (memchr(body, '%', n)) return fail(reason, "a zone id (%%eth0) is not part of a rule");
     size_t slash = index_of(body, n, '/');
     const char *addr = body;
@@ -123,9 +125,9 @@ static int ipv6_rule(const char *body, size_t n, int bracketed, const char *port
     }
     uint8_t bytes[16];
     int valid = td_parse_ipv6(addr, addr_len, bytes) == 0;
-    if (!bracketed && !prefix_text) {
+    size_t last = last_index_of(addr, addr_len, ':');
+    if (!bracketed && !prefix_text && last < addr_len) {
         /* "2001:db8::1:443" is a valid address, and also what someone who meant port 443 would type. */
-        size_t last = last_index_of(addr, addr_len, ':');
         const char *after = addr + last + 1;
         size_t after_len = addr_len - last - 1;
         size_t dash = index_of(after, after_len, '-');
@@ -137,11 +139,12 @@ static int ipv6_rule(const char *body, size_t n, int bracketed, const char *port
             if (!valid) return fail(reason, "an IPv6 address with a port must be bracketed");
             for (size_t i = 0; i + 1 < addr_len; i++)
                 if (addr[i] == ':' && addr[i + 1] == ':')
-                    return fail(reason, "it is ambiguous: the last group ':%.*s' could be a port", (int)after_len,
-                                after);
+                    return fail(reason, "it is ambiguous: the last group ':%.*s' could be a port",
+                                (int)after_len, after);
         }
     }
-    if (!valid) return fail(reason, "'%.*s' is not a valid IPv6 address", (int)(addr_len > 64 ? 64 : addr_len), addr);
+    if (!valid)
+        return fail(reason, "'%.*s' is not a valid IPv6 address", (int)(addr_len > 64 ? 64 : addr_len), addr);
     int prefix = 128;
     if (prefix_text && parse_prefix(prefix_text, prefix_len, 128, &prefix, reason) != 0) return -1;
     if (parse_ports(port, port_len, has_port, r, reason) != 0) return -1;
@@ -181,7 +184,9 @@ static int host_rule(const char *target, size_t n, struct td_rule *r, char *reas
         i++;
     }
     int len = td_to_ascii_name(target, n, 1, r->name);
-    if (len < 0) return fail(reason, "'%.*s' is not a valid internationalised host name", (int)(n > 200 ? 200 : n), target);
+    if (len < 0)
+        return fail(reason, "'%.*s' is not a valid internationalised host name", (int)(n > 200 ? 200 : n),
+                    target);
     r->name_len = (size_t)len;
     const char *problem = td_name_problem(r->name, r->name_len, 1);
     if (problem) {
@@ -192,7 +197,8 @@ static int host_rule(const char *target, size_t n, struct td_rule *r, char *reas
         return fail(reason, "'%.*s' is not a valid host name: %s", (int)(n > 200 ? 200 : n), target, problem);
     }
     if (td_numeric_last_label(r->name, r->name_len))
-        return fail(reason, "'%.*s' is neither a host name nor an IPv4 address", (int)(n > 200 ? 200 : n), target);
+        return fail(reason, "'%.*s' is neither a host name nor an IPv4 address", (int)(n > 200 ? 200 : n),
+                    target);
     char ports[16];
     port_suffix(r, ports, sizeof ports);
     snprintf(r->text, TD_RULE_TEXT, "%s%s", r->name, ports);
@@ -221,7 +227,8 @@ int td_parse_rule(const char *source, size_t len, struct td_rule *r, char reason
     while (n && (t[n - 1] == ' ' || (t[n - 1] >= '\t' && t[n - 1] <= '\r'))) n--;
     if (n == 0) return fail(reason, "the rule is empty");
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)t[i] <= ' ' || t[i] == 0x7f) return fail(reason, "it contains whitespace or a control character");
+        if ((unsigned char)t[i] <= ' ' || t[i] == 0x7f)
+            return fail(reason, "it contains whitespace or a control character");
     /* ^[a-z][a-z0-9+.-]*:// */
     if ((t[0] | 0x20) >= 'a' && (t[0] | 0x20) <= 'z') {
         size_t i = 1;
@@ -252,7 +259,9 @@ int td_parse_rule(const char *source, size_t len, struct td_rule *r, char reason
             return fail(reason, "unexpected '%.*s' after ']'", (int)(rest_len > 64 ? 64 : rest_len), rest);
         char body[128];
         size_t body_len = close - 1;
-        if (body_len + prefix_len >= sizeof body) return fail(reason, "'%.*s' is not a valid IPv6 address", (int)(body_len > 64 ? 64 : body_len), t + 1);
+        if (body_len + prefix_len >= sizeof body)
+            return fail(reason, "'%.*s' is not a valid IPv6 address", (int)(body_len > 64 ? 64 : body_len),
+                        t + 1);
         memcpy(body, t + 1, body_len);
         if (prefix_len) {
             if (memchr(body, '/', body_len)) return fail(reason, "it has two prefix lengths");
@@ -260,8 +269,8 @@ int td_parse_rule(const char *source, size_t len, struct td_rule *r, char reason
             body_len += prefix_len;
         }
         int has_port = i < rest_len;
-        return ipv6_rule(body, body_len, 1, has_port ? rest + i + 1 : NULL, has_port ? rest_len - i - 1 : 0, has_port, r,
-                         reason);
+        return ipv6_rule(body, body_len, 1, has_port ? rest + i + 1 : NULL, has_port ? rest_len - i - 1 : 0,
+                         has_port, r, reason);
     }
     if (count_of(t, n, ':') >= 2) return ipv6_rule(t, n, 0, NULL, 0, 0, r, reason);
 
@@ -285,8 +294,8 @@ int td_parse_rule(const char *source, size_t len, struct td_rule *r, char reason
         int prefix;
         if (parse_prefix(tail, tail_colon, 32, &prefix, reason) != 0) return -1;
         int has_port = tail_colon < tail_len;
-        if (parse_ports(has_port ? tail + tail_colon + 1 : NULL, has_port ? tail_len - tail_colon - 1 : 0, has_port, r,
-                        reason) != 0)
+        if (parse_ports(has_port ? tail + tail_colon + 1 : NULL, has_port ? tail_len - tail_colon - 1 : 0,
+                        has_port, r, reason) != 0)
             return -1;
         struct td_ip ip;
         td_ip_from_v4(&ip, v4);

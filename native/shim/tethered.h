@@ -1,4 +1,4 @@
-/* Public face of libtethered.so: the few symbols the addon and the tests look up with dlsym. */
+/* The public face of libtethered.so: the symbols the addon and tests look up with dlsym. */
 #ifndef TETHERED_H
 #define TETHERED_H
 

@@ -1,0 +1,238 @@
+/* Configuration from the environment (SPEC section 6): TETHERED_ALLOW, TETHERED_DENY, TETHERED_POLICY_FILE,
+ * TETHERED_MODE, TETHERED_ALLOW_LOCALHOST, TETHERED_FAIL_CLOSED, TETHERED_LOG, plus TETHERED_LOG_ALLOWED
+ * (record allowed attempts too, for `tethered learn`) and TETHERED_CHILDREN (inherit | none).
+ * A policy that cannot be read or parsed blocks all egress and says why once on stderr. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy_file.h"
+#include "shim.h"
+
+char td_self_path[TD_PATH_MAX];
+char td_exe_path[TD_PATH_MAX];
+char td_hostname[TD_NAME_BUF];
+
+static _Atomic(const struct td_config *) current;
+/* 0: not yet, 1: someone is loading it, 2: done */
+static atomic_int init_state;
+
+const struct td_config *td_config(void) {
+    const struct td_config *c = atomic_load_explicit(&current, memory_order_acquire);
+    if (c || atomic_load_explicit(&init_state, memory_order_acquire) == 2) return c;
+    td_ensure_init();
+    return atomic_load_explicit(&current, memory_order_acquire);
+}
+
+struct rule_set {
+    char **items;
+    size_t n, cap;
+};
+
+static int push_rule(struct rule_set *s, const char *text, size_t len) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        char **items = realloc(s->items, cap * sizeof *items);
+        if (!items) return -1;
+        s->items = items;
+        s->cap = cap;
+    }
+    char *copy = strndup(text, len);
+    if (!copy) return -1;
+    s->items[s->n++] = copy;
+    return 0;
+}
+
+/* Rules separated by commas or whitespace. */
+static int split_rules(struct rule_set *s, const char *text) {
+    if (!text) return 0;
+    for (const char *p = text; *p;) {
+        while (*p == ',' || *p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ' && !(*p >= '\t' && *p <= '\r')) p++;
+        if (p > start && push_rule(s, start, (size_t)(p - start)) != 0) return -1;
+    }
+    return 0;
+}
+
+static void free_rules(struct rule_set *s) {
+    for (size_t i = 0; i < s->n; i++) free(s->items[i]);
+    free(s->items);
+}
+
+static void add_inject(struct td_config *c, const char *name) {
+    const char *value = getenv(name);
+    if (!value || c->ninject >= TD_MAX_INJECT) return;
+    size_t n = strlen(name) + strlen(value) + 2;
+    char *entry = malloc(n);
+    if (!entry) return;
+    strcpy(entry, name);
+    strcat(entry, "=");
+    strcat(entry, value);
+    c->inject[c->ninject++] = entry;
+}
+
+static void report(const char *what, const char *detail) {
+    /* one write, so that the line is not torn by other threads or processes */
+    char line[1024];
+    size_t n = 0;
+    const char *parts[] = {"tethered: ", what, detail ? ": " : "", detail ? detail : "",
+                           "; all network egress of this process is blocked\n"};
+    for (size_t i = 0; i < 5; i++) {
+        size_t l = strlen(parts[i]);
+        if (n + l >= sizeof line) l = sizeof line - 1 - n;
+        memcpy(line + n, parts[i], l);
+        n += l;
+    }
+    ssize_t ignored = write(2, line, n);
+    (void)ignored;
+}
+
+static int flag(const char *name, int fallback, int *bad) {
+    const char *v = getenv(name);
+    if (!v || !*v) return fallback;
+    if (strcmp(v, "1") == 0) return 1;
+    if (strcmp(v, "0") == 0) return 0;
+    *bad = 1;
+    return fallback;
+}
+
+/* Builds the configuration from the environment. Never returns NULL unless memory runs out. */
+static struct td_config *config_from_env(void) {
+    struct td_config *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    struct rule_set allow = {0}, deny = {0};
+    int allow_localhost = 1, bad = 0;
+    char problem[512] = "";
+    const char *file = getenv("TETHERED_POLICY_FILE");
+    if (file && *file) {
+        struct td_policy_file pf;
+        if (td_read_policy_file(file, &pf, problem, sizeof problem) == 0) {
+            for (size_t i = 0; i < pf.nallow; i++) push_rule(&allow, pf.allow[i], strlen(pf.allow[i]));
+            for (size_t i = 0; i < pf.ndeny; i++) push_rule(&deny, pf.deny[i], strlen(pf.deny[i]));
+            if (pf.allow_localhost >= 0) allow_localhost = pf.allow_localhost;
+            if (pf.mode == 1) c->mode = TD_MODE_LOG;
+            td_policy_file_free(&pf);
+        }
+    }
+    split_rules(&allow, getenv("TETHERED_ALLOW"));
+    split_rules(&deny, getenv("TETHERED_DENY"));
+    allow_localhost = flag("TETHERED_ALLOW_LOCALHOST", allow_localhost, &bad);
+    if (bad && !*problem) snprintf(problem, sizeof problem, "TETHERED_ALLOW_LOCALHOST must be 1 or 0");
+    c->fail_closed = flag("TETHERED_FAIL_CLOSED", 0, &bad);
+    if (bad && !*problem) snprintf(problem, sizeof problem, "TETHERED_FAIL_CLOSED must be 1 or 0");
+    c->log_allowed = flag("TETHERED_LOG_ALLOWED", 0, &bad);
+    const char *mode = getenv("TETHERED_MODE");
+    if (mode && *mode) {
+        if (strcmp(mode, "log") == 0)
+            c->mode = TD_MODE_LOG;
+        else if (strcmp(mode, "enforce") == 0)
+            c->mode = TD_MODE_ENFORCE;
+        else if (!*problem)
+            snprintf(problem, sizeof problem, "TETHERED_MODE must be enforce or log, not '%.100s'", mode);
+    }
+    const char *log = getenv("TETHERED_LOG");
+    if (!log || !*log || strcmp(log, "stderr") == 0) {
+        c->log = TD_LOG_STDERR;
+    } else if (strcmp(log, "off") == 0) {
+        c->log = TD_LOG_OFF;
+    } else {
+        c->log = TD_LOG_FILE;
+        snprintf(c->log_path, sizeof c->log_path, "%s", log);
+    }
+    const char *children = getenv("TETHERED_CHILDREN");
+    c->children_inherit = !(children && strcmp(children, "none") == 0);
+    if (!*problem) {
+        struct td_policy_error err;
+        c->policy = td_policy_compile((const char *const *)allow.items, allow.n,
+                                      (const char *const *)deny.items, deny.n, allow_localhost, &err);
+        if (!c->policy)
+            snprintf(problem, sizeof problem, "invalid rule \"%.200s\": %.250s", err.rule, err.reason);
+    }
+    if (*problem) {
+        /* A broken policy blocks everything, whatever the mode: a typo must not open the process up. */
+        c->policy = NULL;
+        c->mode = TD_MODE_ENFORCE;
+        report("the policy cannot be used", problem);
+    }
+    free_rules(&allow);
+    free_rules(&deny);
+    static const char *const names[] = {
+        "TETHERED_ALLOW",   "TETHERED_DENY",        "TETHERED_POLICY_FILE",     "TETHERED_MODE",
+        "TETHERED_LOG",     "TETHERED_FAIL_CLOSED", "TETHERED_ALLOW_LOCALHOST", "TETHERED_LOG_ALLOWED",
+        "TETHERED_CHILDREN"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) add_inject(c, names[i]);
+    return c;
+}
+
+/* Is this library named in LD_PRELOAD (preload mode), rather than loaded by the addon? */
+static int preloaded(void) {
+    const char *list = getenv("LD_PRELOAD");
+    if (!list || !*td_self_path) return 0;
+    char self[TD_PATH_MAX];
+    if (!realpath(td_self_path, self)) snprintf(self, sizeof self, "%s", td_self_path);
+    for (const char *p = list; *p;) {
+        while (*p == ':' || *p == ' ') p++;
+        const char *start = p;
+        while (*p && *p != ':' && *p != ' ') p++;
+        if (p == start) continue;
+        char entry[TD_PATH_MAX], resolved[TD_PATH_MAX];
+        size_t n = (size_t)(p - start) < sizeof entry - 1 ? (size_t)(p - start) : sizeof entry - 1;
+        memcpy(entry, start, n);
+        entry[n] = 0;
+        if (realpath(entry, resolved) && strcmp(resolved, self) == 0) return 1;
+    }
+    return 0;
+}
+
+void td_ensure_init(void) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&init_state, &expected, 1)) {
+        /* Another thread is loading it (only during start-up); wait a little, never forever. */
+        for (int i = 0; i < 100000 && atomic_load(&init_state) != 2; i++) sched_yield();
+        return;
+    }
+    int saved = errno;
+    td_resolve_real();
+    Dl_info info;
+    if (dladdr((void *)td_ensure_init, &info) && info.dli_fname)
+        snprintf(td_self_path, sizeof td_self_path, "%s", info.dli_fname);
+    ssize_t n = readlink("/proc/self/exe", td_exe_path, sizeof td_exe_path - 1);
+    td_exe_path[n > 0 ? n : 0] = 0;
+    /* The machine's own name is exempt from the lookup rules (SPEC section 3). */
+    char host[TD_NAME_BUF];
+    if (gethostname(host, sizeof host) == 0) {
+        host[sizeof host - 1] = 0;
+        struct td_dest d;
+        td_normalise_destination(host, strlen(host), &d);
+        if (d.kind == TD_DEST_NAME) memcpy(td_hostname, d.name, d.name_len + 1);
+    }
+    if (preloaded()) {
+        struct td_config *c = config_from_env();
+        if (c) atomic_store_explicit(&current, c, memory_order_release);
+    }
+    atomic_store_explicit(&init_state, 2, memory_order_release);
+    errno = saved;
+}
+
+__attribute__((constructor)) static void td_constructor(void) {
+    td_ensure_init();
+}
+
+TETHERED_EXPORT const char *tethered_version(void) {
+    return TETHERED_VERSION;
+}
+
+TETHERED_EXPORT int tethered_abi(void) {
+    return TETHERED_ABI;
+}
+
+/* 1 when the shim is enforcing or logging in this process. */
+TETHERED_EXPORT int tethered_active(void) {
+    return td_config() != NULL;
+}

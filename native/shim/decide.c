@@ -1,0 +1,210 @@
+/* The one decision every hook calls: normalise the destination, judge it against the active policy (and
+ * the names resolved to an address), record the event, and say allow or block. The allowed path takes no
+ * lock and allocates nothing; errno is preserved unless the attempt is blocked. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "shim.h"
+
+static __thread int in_lookup __attribute__((tls_model("initial-exec")));
+
+int td_in_lookup(void) {
+    return in_lookup;
+}
+
+void td_set_in_lookup(int on) {
+    in_lookup = on;
+}
+
+static const char *const REASON_NAMES[] = {"allow-rule", "localhost", "deny-rule", "no-rule", "invalid-host"};
+
+static const char *socket_protocol(int fd) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return "tcp";
+    return type == SOCK_DGRAM ? "udp" : "tcp";
+}
+
+/* The rule that would allow this destination, for the event (as explain() suggests it). */
+static void suggestion(const char *host, const char *ip, int family, int port, char *out, size_t cap) {
+    const char *target = host ? host : ip;
+    int bracket = !host && family == 6;
+    if (port >= 0)
+        snprintf(out, cap, "%s%s%s:%d", bracket ? "[" : "", target, bracket ? "]" : "", port);
+    else
+        snprintf(out, cap, "%s%s%s", bracket ? "[" : "", target, bracket ? "]" : "");
+}
+
+/* Records the event for a verdict and turns it into the hook's answer. */
+static int conclude(const struct td_config *cfg, const struct td_verdict *v, const char *op,
+                    const char *protocol, const char *host, const char *ip, int family, int port) {
+    int allowed = cfg->policy ? td_verdict_allowed(v) : 0;
+    if (allowed && !cfg->log_allowed) return 0;
+    char hint[TD_RULE_TEXT + 16];
+    const char *rule = v->rule ? v->rule->text : NULL;
+    if (cfg->policy && !allowed && v->reason == TD_REASON_NO_RULE) {
+        suggestion(host, ip, family, port, hint, sizeof hint);
+        rule = hint;
+    }
+    int block = !allowed && cfg->mode == TD_MODE_ENFORCE;
+    struct td_event e = {
+        .decision = allowed ? "allow"
+                    : block ? "block"
+                            : "would-block",
+        .op = op,
+        .protocol = protocol,
+        .host = host,
+        .ip = ip,
+        .port = port,
+        .rule = rule,
+        .reason = cfg->policy ? REASON_NAMES[v->reason] : "invalid-policy",
+        .error = NULL,
+        .with_stack = !allowed,
+    };
+    td_emit(cfg, &e);
+    if (!block) return 0;
+    errno = EACCES;
+    return -1;
+}
+
+int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, const char *op) {
+    if (!addr || len < (socklen_t)sizeof(sa_family_t)) return 0;
+    struct td_dest dest;
+    int port;
+    if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        td_ip_from_v4(&dest.ip, ntohl(in->sin_addr.s_addr));
+        port = ntohs(in->sin_port);
+    } else if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        td_ip_from_v6(&dest.ip, in6->sin6_addr.s6_addr);
+        port = ntohs(in6->sin6_port);
+    } else {
+        return 0; /* not IP, or too short: the real call answers */
+    }
+    if (in_lookup) return 0; /* the resolver's own traffic inside an allowed lookup */
+    const struct td_config *cfg = td_config();
+    if (!cfg) return 0;
+    int saved = errno;
+    dest.kind = TD_DEST_IP;
+    char names[TD_HOSTMAP_NAMES][TD_NAME_BUF];
+    const char *ptrs[TD_HOSTMAP_NAMES];
+    size_t n = td_hostmap_names(&dest.ip, names);
+    for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
+    struct td_verdict v = {TD_REASON_NO_RULE, NULL, -1};
+    if (cfg->policy) td_policy_decide(cfg->policy, &dest, port, ptrs, n, &v);
+    if (cfg->policy && td_verdict_allowed(&v) && !cfg->log_allowed) {
+        errno = saved;
+        return 0;
+    }
+    char ip[48];
+    td_ip_format(&dest.ip, ip);
+    const char *host = v.name_index >= 0 ? names[v.name_index] : (n ? names[0] : NULL);
+    int rc = conclude(cfg, &v, op, socket_protocol(fd), host, ip, dest.ip.family, port);
+    if (rc == 0) errno = saved;
+    return rc;
+}
+
+int td_check_lookup(const char *name, const char *op, char normal[TD_NAME_BUF]) {
+    normal[0] = 0;
+    if (!name || in_lookup) return 0;
+    const struct td_config *cfg = td_config();
+    if (!cfg) return 0;
+    int saved = errno;
+    struct td_dest dest;
+    td_normalise_destination(name, strlen(name), &dest);
+    if (dest.kind == TD_DEST_IP) { /* numeric names are not lookups */
+        errno = saved;
+        return 0;
+    }
+    if (dest.kind == TD_DEST_NAME) {
+        memcpy(normal, dest.name, dest.name_len + 1);
+        if (td_hostname[0] && strcmp(dest.name, td_hostname) == 0) {
+            errno = saved;
+            return 0;
+        }
+    }
+    struct td_verdict v = {TD_REASON_NO_RULE, NULL, -1};
+    if (cfg->policy) td_policy_decide(cfg->policy, &dest, TD_ANY_PORT, NULL, 0, &v);
+    if (cfg->policy && td_verdict_allowed(&v) && !cfg->log_allowed) {
+        errno = saved;
+        return 0;
+    }
+    int rc = conclude(cfg, &v, op, "dns", dest.kind == TD_DEST_NAME ? dest.name : name, NULL, 0, -1);
+    if (rc == 0) errno = saved;
+    return rc;
+}
+
+int td_check_reverse(int family, const void *addr, const char *op) {
+    if (!addr || in_lookup) return 0;
+    const struct td_config *cfg = td_config();
+    if (!cfg) return 0;
+    struct td_ip ip;
+    if (family == AF_INET) {
+        uint32_t v;
+        memcpy(&v, addr, 4);
+        td_ip_from_v4(&ip, ntohl(v));
+    } else if (family == AF_INET6) {
+        td_ip_from_v6(&ip, addr);
+    } else {
+        return 0;
+    }
+    /* Loopback names come from /etc/hosts; with allowLocalhost they are no egress. */
+    if (cfg->policy && td_ip_is_localhost(&ip)) {
+        struct td_dest d = {.kind = TD_DEST_IP, .ip = ip};
+        struct td_verdict v;
+        td_policy_decide(cfg->policy, &d, TD_ANY_PORT, NULL, 0, &v);
+        if (v.reason == TD_REASON_LOCALHOST) return 0;
+    }
+    char name[TD_NAME_BUF];
+    size_t o = 0;
+    static const char hex[] = "0123456789abcdef";
+    if (ip.family == 4) {
+        for (int k = 3; k >= 0; k--) o += (size_t)snprintf(name + o, sizeof name - o, "%u.", ip.bytes[k]);
+        snprintf(name + o, sizeof name - o, "in-addr.arpa");
+    } else {
+        for (int k = 15; k >= 0; k--) {
+            name[o++] = hex[ip.bytes[k] & 15];
+            name[o++] = '.';
+            name[o++] = hex[ip.bytes[k] >> 4];
+            name[o++] = '.';
+        }
+        snprintf(name + o, sizeof name - o, "ip6.arpa");
+    }
+    char normal[TD_NAME_BUF];
+    return td_check_lookup(name, op, normal);
+}
+
+void td_record_answer(const char *name, int family, const void *addr) {
+    if (!name || !name[0]) return;
+    struct td_ip ip;
+    if (family == 4 || family == AF_INET) {
+        uint32_t v;
+        memcpy(&v, addr, 4);
+        td_ip_from_v4(&ip, ntohl(v));
+    } else {
+        td_ip_from_v6(&ip, addr);
+    }
+    td_hostmap_add(&ip, name);
+}
+
+void td_record_addrinfo(const char *name, const struct addrinfo *res) {
+    if (!name || !name[0]) return;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (!ai->ai_addr) continue;
+        if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(struct sockaddr_in))
+            td_record_answer(name, AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr);
+        else if (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(struct sockaddr_in6))
+            td_record_answer(name, AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+    }
+}
+
+void td_record_hostent(const char *name, const struct hostent *h) {
+    if (!name || !name[0] || !h || !h->h_addr_list) return;
+    for (char **a = h->h_addr_list; *a; a++) {
+        if (h->h_addrtype == AF_INET && h->h_length == 4) td_record_answer(name, AF_INET, *a);
+        if (h->h_addrtype == AF_INET6 && h->h_length == 16) td_record_answer(name, AF_INET6, *a);
+    }
+}

@@ -1,0 +1,200 @@
+/* Events: one JSON line per attempt (SPEC section 5 fields plus reason, exe and native frames), written
+ * with a single write() so that lines from threads and child processes sharing a log never interleave.
+ * Built in a stack buffer: no malloc, no stdio. The log file is opened for each event, so a program that
+ * closes or reuses file descriptors cannot make events land in the wrong file. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+struct out {
+    char buf[8192];
+    size_t n;
+};
+
+/* Appends, keeping room for the closing "}\n"; what does not fit is cut. */
+static void put(struct out *o, const char *s, size_t len) {
+    size_t room = o->n < sizeof o->buf - 2 ? sizeof o->buf - 2 - o->n : 0;
+    if (len > room) len = room;
+    for (size_t i = 0; i < len; i++) o->buf[o->n + i] = s[i];
+    o->n += len;
+}
+
+static void puts_(struct out *o, const char *s) {
+    put(o, s, strlen(s));
+}
+
+static void put_num(struct out *o, long long v) {
+    char tmp[24];
+    size_t n = 0;
+    int neg = v < 0;
+    unsigned long long u = neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (neg) tmp[n++] = '-';
+    for (size_t i = 0; i < n / 2; i++) {
+        char t = tmp[i];
+        tmp[i] = tmp[n - 1 - i];
+        tmp[n - 1 - i] = t;
+    }
+    put(o, tmp, n);
+}
+
+static void put_str(struct out *o, const char *s) {
+    if (!s) {
+        puts_(o, "null");
+        return;
+    }
+    puts_(o, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            put(o, e, 2);
+        } else if (c < 0x20) {
+            static const char hex[] = "0123456789abcdef";
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(o, e, 6);
+        } else {
+            put(o, (const char *)&c, 1);
+        }
+    }
+    puts_(o, "\"");
+}
+
+static void put_field(struct out *o, const char *key, const char *value) {
+    puts_(o, ",\"");
+    puts_(o, key);
+    puts_(o, "\":");
+    put_str(o, value);
+}
+
+/* 2026-11-24T01:02:03.456Z, without gmtime (no locale, no locks). */
+static void put_time(struct out *o) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long days = ts.tv_sec / 86400, secs = ts.tv_sec % 86400;
+    /* civil from days (Howard Hinnant) */
+    long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    long long parts[] = {y, m, d, secs / 3600, secs / 60 % 60, secs % 60, ts.tv_nsec / 1000000};
+    static const char *const seps[] = {"-", "-", "T", ":", ":", ".", "Z"};
+    static const int widths[] = {4, 2, 2, 2, 2, 2, 3};
+    puts_(o, "\"");
+    for (int i = 0; i < 7; i++) {
+        char tmp[8];
+        long long v = parts[i];
+        for (int k = widths[i] - 1; k >= 0; k--, v /= 10) tmp[k] = (char)('0' + v % 10);
+        put(o, tmp, (size_t)widths[i]);
+        puts_(o, seps[i]);
+    }
+    puts_(o, "\"");
+}
+
+/* A few native frames of the caller, outside this library: "libfoo.so(function+0x1c)". */
+static void put_native_stack(struct out *o) {
+    void *frames[24];
+    int n = backtrace(frames, 24);
+    int written = 0;
+    puts_(o, ",\"nativeStack\":[");
+    for (int i = 0; i < n && written < 8; i++) {
+        Dl_info info;
+        if (!dladdr(frames[i], &info) || !info.dli_fname) continue;
+        if (strcmp(info.dli_fname, td_self_path) == 0) continue;
+        const char *base = strrchr(info.dli_fname, '/');
+        base = base ? base + 1 : info.dli_fname;
+        char frame[512];
+        struct out f = {{0}, 0};
+        puts_(&f, base);
+        if (info.dli_sname) {
+            puts_(&f, "(");
+            puts_(&f, info.dli_sname);
+            puts_(&f, "+0x");
+            unsigned long off = (unsigned long)((char *)frames[i] - (char *)info.dli_saddr);
+            char hex[20];
+            int h = 0;
+            do {
+                hex[h++] = "0123456789abcdef"[off & 15];
+                off >>= 4;
+            } while (off);
+            while (h) put(&f, &hex[--h], 1);
+            puts_(&f, ")");
+        } else {
+            puts_(&f, "+0x");
+            unsigned long off = (unsigned long)((char *)frames[i] - (char *)info.dli_fbase);
+            char hex[20];
+            int h = 0;
+            do {
+                hex[h++] = "0123456789abcdef"[off & 15];
+                off >>= 4;
+            } while (off);
+            while (h) put(&f, &hex[--h], 1);
+        }
+        size_t len = f.n < sizeof frame - 1 ? f.n : sizeof frame - 1;
+        memcpy(frame, f.buf, len);
+        frame[len] = 0;
+        if (written++) puts_(o, ",");
+        put_str(o, frame);
+    }
+    puts_(o, "]");
+}
+
+void td_emit(const struct td_config *cfg, const struct td_event *e) {
+    if (!cfg || cfg->log == TD_LOG_OFF) return;
+    int saved = errno;
+    struct out o;
+    o.n = 0;
+    puts_(&o, "{\"time\":");
+    put_time(&o);
+    puts_(&o, ",\"pid\":");
+    put_num(&o, getpid());
+    puts_(&o, ",\"tid\":");
+    put_num(&o, gettid());
+    put_field(&o, "decision", e->decision);
+    put_field(&o, "op", e->op);
+    put_field(&o, "protocol", e->protocol);
+    put_field(&o, "host", e->host);
+    put_field(&o, "ip", e->ip);
+    puts_(&o, ",\"port\":");
+    if (e->port >= 0)
+        put_num(&o, e->port);
+    else
+        puts_(&o, "null");
+    put_field(&o, "rule", e->rule);
+    put_field(&o, "reason", e->reason);
+    put_field(&o, "scopeLabel", NULL);
+    put_field(&o, "exe", td_exe_path);
+    if (e->error) put_field(&o, "error", e->error);
+    if (e->with_stack) put_native_stack(&o);
+    o.buf[o.n++] = '}'; /* put() always leaves room for these two */
+    o.buf[o.n++] = '\n';
+    if (cfg->log == TD_LOG_STDERR) {
+        ssize_t ignored = write(2, o.buf, o.n);
+        (void)ignored;
+    } else {
+        int fd = open(cfg->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            ssize_t ignored = write(fd, o.buf, o.n);
+            (void)ignored;
+            close(fd);
+        }
+    }
+    errno = saved;
+}
+
+void td_warn_once(int *flag, const char *message) {
+    if (__atomic_exchange_n(flag, 1, __ATOMIC_ACQ_REL)) return;
+    ssize_t ignored = write(2, message, strlen(message));
+    (void)ignored;
+}

@@ -1,0 +1,185 @@
+/* Children keep the shim and the policy (SPEC section 6): every exec and spawn is given an environment
+ * with this library first in LD_PRELOAD and the TETHERED_* variables of this process, whatever
+ * environment the caller passed (even an empty one). TETHERED_* entries the caller passed are replaced,
+ * so a child cannot be handed a looser policy. With TETHERED_CHILDREN=none, environments pass unchanged.
+ *
+ * The new environment is built on the stack: exec may run in a vfork() child, where malloc is unsafe. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+extern char **environ;
+
+size_t td_env_count(char *const *envp) {
+    size_t n = 0;
+    if (envp)
+        while (envp[n]) n++;
+    return n;
+}
+
+static int starts_with(const char *s, const char *prefix) {
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+char *const *td_child_env(char *const *envp, char **out, char *preload, size_t cap) {
+    const struct td_config *cfg = td_config();
+    if (!cfg || !cfg->children_inherit || !td_self_path[0]) return envp;
+    size_t n = 0, o = 0;
+    const char *old_preload = NULL;
+    for (size_t i = 0; envp && envp[i]; i++) {
+        if (starts_with(envp[i], "LD_PRELOAD=")) {
+            old_preload = envp[i] + strlen("LD_PRELOAD=");
+            continue;
+        }
+        if (starts_with(envp[i], "TETHERED_")) continue;
+        out[n++] = envp[i];
+    }
+    /* LD_PRELOAD=<this library>[:the caller's other entries] */
+    int w = snprintf(preload, cap, "LD_PRELOAD=%s", td_self_path);
+    if (w < 0 || (size_t)w >= cap) return envp;
+    o = (size_t)w;
+    for (const char *p = old_preload; p && *p;) {
+        while (*p == ':' || *p == ' ') p++;
+        const char *start = p;
+        while (*p && *p != ':' && *p != ' ') p++;
+        size_t len = (size_t)(p - start);
+        if (!len || (len == strlen(td_self_path) && memcmp(start, td_self_path, len) == 0)) continue;
+        if (o + len + 2 >= cap) break;
+        preload[o++] = ':';
+        memcpy(preload + o, start, len);
+        o += len;
+    }
+    preload[o] = 0;
+    out[n++] = preload;
+    for (size_t i = 0; i < cfg->ninject; i++) out[n++] = cfg->inject[i];
+    out[n] = NULL;
+    return out;
+}
+
+/* Declares the buffers td_child_env needs for `envp`, in the caller's frame. */
+#define CHILD_ENV(envp, result)             \
+    size_t count_ = td_env_count(envp);     \
+    char *out_[count_ + TD_MAX_INJECT + 2]; \
+    char preload_[TD_PATH_MAX * 2];         \
+    char *const *result = td_child_env((envp), out_, preload_, sizeof preload_)
+
+TETHERED_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    if (!td_real.execve) td_resolve_real();
+    CHILD_ENV(envp, env);
+    return td_real.execve(path, argv, env);
+}
+
+TETHERED_EXPORT int execv(const char *path, char *const argv[]) {
+    return execve(path, argv, environ);
+}
+
+TETHERED_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    if (!td_real.execvpe) td_resolve_real();
+    CHILD_ENV(envp, env);
+    return td_real.execvpe(file, argv, env);
+}
+
+TETHERED_EXPORT int execvp(const char *file, char *const argv[]) {
+    return execvpe(file, argv, environ);
+}
+
+TETHERED_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+    if (!td_real.fexecve) td_resolve_real();
+    CHILD_ENV(envp, env);
+    return td_real.fexecve(fd, argv, env);
+}
+
+TETHERED_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
+    if (!td_real.execveat) td_resolve_real();
+    if (!td_real.execveat) {
+        errno = ENOSYS;
+        return -1;
+    }
+    CHILD_ENV(envp, env);
+    return td_real.execveat(dirfd, path, argv, env, flags);
+}
+
+/* The execl family: collect the variadic arguments into an argv on the stack. */
+#define COLLECT_ARGS(arg0, argv, last)                                     \
+    size_t argc_ = 1;                                                      \
+    va_list count_ap_;                                                     \
+    va_start(count_ap_, arg0);                                             \
+    while (va_arg(count_ap_, char *)) argc_++;                             \
+    va_end(count_ap_);                                                     \
+    char *argv[argc_ + 1];                                                 \
+    va_list ap_;                                                           \
+    va_start(ap_, arg0);                                                   \
+    argv[0] = (char *)(arg0);                                              \
+    for (size_t i_ = 1; i_ <= argc_; i_++) argv[i_] = va_arg(ap_, char *); \
+    last;                                                                  \
+    va_end(ap_)
+
+TETHERED_EXPORT int execl(const char *path, const char *arg, ...) {
+    COLLECT_ARGS(arg, argv, (void)0);
+    return execve(path, argv, environ);
+}
+
+TETHERED_EXPORT int execlp(const char *file, const char *arg, ...) {
+    COLLECT_ARGS(arg, argv, (void)0);
+    return execvpe(file, argv, environ);
+}
+
+TETHERED_EXPORT int execle(const char *path, const char *arg, ...) {
+    char *const *envp;
+    COLLECT_ARGS(arg, argv, envp = va_arg(ap_, char *const *));
+    return execve(path, argv, envp);
+}
+
+TETHERED_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                                const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+    if (!td_real.posix_spawn) td_resolve_real();
+    CHILD_ENV(envp, env);
+    return td_real.posix_spawn(pid, path, actions, attr, argv, env);
+}
+
+TETHERED_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+    if (!td_real.posix_spawnp) td_resolve_real();
+    CHILD_ENV(envp, env);
+    return td_real.posix_spawnp(pid, file, actions, attr, argv, env);
+}
+
+/* system() and popen() spawn from inside libc with `environ`: make sure it carries the policy first. A
+ * program that emptied its environment (clearenv) gets the variables back before the shell starts. */
+static void restore_environ(void) {
+    const struct td_config *cfg = td_config();
+    if (!cfg || !cfg->children_inherit || !td_self_path[0]) return;
+    const char *preload = getenv("LD_PRELOAD");
+    if (!preload || !strstr(preload, td_self_path)) {
+        char value[TD_PATH_MAX * 2];
+        snprintf(value, sizeof value, "%s%s%s", td_self_path, preload && *preload ? ":" : "",
+                 preload ? preload : "");
+        setenv("LD_PRELOAD", value, 1);
+    }
+    for (size_t i = 0; i < cfg->ninject; i++) {
+        const char *eq = strchr(cfg->inject[i], '=');
+        char name[64];
+        size_t len = (size_t)(eq - cfg->inject[i]);
+        if (!eq || len >= sizeof name) continue;
+        memcpy(name, cfg->inject[i], len);
+        name[len] = 0;
+        const char *now = getenv(name);
+        if (!now || strcmp(now, eq + 1) != 0) setenv(name, eq + 1, 1);
+    }
+}
+
+TETHERED_EXPORT int system(const char *command) {
+    if (!td_real.system) td_resolve_real();
+    if (command) restore_environ();
+    return td_real.system(command);
+}
+
+TETHERED_EXPORT FILE *popen(const char *command, const char *type) {
+    if (!td_real.popen) td_resolve_real();
+    restore_environ();
+    return td_real.popen(command, type);
+}

@@ -1,0 +1,201 @@
+/* Name lookups through the C library: getaddrinfo, getaddrinfo_a, the gethostbyname family, and reverse
+ * lookups (getnameinfo, gethostbyaddr). A name no rule allows is refused before anything is sent:
+ *
+ *   getaddrinfo, getaddrinfo_a   EAI_FAIL                  (errno EACCES)
+ *   gethostbyname, …2            NULL, h_errno NO_RECOVERY (errno EACCES)
+ *   gethostbyname_r, …2_r        returns EACCES, *result NULL, *h_errnop NO_RECOVERY
+ *   gethostbyaddr                NULL, h_errno NO_RECOVERY; gethostbyaddr_r as gethostbyname_r
+ *   getnameinfo                  the numeric host instead (no query), or EAI_FAIL with NI_NAMEREQD
+ *
+ * An allowed lookup records its answers under the name, so the connect that follows is judged by name. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static int lookup_gate(const char *name, const char *op, char normal[TD_NAME_BUF]) {
+    return td_check_lookup(name, op, normal);
+}
+
+TETHERED_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                                struct addrinfo **res) {
+    if (!td_real.getaddrinfo) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    int numeric = hints && (hints->ai_flags & AI_NUMERICHOST);
+    if (node && !numeric && lookup_gate(node, "getaddrinfo", normal) != 0) return EAI_FAIL;
+    if (!node || numeric || td_in_lookup()) return td_real.getaddrinfo(node, service, hints, res);
+    td_set_in_lookup(1);
+    int rc = td_real.getaddrinfo(node, service, hints, res);
+    td_set_in_lookup(0);
+    if (rc == 0 && res) td_record_addrinfo(normal, *res);
+    return rc;
+}
+
+TETHERED_EXPORT struct hostent *gethostbyname(const char *name) {
+    if (!td_real.gethostbyname) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (lookup_gate(name, "gethostbyname", normal) != 0) {
+        h_errno = NO_RECOVERY;
+        return NULL;
+    }
+    int nested = td_in_lookup();
+    td_set_in_lookup(1);
+    struct hostent *h = td_real.gethostbyname(name);
+    td_set_in_lookup(nested);
+    td_record_hostent(normal, h);
+    return h;
+}
+
+TETHERED_EXPORT struct hostent *gethostbyname2(const char *name, int af) {
+    if (!td_real.gethostbyname2) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (lookup_gate(name, "gethostbyname2", normal) != 0) {
+        h_errno = NO_RECOVERY;
+        return NULL;
+    }
+    int nested = td_in_lookup();
+    td_set_in_lookup(1);
+    struct hostent *h = td_real.gethostbyname2(name, af);
+    td_set_in_lookup(nested);
+    td_record_hostent(normal, h);
+    return h;
+}
+
+static int refuse_r(struct hostent **result, int *h_errnop) {
+    if (result) *result = NULL;
+    if (h_errnop) *h_errnop = NO_RECOVERY;
+    errno = EACCES;
+    return EACCES;
+}
+
+TETHERED_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+                                    struct hostent **result, int *h_errnop) {
+    if (!td_real.gethostbyname_r) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (lookup_gate(name, "gethostbyname_r", normal) != 0) return refuse_r(result, h_errnop);
+    int nested = td_in_lookup();
+    td_set_in_lookup(1);
+    int rc = td_real.gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
+    td_set_in_lookup(nested);
+    if (rc == 0 && result) td_record_hostent(normal, *result);
+    return rc;
+}
+
+TETHERED_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
+                                     struct hostent **result, int *h_errnop) {
+    if (!td_real.gethostbyname2_r) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (lookup_gate(name, "gethostbyname2_r", normal) != 0) return refuse_r(result, h_errnop);
+    int nested = td_in_lookup();
+    td_set_in_lookup(1);
+    int rc = td_real.gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
+    td_set_in_lookup(nested);
+    if (rc == 0 && result) td_record_hostent(normal, *result);
+    return rc;
+}
+
+TETHERED_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type) {
+    if (!td_real.gethostbyaddr) td_resolve_real();
+    if (td_check_reverse(type, len >= 4 ? addr : NULL, "gethostbyaddr") != 0) {
+        h_errno = NO_RECOVERY;
+        return NULL;
+    }
+    return td_real.gethostbyaddr(addr, len, type);
+}
+
+TETHERED_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret, char *buf,
+                                    size_t buflen, struct hostent **result, int *h_errnop) {
+    if (!td_real.gethostbyaddr_r) td_resolve_real();
+    if (td_check_reverse(type, len >= 4 ? addr : NULL, "gethostbyaddr_r") != 0)
+        return refuse_r(result, h_errnop);
+    return td_real.gethostbyaddr_r(addr, len, type, ret, buf, buflen, result, h_errnop);
+}
+
+TETHERED_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
+                                char *serv, socklen_t servlen, int flags) {
+    if (!td_real.getnameinfo) td_resolve_real();
+    if (host && hostlen && !(flags & NI_NUMERICHOST) && sa) {
+        const void *addr = NULL;
+        if (sa->sa_family == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in))
+            addr = &((const struct sockaddr_in *)sa)->sin_addr;
+        if (sa->sa_family == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6))
+            addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (addr && td_check_reverse(sa->sa_family, addr, "getnameinfo") != 0) {
+            if (flags & NI_NAMEREQD) return EAI_FAIL;
+            /* What getnameinfo itself answers when the lookup finds nothing: the address. */
+            return td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST);
+        }
+    }
+    return td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
+}
+
+struct notify {
+    void (*fn)(union sigval);
+    union sigval value;
+};
+
+static void *notify_thread(void *arg) {
+    struct notify job = *(struct notify *)arg;
+    free(arg);
+    job.fn(job.value);
+    return NULL;
+}
+
+/* getaddrinfo_a: each request is judged. Refused requests are answered at once (gai_error gives EAI_FAIL);
+ * the rest go to the real function, which signals completion. If every request was refused, completion is
+ * signalled here, the way glibc would (a signal or a thread). */
+TETHERED_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int nitems, struct sigevent *sevp) {
+    if (!td_real.getaddrinfo_a) td_resolve_real();
+    if (!td_real.getaddrinfo_a) return EAI_SYSTEM;
+    if (nitems <= 0 || !list) return td_real.getaddrinfo_a(mode, list, nitems, sevp);
+    struct gaicb *allowed[nitems];
+    int n = 0;
+    for (int i = 0; i < nitems; i++) {
+        struct gaicb *g = list[i];
+        if (!g) continue;
+        char normal[TD_NAME_BUF];
+        int numeric = g->ar_request && (g->ar_request->ai_flags & AI_NUMERICHOST);
+        if (g->ar_name && !numeric && td_check_lookup(g->ar_name, "getaddrinfo_a", normal) != 0) {
+            g->ar_result = NULL;
+            g->__return = EAI_FAIL;
+            continue;
+        }
+        allowed[n++] = g;
+    }
+    if (n > 0) return td_real.getaddrinfo_a(mode, allowed, n, sevp);
+    if (mode == GAI_NOWAIT && sevp) {
+        if (sevp->sigev_notify == SIGEV_SIGNAL) {
+            sigqueue(getpid(), sevp->sigev_signo, sevp->sigev_value);
+        } else if (sevp->sigev_notify == SIGEV_THREAD && sevp->sigev_notify_function) {
+            struct notify *job = malloc(sizeof *job);
+            pthread_t thread;
+            if (job) {
+                job->fn = sevp->sigev_notify_function;
+                job->value = sevp->sigev_value;
+                if (pthread_create(&thread, NULL, notify_thread, job) == 0)
+                    pthread_detach(thread);
+                else
+                    free(job);
+            }
+        }
+    }
+    return 0;
+}
+
+/* The answers of getaddrinfo_a arrive later: they are recorded when the program asks whether a request is
+ * done. */
+TETHERED_EXPORT int gai_error(struct gaicb *req) {
+    if (!td_real.gai_error) td_resolve_real();
+    if (!td_real.gai_error) return EAI_SYSTEM;
+    int rc = td_real.gai_error(req);
+    if (rc == 0 && req && req->ar_name && req->ar_result) {
+        struct td_dest d;
+        td_normalise_destination(req->ar_name, strlen(req->ar_name), &d);
+        if (d.kind == TD_DEST_NAME) td_record_addrinfo(d.name, req->ar_result);
+    }
+    return rc;
+}

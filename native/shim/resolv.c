@@ -1,0 +1,152 @@
+/* DNS through libresolv (res_query and friends, and their res_n* forms): programs that build their own
+ * queries. The name is judged before anything is sent; res_send/res_nsend read it from the query packet.
+ * A refused call returns -1 with h_errno (and the resolver state's res_h_errno) NO_RECOVERY and errno
+ * EACCES. Allowed answers are recorded, so that the connect that follows is judged by name. */
+#include <errno.h>
+#include <resolv.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shim.h"
+
+/* Older <resolv.h> renames these to __res_*; both names are defined below. */
+#undef res_query
+#undef res_search
+#undef res_querydomain
+#undef res_send
+#undef res_nquery
+#undef res_nsearch
+#undef res_nquerydomain
+#undef res_nsend
+
+static int refuse(res_state state) {
+    h_errno = NO_RECOVERY;
+    if (state) state->res_h_errno = NO_RECOVERY;
+    errno = EACCES;
+    return -1;
+}
+
+static int answered(const char *normal, int rc, const unsigned char *answer) {
+    if (rc > 0 && answer) td_dns_record_answers(normal, answer, (size_t)rc);
+    return rc;
+}
+
+/* "name.domain", the way res_querydomain joins them. */
+static void joined(const char *name, const char *domain, char *out, size_t cap) {
+    if (domain && *domain)
+        snprintf(out, cap, "%s.%s", name ? name : "", domain);
+    else
+        snprintf(out, cap, "%s", name ? name : "");
+}
+
+#define GUARDED(call)                 \
+    ({                                \
+        int nested_ = td_in_lookup(); \
+        td_set_in_lookup(1);          \
+        int rc_ = (call);             \
+        td_set_in_lookup(nested_);    \
+        rc_;                          \
+    })
+
+TETHERED_EXPORT int res_query(const char *dname, int class, int type, unsigned char *answer, int anslen) {
+    if (!td_real.res_query) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (td_check_lookup(dname, "res_query", normal) != 0) return refuse(NULL);
+    return answered(normal, GUARDED(td_real.res_query(dname, class, type, answer, anslen)), answer);
+}
+
+TETHERED_EXPORT int res_search(const char *dname, int class, int type, unsigned char *answer, int anslen) {
+    if (!td_real.res_search) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (td_check_lookup(dname, "res_search", normal) != 0) return refuse(NULL);
+    return answered(normal, GUARDED(td_real.res_search(dname, class, type, answer, anslen)), answer);
+}
+
+TETHERED_EXPORT int res_querydomain(const char *name, const char *domain, int class, int type,
+                                    unsigned char *answer, int anslen) {
+    if (!td_real.res_querydomain) td_resolve_real();
+    char full[TD_NAME_BUF * 2], normal[TD_NAME_BUF];
+    joined(name, domain, full, sizeof full);
+    if (td_check_lookup(full, "res_querydomain", normal) != 0) return refuse(NULL);
+    return answered(normal, GUARDED(td_real.res_querydomain(name, domain, class, type, answer, anslen)),
+                    answer);
+}
+
+static int check_packet(const unsigned char *msg, int len, const char *op, char normal[TD_NAME_BUF]) {
+    normal[0] = 0;
+    if (td_in_lookup() || !td_config()) return 0;
+    char name[TD_NAME_BUF];
+    if (len <= 0 || td_dns_question(msg, (size_t)len, name) < 0) {
+        /* A packet whose question cannot be read is judged as a lookup of an invalid name. */
+        return td_check_lookup("", op, normal) == 0 ? 0 : -1;
+    }
+    return td_check_lookup(name, op, normal);
+}
+
+TETHERED_EXPORT int res_send(const unsigned char *msg, int msglen, unsigned char *answer, int anslen) {
+    if (!td_real.res_send) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (check_packet(msg, msglen, "res_send", normal) != 0) return refuse(NULL);
+    return answered(normal, GUARDED(td_real.res_send(msg, msglen, answer, anslen)), answer);
+}
+
+TETHERED_EXPORT int res_nquery(res_state state, const char *dname, int class, int type, unsigned char *answer,
+                               int anslen) {
+    if (!td_real.res_nquery) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (td_check_lookup(dname, "res_nquery", normal) != 0) return refuse(state);
+    return answered(normal, GUARDED(td_real.res_nquery(state, dname, class, type, answer, anslen)), answer);
+}
+
+TETHERED_EXPORT int res_nsearch(res_state state, const char *dname, int class, int type,
+                                unsigned char *answer, int anslen) {
+    if (!td_real.res_nsearch) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (td_check_lookup(dname, "res_nsearch", normal) != 0) return refuse(state);
+    return answered(normal, GUARDED(td_real.res_nsearch(state, dname, class, type, answer, anslen)), answer);
+}
+
+TETHERED_EXPORT int res_nquerydomain(res_state state, const char *name, const char *domain, int class,
+                                     int type, unsigned char *answer, int anslen) {
+    if (!td_real.res_nquerydomain) td_resolve_real();
+    char full[TD_NAME_BUF * 2], normal[TD_NAME_BUF];
+    joined(name, domain, full, sizeof full);
+    if (td_check_lookup(full, "res_nquerydomain", normal) != 0) return refuse(state);
+    return answered(
+        normal, GUARDED(td_real.res_nquerydomain(state, name, domain, class, type, answer, anslen)), answer);
+}
+
+TETHERED_EXPORT int res_nsend(res_state state, const unsigned char *msg, int msglen, unsigned char *answer,
+                              int anslen) {
+    if (!td_real.res_nsend) td_resolve_real();
+    char normal[TD_NAME_BUF];
+    if (check_packet(msg, msglen, "res_nsend", normal) != 0) return refuse(state);
+    return answered(normal, GUARDED(td_real.res_nsend(state, msg, msglen, answer, anslen)), answer);
+}
+
+/* Programs built against glibc before 2.34 (or with <resolv.h> macros) call these names. */
+TETHERED_EXPORT int __res_query(const char *d, int c, int t, unsigned char *a, int l) {
+    return res_query(d, c, t, a, l);
+}
+TETHERED_EXPORT int __res_search(const char *d, int c, int t, unsigned char *a, int l) {
+    return res_search(d, c, t, a, l);
+}
+TETHERED_EXPORT int __res_querydomain(const char *n, const char *d, int c, int t, unsigned char *a, int l) {
+    return res_querydomain(n, d, c, t, a, l);
+}
+TETHERED_EXPORT int __res_send(const unsigned char *m, int ml, unsigned char *a, int l) {
+    return res_send(m, ml, a, l);
+}
+TETHERED_EXPORT int __res_nquery(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
+    return res_nquery(s, d, c, t, a, l);
+}
+TETHERED_EXPORT int __res_nsearch(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
+    return res_nsearch(s, d, c, t, a, l);
+}
+TETHERED_EXPORT int __res_nquerydomain(res_state s, const char *n, const char *d, int c, int t,
+                                       unsigned char *a, int l) {
+    return res_nquerydomain(s, n, d, c, t, a, l);
+}
+TETHERED_EXPORT int __res_nsend(res_state s, const unsigned char *m, int ml, unsigned char *a, int l) {
+    return res_nsend(s, m, ml, a, l);
+}

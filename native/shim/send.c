@@ -1,0 +1,53 @@
+/* sendto(), sendmsg(), sendmmsg(): datagrams to an address, and TCP Fast Open, which connects without
+ * connect() when MSG_FASTOPEN is set. On a stream socket without MSG_FASTOPEN the kernel ignores the
+ * address (the socket is connected, or the call fails), so nothing is judged there. */
+#include <errno.h>
+
+#include "shim.h"
+
+/* Should a send with this address and these flags be judged? */
+static int judged(int fd, const struct sockaddr *addr, socklen_t len, int flags) {
+    if (!addr || len < (socklen_t)sizeof(sa_family_t)) return 0;
+    if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) return 0;
+    if (flags & MSG_FASTOPEN) return 1;
+    int saved = errno, type = 0;
+    socklen_t tl = sizeof type;
+    int ok = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+    errno = saved;
+    return ok && type != SOCK_STREAM;
+}
+
+TETHERED_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+                               socklen_t len) {
+    if (!td_real.sendto) td_resolve_real();
+    if (judged(fd, addr, len, flags) && td_check_address(fd, addr, len, "sendto") != 0) return -1;
+    return td_real.sendto(fd, buf, n, flags, addr, len);
+}
+
+TETHERED_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+    if (!td_real.sendmsg) td_resolve_real();
+    if (msg && judged(fd, msg->msg_name, msg->msg_namelen, flags) &&
+        td_check_address(fd, msg->msg_name, msg->msg_namelen, "sendmsg") != 0)
+        return -1;
+    return td_real.sendmsg(fd, msg, flags);
+}
+
+/* Judges the batch in order. Messages before the first blocked one are sent; the call then reports how
+ * many went, and the caller's retry of the rest meets the block at once. */
+unsigned td_sendmmsg_allowed(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const char *op) {
+    if (!vec) return vlen;
+    for (unsigned i = 0; i < vlen; i++) {
+        const struct msghdr *m = &vec[i].msg_hdr;
+        if (judged(fd, m->msg_name, m->msg_namelen, flags) &&
+            td_check_address(fd, m->msg_name, m->msg_namelen, op) != 0)
+            return i;
+    }
+    return vlen;
+}
+
+TETHERED_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
+    if (!td_real.sendmmsg) td_resolve_real();
+    unsigned ok = td_sendmmsg_allowed(fd, vec, vlen, flags, "sendmmsg");
+    if (ok == 0 && vlen > 0) return -1; /* errno = EACCES */
+    return td_real.sendmmsg(fd, vec, ok, flags);
+}

@@ -1,0 +1,156 @@
+/* The runtime inside libtethered.so: configuration, the one decision every hook calls, events, the map of
+ * names resolved to each address, and the real libc functions. Hooks live one family per file
+ * (connect.c, send.c, lookup.c, resolv.c, syscall.c, exec.c). */
+#ifndef TETHERED_SHIM_H
+#define TETHERED_SHIM_H
+
+#include <netdb.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "policy.h"
+#include "tethered.h"
+
+/* ---- configuration: one immutable snapshot, swapped in a single store ---- */
+
+enum td_mode { TD_MODE_ENFORCE, TD_MODE_LOG };
+enum td_log { TD_LOG_STDERR, TD_LOG_FILE, TD_LOG_OFF };
+
+#define TD_MAX_INJECT 12
+#define TD_PATH_MAX 4096
+
+struct td_config {
+    struct td_policy *policy; /* NULL: the policy did not parse, every attempt is blocked */
+    enum td_mode mode;
+    int fail_closed;
+    int log_allowed; /* also record allowed attempts (tethered learn) */
+    enum td_log log;
+    char log_path[TD_PATH_MAX];
+    int children_inherit;
+    /* "NAME=value" strings every child gets, so that it keeps the policy whatever environment it is given */
+    char *inject[TD_MAX_INJECT];
+    size_t ninject;
+};
+
+/* The active configuration, or NULL when the shim is loaded but not active (passes everything through). */
+const struct td_config *td_config(void);
+/* Loads the configuration from the environment (preload mode) if that has not happened yet. */
+void td_ensure_init(void);
+
+/* Where this library lives (for LD_PRELOAD in children) and which program it is in. */
+extern char td_self_path[TD_PATH_MAX];
+extern char td_exe_path[TD_PATH_MAX];
+/* The machine's hostname in normal form ("" if it has none): its lookups are exempt. */
+extern char td_hostname[TD_NAME_BUF];
+
+/* ---- the real functions ---- */
+
+struct td_real {
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+    ssize_t (*sendmsg)(int, const struct msghdr *, int);
+    int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+    long (*syscall)(long, ...);
+    int (*getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    int (*getaddrinfo_a)(int, struct gaicb **, int, struct sigevent *);
+    int (*gai_error)(struct gaicb *);
+    struct hostent *(*gethostbyname)(const char *);
+    struct hostent *(*gethostbyname2)(const char *, int);
+    int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **, int *);
+    int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t, struct hostent **, int *);
+    struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
+    int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t, struct hostent **,
+                           int *);
+    int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t, int);
+    int (*res_query)(const char *, int, int, unsigned char *, int);
+    int (*res_search)(const char *, int, int, unsigned char *, int);
+    int (*res_querydomain)(const char *, const char *, int, int, unsigned char *, int);
+    int (*res_send)(const unsigned char *, int, unsigned char *, int);
+    int (*res_nquery)(void *, const char *, int, int, unsigned char *, int);
+    int (*res_nsearch)(void *, const char *, int, int, unsigned char *, int);
+    int (*res_nquerydomain)(void *, const char *, const char *, int, int, unsigned char *, int);
+    int (*res_nsend)(void *, const unsigned char *, int, unsigned char *, int);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+    int (*execveat)(int, const char *, char *const[], char *const[], int);
+    int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                       char *const[], char *const[]);
+    int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                        char *const[], char *const[]);
+    int (*system)(const char *);
+    FILE *(*popen)(const char *, const char *);
+};
+
+extern struct td_real td_real;
+/* Fills td_real (idempotent; hooks call it when a pointer is still NULL). */
+void td_resolve_real(void);
+
+/* ---- deciding ---- */
+
+/* Judges an attempt to reach `addr` (connect, a datagram, a TCP Fast Open send). Returns 0 to let it
+ * through (errno untouched), -1 to block it (errno = EACCES). Non-IP families and malformed addresses pass:
+ * the real function gives libc's own answer. */
+int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, const char *op);
+
+/* Judges each message of a batch in order; returns how many may go (all, or up to the first blocked). */
+unsigned td_sendmmsg_allowed(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const char *op);
+
+/* Judges a name lookup. Returns 0 to resolve it, -1 to block it (nothing leaves the process). Numeric names
+ * and the machine's own hostname pass. *normal receives the name in normal form for td_record_answer. */
+int td_check_lookup(const char *name, const char *op, char normal[TD_NAME_BUF]);
+/* Judges a reverse lookup of `addr` (getnameinfo, gethostbyaddr). */
+int td_check_reverse(int family, const void *addr, const char *op);
+
+/* Records that `name` (normal form) resolved to this address, for the connect that follows. */
+void td_record_answer(const char *name, int family, const void *addr);
+void td_record_addrinfo(const char *name, const struct addrinfo *res);
+void td_record_hostent(const char *name, const struct hostent *h);
+
+/* True while this thread is inside a lookup the policy allowed: the resolver's own traffic is part of it. */
+int td_in_lookup(void);
+void td_set_in_lookup(int on);
+
+/* ---- the map of names resolved to each address ---- */
+
+#define TD_HOSTMAP_NAMES 4
+void td_hostmap_add(const struct td_ip *ip, const char *name);
+size_t td_hostmap_names(const struct td_ip *ip, char names[TD_HOSTMAP_NAMES][TD_NAME_BUF]);
+
+/* ---- events ---- */
+
+struct td_event {
+    const char *decision; /* "block", "would-block", "allow" */
+    const char *op;
+    const char *protocol; /* "tcp", "udp", "dns" */
+    const char *host;     /* or NULL */
+    const char *ip;       /* or NULL */
+    int port;             /* or -1 */
+    const char *rule;     /* deciding rule, or the rule that would allow it */
+    const char *reason;
+    const char *error; /* an internal error, or NULL */
+    int with_stack;
+};
+
+void td_emit(const struct td_config *cfg, const struct td_event *e);
+/* Prints a line to stderr, once per process and key. */
+void td_warn_once(int *flag, const char *message);
+
+/* ---- DNS packets (resolv.c, and DNS a program sends itself) ---- */
+
+/* The first question's name of a DNS message, in normal form. Returns its length or -1. */
+int td_dns_question(const unsigned char *msg, size_t len, char name[TD_NAME_BUF]);
+/* Records the A and AAAA answers of a DNS response under `name`. */
+void td_dns_record_answers(const char *name, const unsigned char *msg, size_t len);
+
+/* ---- children ---- */
+
+/* Builds the environment a child gets: envp without any TETHERED_* or LD_PRELOAD entry, plus this
+ * library first in LD_PRELOAD and the policy variables. `out` must hold count(envp) + TD_MAX_INJECT + 2
+ * pointers. Returns out, or envp unchanged when children do not inherit (or the shim is inactive). */
+char *const *td_child_env(char *const *envp, char **out, char *preload, size_t preload_cap);
+size_t td_env_count(char *const *envp);
+
+#endif
