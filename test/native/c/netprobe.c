@@ -1,0 +1,475 @@
+/* One network operation per run, through the libc function named on the command line, so that the shim
+ * tests can exercise every hooked function from a plain C program. Prints one line:
+ *   ok <detail>            the call succeeded (and, for TCP/UDP, the peer's reply came back)
+ *   error <ERRNO>          the call failed with errno
+ *   gai <EAI_…>            a getaddrinfo-style failure
+ *   herr <h_errno>         a gethostbyname-style failure
+ *
+ *   netprobe connect NAME PORT        getaddrinfo, then connect and a ping/reply round trip
+ *   netprobe connect-ip IP PORT       connect to an IPv4 or IPv6 literal (no lookup)
+ *   netprobe syscall-connect IP PORT  syscall(SYS_connect, …)
+ *   netprobe udp-sendto|udp-sendmsg|udp-connect-send|syscall-sendto|syscall-sendmsg IP PORT
+ *   netprobe udp-sendmmsg IP PORT IP2 PORT2   two datagrams in one batch
+ *   netprobe tfo-sendto|tfo-sendmsg IP PORT   TCP Fast Open (MSG_FASTOPEN, no connect())
+ *   netprobe gai|gethostbyname|gethostbyname2|gethostbyname_r|gethostbyname2_r|getaddrinfo_a NAME
+ *   netprobe getnameinfo|gethostbyaddr|gethostbyaddr_r IP
+ *   netprobe res_query|res_search|res_nquery|res_nsearch|res_send|res_nsend NAME
+ *   netprobe res_querydomain|res_nquerydomain NAME DOMAIN
+ *   netprobe unix PATH                connect to a Unix socket and round-trip
+ *   netprobe bad-connect null|shortlen|family  malformed calls: libc's own answer
+ *   netprobe errno IP PORT            an allowed connect leaves errno as it was
+ *   netprobe threads N COUNT IP PORT  N threads x COUNT connects; prints "ok <allowed> <blocked> <other>"
+ *   netprobe fork-connect IP PORT     fork() without exec; the child connects
+ *   netprobe exec-empty-env PROG ARG… execve with an empty environment
+ *   netprobe spawn-empty-env PROG ARG… posix_spawn with an empty environment
+ *   netprobe execvp-cleared PROG ARG… clearenv(), then execvp
+ *   netprobe system-cleared CMD       clearenv(), then system()
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <resolv.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int errno_line(int e) {
+    const char *name = e == EACCES ? "EACCES" : e == ECONNREFUSED ? "ECONNREFUSED" : e == EFAULT ? "EFAULT"
+                     : e == EINVAL ? "EINVAL" : e == EAFNOSUPPORT ? "EAFNOSUPPORT" : e == ENETUNREACH ? "ENETUNREACH"
+                     : e == EAGAIN ? "EAGAIN" : e == ENOENT ? "ENOENT" : NULL;
+    if (name)
+        printf("error %s\n", name);
+    else
+        printf("error %d\n", e);
+    return 1;
+}
+
+static const char *gai_name(int rc) {
+    switch (rc) {
+        case EAI_FAIL: return "EAI_FAIL";
+        case EAI_NONAME: return "EAI_NONAME";
+        case EAI_AGAIN: return "EAI_AGAIN";
+        case EAI_SYSTEM: return "EAI_SYSTEM";
+        default: return "EAI_OTHER";
+    }
+}
+
+static const char *herr_name(int h) {
+    switch (h) {
+        case NO_RECOVERY: return "NO_RECOVERY";
+        case HOST_NOT_FOUND: return "HOST_NOT_FOUND";
+        case TRY_AGAIN: return "TRY_AGAIN";
+        case NO_DATA: return "NO_DATA";
+        default: return "OTHER";
+    }
+}
+
+/* IPv4 or IPv6 literal to a sockaddr. */
+static socklen_t make_addr(const char *ip, int port, struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        return sizeof *in;
+    }
+    if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        return sizeof *in6;
+    }
+    fprintf(stderr, "netprobe: bad address %s\n", ip);
+    exit(2);
+}
+
+static void timeouts(int fd) {
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* After a connected send: read the reply and print it. */
+static int reply(int fd) {
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    if (n < 0) return errno_line(errno);
+    buf[n] = 0;
+    buf[strcspn(buf, "\r\n")] = 0;
+    printf("ok %s\n", buf);
+    return 0;
+}
+
+static int tcp_round_trip(int fd) {
+    if (send(fd, "ping\n", 5, MSG_NOSIGNAL) < 0) return errno_line(errno);
+    return reply(fd);
+}
+
+static int connect_ip(const char *ip, int port, int use_syscall) {
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(ip, port, &ss);
+    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+    timeouts(fd);
+    int rc = use_syscall ? (int)syscall(SYS_connect, fd, (struct sockaddr *)&ss, len)
+                         : connect(fd, (struct sockaddr *)&ss, len);
+    if (rc != 0) return errno_line(errno);
+    return tcp_round_trip(fd);
+}
+
+static int connect_name(const char *name, const char *port) {
+    struct addrinfo hints = {0}, *res;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(name, port, &hints, &res);
+    if (rc != 0) {
+        printf("gai %s\n", gai_name(rc));
+        return 1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    timeouts(fd);
+    if (connect(fd, res->ai_addr, res->ai_addrlen) != 0) return errno_line(errno);
+    freeaddrinfo(res);
+    return tcp_round_trip(fd);
+}
+
+static int udp(const char *how, const char *ip, int port, const char *ip2, int port2) {
+    struct sockaddr_storage ss, ss2;
+    socklen_t len = make_addr(ip, port, &ss), len2 = ip2 ? make_addr(ip2, port2, &ss2) : 0;
+    int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+    timeouts(fd);
+    struct iovec iov = {"ping", 4};
+    ssize_t sent;
+    if (strcmp(how, "udp-sendto") == 0) {
+        sent = sendto(fd, "ping", 4, 0, (struct sockaddr *)&ss, len);
+    } else if (strcmp(how, "syscall-sendto") == 0) {
+        sent = syscall(SYS_sendto, fd, "ping", 4, 0, (struct sockaddr *)&ss, len);
+    } else if (strcmp(how, "udp-sendmsg") == 0 || strcmp(how, "syscall-sendmsg") == 0) {
+        struct msghdr m = {.msg_name = &ss, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1};
+        sent = how[0] == 's' ? syscall(SYS_sendmsg, fd, &m, 0) : sendmsg(fd, &m, 0);
+    } else if (strcmp(how, "udp-sendmmsg") == 0) {
+        struct iovec iov2 = {"pong", 4};
+        struct mmsghdr v[2] = {{.msg_hdr = {.msg_name = &ss, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1}},
+                               {.msg_hdr = {.msg_name = &ss2, .msg_namelen = len2, .msg_iov = &iov2, .msg_iovlen = 1}}};
+        int n = sendmmsg(fd, v, 2, 0);
+        if (n < 0) return errno_line(errno);
+        printf("sent %d\n", n);
+        fflush(stdout);
+        /* then the replies, one per datagram that went */
+        for (int i = 0; i < n; i++) {
+            char buf[64];
+            ssize_t r = recvfrom(fd, buf, sizeof buf - 1, 0, NULL, NULL);
+            if (r < 0) return errno_line(errno);
+            buf[r] = 0;
+            printf("reply %s\n", buf);
+        }
+        return 0;
+    } else { /* udp-connect-send */
+        if (connect(fd, (struct sockaddr *)&ss, len) != 0) return errno_line(errno);
+        sent = send(fd, "ping", 4, 0);
+    }
+    if (sent < 0) return errno_line(errno);
+    char buf[64];
+    ssize_t r = recvfrom(fd, buf, sizeof buf - 1, 0, NULL, NULL);
+    if (r < 0) return errno_line(errno);
+    buf[r] = 0;
+    printf("ok %s\n", buf);
+    return 0;
+}
+
+static int tfo(const char *how, const char *ip, int port) {
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(ip, port, &ss);
+    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+    timeouts(fd);
+    ssize_t sent;
+    if (strcmp(how, "tfo-sendto") == 0) {
+        sent = sendto(fd, "ping\n", 5, MSG_FASTOPEN | MSG_NOSIGNAL, (struct sockaddr *)&ss, len);
+    } else {
+        struct iovec iov = {"ping\n", 5};
+        struct msghdr m = {.msg_name = &ss, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1};
+        sent = sendmsg(fd, &m, MSG_FASTOPEN | MSG_NOSIGNAL);
+    }
+    if (sent < 0) return errno_line(errno);
+    return reply(fd);
+}
+
+static void print_hostent(const struct hostent *h) {
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(h->h_addrtype, h->h_addr_list[0], buf, sizeof buf);
+    printf("ok %s\n", buf);
+}
+
+static int lookup(const char *how, const char *name) {
+    if (strcmp(how, "gai") == 0) {
+        struct addrinfo hints = {0}, *res;
+        hints.ai_family = AF_INET;
+        int rc = getaddrinfo(name, NULL, &hints, &res);
+        if (rc != 0) {
+            printf("gai %s\n", gai_name(rc));
+            return 1;
+        }
+        char buf[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, buf, sizeof buf);
+        printf("ok %s\n", buf);
+        freeaddrinfo(res);
+        return 0;
+    }
+    if (strcmp(how, "getaddrinfo_a") == 0) {
+        struct addrinfo hints = {0};
+        hints.ai_family = AF_INET;
+        struct gaicb req = {.ar_name = name, .ar_request = &hints}, *list[] = {&req};
+        int rc = getaddrinfo_a(GAI_WAIT, list, 1, NULL);
+        int e = gai_error(&req);
+        if (rc != 0 || e != 0) {
+            printf("gai %s\n", gai_name(e ? e : rc));
+            return 1;
+        }
+        char buf[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET, &((struct sockaddr_in *)req.ar_result->ai_addr)->sin_addr, buf, sizeof buf);
+        printf("ok %s\n", buf);
+        return 0;
+    }
+    struct hostent *h = NULL, storage;
+    char scratch[2048];
+    int herr = 0, rc = 0;
+    if (strcmp(how, "gethostbyname") == 0) {
+        h = gethostbyname(name);
+        herr = h_errno;
+    } else if (strcmp(how, "gethostbyname2") == 0) {
+        h = gethostbyname2(name, AF_INET);
+        herr = h_errno;
+    } else if (strcmp(how, "gethostbyname_r") == 0) {
+        rc = gethostbyname_r(name, &storage, scratch, sizeof scratch, &h, &herr);
+    } else if (strcmp(how, "gethostbyname2_r") == 0) {
+        rc = gethostbyname2_r(name, AF_INET, &storage, scratch, sizeof scratch, &h, &herr);
+    } else {
+        fprintf(stderr, "netprobe: unknown %s\n", how);
+        exit(2);
+    }
+    if (!h) {
+        if (rc == EACCES)
+            printf("herr %s EACCES\n", herr_name(herr));
+        else
+            printf("herr %s\n", herr_name(herr));
+        return 1;
+    }
+    print_hostent(h);
+    return 0;
+}
+
+static int reverse(const char *how, const char *ip) {
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(ip, 0, &ss);
+    if (strcmp(how, "getnameinfo") == 0) {
+        char host[NI_MAXHOST];
+        int rc = getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, NULL, 0, 0);
+        if (rc != 0) {
+            printf("gai %s\n", gai_name(rc));
+            return 1;
+        }
+        printf("ok %s\n", host);
+        return 0;
+    }
+    const void *addr = ss.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
+                                               : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+    socklen_t alen = ss.ss_family == AF_INET ? 4 : 16;
+    struct hostent *h = NULL, storage;
+    char scratch[2048];
+    int herr = 0;
+    if (strcmp(how, "gethostbyaddr") == 0) {
+        h = gethostbyaddr(addr, alen, ss.ss_family);
+        herr = h_errno;
+    } else {
+        gethostbyaddr_r(addr, alen, ss.ss_family, &storage, scratch, sizeof scratch, &h, &herr);
+    }
+    if (!h) {
+        printf("herr %s\n", herr_name(herr));
+        return 1;
+    }
+    printf("ok %s\n", h->h_name);
+    return 0;
+}
+
+static int resolver(const char *how, const char *name, const char *domain) {
+    unsigned char answer[1024];
+    int n;
+    struct __res_state state;
+    memset(&state, 0, sizeof state);
+    if (strncmp(how, "res_n", 5) == 0) res_ninit(&state);
+    if (strcmp(how, "res_query") == 0) {
+        n = res_query(name, C_IN, T_A, answer, sizeof answer);
+    } else if (strcmp(how, "res_search") == 0) {
+        n = res_search(name, C_IN, T_A, answer, sizeof answer);
+    } else if (strcmp(how, "res_querydomain") == 0) {
+        n = res_querydomain(name, domain, C_IN, T_A, answer, sizeof answer);
+    } else if (strcmp(how, "res_nquery") == 0) {
+        n = res_nquery(&state, name, C_IN, T_A, answer, sizeof answer);
+    } else if (strcmp(how, "res_nsearch") == 0) {
+        n = res_nsearch(&state, name, C_IN, T_A, answer, sizeof answer);
+    } else if (strcmp(how, "res_nquerydomain") == 0) {
+        n = res_nquerydomain(&state, name, domain, C_IN, T_A, answer, sizeof answer);
+    } else {
+        unsigned char query[512];
+        int qlen = res_mkquery(QUERY, name, C_IN, T_A, NULL, 0, NULL, query, sizeof query);
+        if (qlen < 0) return errno_line(errno);
+        n = strcmp(how, "res_send") == 0 ? res_send(query, qlen, answer, sizeof answer)
+                                         : res_nsend(&state, query, qlen, answer, sizeof answer);
+    }
+    if (n < 0) {
+        printf("herr %s %s\n", herr_name(strncmp(how, "res_n", 5) == 0 ? state.res_h_errno : h_errno),
+               errno == EACCES ? "EACCES" : "");
+        return 1;
+    }
+    /* The last 4 bytes of a one-answer A response are the address. */
+    printf("ok %u.%u.%u.%u\n", answer[n - 4], answer[n - 3], answer[n - 2], answer[n - 1]);
+    return 0;
+}
+
+static int unix_socket(const char *path) {
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof un.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    timeouts(fd);
+    if (connect(fd, (struct sockaddr *)&un, sizeof un) != 0) return errno_line(errno);
+    return tcp_round_trip(fd);
+}
+
+static int bad_connect(const char *how) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(9)};
+    int rc;
+    if (strcmp(how, "null") == 0)
+        rc = connect(fd, NULL, sizeof in);
+    else if (strcmp(how, "shortlen") == 0)
+        rc = connect(fd, (struct sockaddr *)&in, 4);
+    else {
+        in.sin_family = 12345;
+        rc = connect(fd, (struct sockaddr *)&in, sizeof in);
+    }
+    if (rc == 0) {
+        printf("ok connected\n");
+        return 0;
+    }
+    return errno_line(errno);
+}
+
+struct job {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int count, allowed, blocked, other;
+};
+
+static void *hammer(void *arg) {
+    struct job *j = arg;
+    for (int i = 0; i < j->count; i++) {
+        int fd = socket(j->ss.ss_family, SOCK_STREAM, 0);
+        int rc = connect(fd, (struct sockaddr *)&j->ss, j->len);
+        if (rc == 0)
+            j->allowed++;
+        else if (errno == EACCES)
+            j->blocked++;
+        else
+            j->other++;
+        close(fd);
+    }
+    return NULL;
+}
+
+static int threads(int n, int count, const char *ip, int port) {
+    pthread_t t[64];
+    struct job jobs[64];
+    if (n > 64) n = 64;
+    for (int i = 0; i < n; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].len = make_addr(ip, port, &jobs[i].ss);
+        jobs[i].count = count;
+        pthread_create(&t[i], NULL, hammer, &jobs[i]);
+    }
+    int a = 0, b = 0, o = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        a += jobs[i].allowed;
+        b += jobs[i].blocked;
+        o += jobs[i].other;
+    }
+    printf("ok %d %d %d\n", a, b, o);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) return 2;
+    const char *how = argv[1];
+    if (strcmp(how, "connect") == 0 && argc == 4) return connect_name(argv[2], argv[3]);
+    if (strcmp(how, "connect-ip") == 0 && argc == 4) return connect_ip(argv[2], atoi(argv[3]), 0);
+    if (strcmp(how, "syscall-connect") == 0 && argc == 4) return connect_ip(argv[2], atoi(argv[3]), 1);
+    if (strcmp(how, "udp-sendmmsg") == 0 && argc == 6) return udp(how, argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
+    if ((strncmp(how, "udp-", 4) == 0 || strncmp(how, "syscall-send", 12) == 0) && argc == 4)
+        return udp(how, argv[2], atoi(argv[3]), NULL, 0);
+    if (strncmp(how, "tfo-", 4) == 0 && argc == 4) return tfo(how, argv[2], atoi(argv[3]));
+    if ((strcmp(how, "getnameinfo") == 0 || strncmp(how, "gethostbyaddr", 13) == 0) && argc == 3)
+        return reverse(how, argv[2]);
+    if (strncmp(how, "res_", 4) == 0 && argc >= 3) return resolver(how, argv[2], argc > 3 ? argv[3] : NULL);
+    if ((strcmp(how, "gai") == 0 || strncmp(how, "gethostbyname", 13) == 0 || strcmp(how, "getaddrinfo_a") == 0) &&
+        argc == 3)
+        return lookup(how, argv[2]);
+    if (strcmp(how, "unix") == 0 && argc == 3) return unix_socket(argv[2]);
+    if (strcmp(how, "bad-connect") == 0 && argc == 3) return bad_connect(argv[2]);
+    if (strcmp(how, "errno") == 0 && argc == 4) {
+        struct sockaddr_storage ss;
+        socklen_t len = make_addr(argv[2], atoi(argv[3]), &ss);
+        int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+        errno = 4242;
+        int rc = connect(fd, (struct sockaddr *)&ss, len);
+        printf("ok rc=%d errno=%d\n", rc, errno);
+        return 0;
+    }
+    if (strcmp(how, "threads") == 0 && argc == 6) return threads(atoi(argv[2]), atoi(argv[3]), argv[4], atoi(argv[5]));
+    if (strcmp(how, "fork-connect") == 0 && argc == 4) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) _exit(connect_ip(argv[2], atoi(argv[3]), 0));
+        int status;
+        waitpid(pid, &status, 0);
+        return WEXITSTATUS(status);
+    }
+    if (strcmp(how, "exec-empty-env") == 0 && argc >= 3) {
+        char *empty[] = {NULL};
+        execve(argv[2], argv + 2, empty);
+        return errno_line(errno);
+    }
+    if (strcmp(how, "spawn-empty-env") == 0 && argc >= 3) {
+        char *empty[] = {NULL};
+        pid_t pid;
+        int rc = posix_spawn(&pid, argv[2], NULL, NULL, argv + 2, empty);
+        if (rc != 0) return errno_line(rc);
+        int status;
+        waitpid(pid, &status, 0);
+        return WEXITSTATUS(status);
+    }
+    if (strcmp(how, "execvp-cleared") == 0 && argc >= 3) {
+        clearenv();
+        setenv("PATH", "/usr/bin:/bin", 1);
+        execvp(argv[2], argv + 2);
+        return errno_line(errno);
+    }
+    if (strcmp(how, "system-cleared") == 0 && argc == 3) {
+        clearenv();
+        setenv("PATH", "/usr/bin:/bin", 1);
+        int status = system(argv[2]);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    }
+    fprintf(stderr, "netprobe: bad arguments\n");
+    return 2;
+}
