@@ -11,6 +11,7 @@ needs=(
   readelf:binutils nm:binutils          # the native build tests inspect libtethered.so
   unshare:util-linux mount:mount        # the private network namespace of the test harness
   ip:iproute2                           # bringing up its loopback
+  curl:curl                             # a real client program the shim tests run
 )
 if [[ "${1:-}" == "--lint" ]]; then
   needs+=(clang-format:clang-format)

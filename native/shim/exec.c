@@ -1,7 +1,8 @@
 /* Children keep the shim and the policy (SPEC section 6): every exec and spawn is given an environment
  * with this library first in LD_PRELOAD and the TETHERED_* variables of this process, whatever
  * environment the caller passed (even an empty one). TETHERED_* entries the caller passed are replaced,
- * so a child cannot be handed a looser policy. With TETHERED_CHILDREN=none, environments pass unchanged.
+ * so a child cannot be handed a looser policy. With TETHERED_CHILDREN=none, children get neither the
+ * shim nor the TETHERED_* variables.
  *
  * The new environment is built on the stack: exec may run in a vfork() child, where malloc is unsafe. */
 #include <errno.h>
@@ -27,7 +28,8 @@ static int starts_with(const char *s, const char *prefix) {
 
 char *const *td_child_env(char *const *envp, char **out, char *preload, size_t cap) {
     const struct td_config *cfg = td_config();
-    if (!cfg || !cfg->children_inherit || !td_self_path[0]) return envp;
+    if (!cfg || !td_self_path[0]) return envp;
+    int inherit = cfg->children_inherit;
     size_t n = 0, o = 0;
     const char *old_preload = NULL;
     for (size_t i = 0; envp && envp[i]; i++) {
@@ -38,8 +40,8 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t c
         if (starts_with(envp[i], "TETHERED_")) continue;
         out[n++] = envp[i];
     }
-    /* LD_PRELOAD=<this library>[:the caller's other entries] */
-    int w = snprintf(preload, cap, "LD_PRELOAD=%s", td_self_path);
+    /* LD_PRELOAD=<this library>[:the caller's other entries]; without it when children do not inherit */
+    int w = snprintf(preload, cap, "LD_PRELOAD=%s", inherit ? td_self_path : "");
     if (w < 0 || (size_t)w >= cap) return envp;
     o = (size_t)w;
     for (const char *p = old_preload; p && *p;) {
@@ -49,13 +51,14 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t c
         size_t len = (size_t)(p - start);
         if (!len || (len == strlen(td_self_path) && memcmp(start, td_self_path, len) == 0)) continue;
         if (o + len + 2 >= cap) break;
-        preload[o++] = ':';
+        if (preload[o - 1] != '=') preload[o++] = ':';
         memcpy(preload + o, start, len);
         o += len;
     }
     preload[o] = 0;
-    out[n++] = preload;
-    for (size_t i = 0; i < cfg->ninject; i++) out[n++] = cfg->inject[i];
+    if (inherit || preload[o - 1] != '=') out[n++] = preload;
+    if (inherit)
+        for (size_t i = 0; i < cfg->ninject; i++) out[n++] = cfg->inject[i];
     out[n] = NULL;
     return out;
 }
@@ -152,7 +155,13 @@ TETHERED_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn
  * program that emptied its environment (clearenv) gets the variables back before the shell starts. */
 static void restore_environ(void) {
     const struct td_config *cfg = td_config();
-    if (!cfg || !cfg->children_inherit || !td_self_path[0]) return;
+    if (!cfg || !td_self_path[0]) return;
+    if (!cfg->children_inherit) {
+        /* children: none — the shell libc starts must not load the shim either */
+        const char *preload = getenv("LD_PRELOAD");
+        if (preload && strstr(preload, td_self_path)) unsetenv("LD_PRELOAD");
+        return;
+    }
     const char *preload = getenv("LD_PRELOAD");
     if (!preload || !strstr(preload, td_self_path)) {
         char value[TD_PATH_MAX * 2];

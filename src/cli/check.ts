@@ -21,8 +21,8 @@ and warns about over-broad, duplicate, shadowed and dead rules.
 Exit status: 0 valid, 1 warnings with --strict, 2 invalid rule or policy file.`;
 
 export interface Io {
-    out(line: string): void;
-    err(line: string): void;
+    readonly out: (line: string) => void;
+    readonly err: (line: string) => void;
 }
 
 export function check(argv: readonly string[], io: Io): number {

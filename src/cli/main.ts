@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 /** The `tethered` command: dispatches to one module per subcommand. */
 import { CHECK_USAGE, type Io, check } from './check.js';
+import { learn } from './learn.js';
+import { run } from './run.js';
 
 const USAGE = `Usage: tethered <command> [options]
 
 Commands:
+  run [OPTIONS] -- CMD …          run any program with the policy enforced on it and its children
+  learn [--out FILE] -- CMD …     run in log mode and print the smallest allow list that lets CMD pass
   check [--policy FILE] [RULE…]   validate and normalise rules; warn about over-broad and dead rules
 
 Run 'tethered <command> --help' for a command's options.`;
@@ -14,11 +18,15 @@ const io: Io = {
     err: (line) => process.stderr.write(`${line}\n`),
 };
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
     const [command, ...rest] = argv;
     switch (command) {
         case 'check':
             return check(rest, io);
+        case 'run':
+            return run(rest, io);
+        case 'learn':
+            return learn(rest, io);
         case undefined:
         case '--help':
         case '-h':
@@ -31,6 +39,8 @@ function main(argv: readonly string[]): number {
     }
 }
 
-process.exitCode = main(process.argv.slice(2));
+void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+});
 
 export { CHECK_USAGE };

@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SANITIZE_FLAGS, buildC, root, shimDir } from './cbuild.mjs';
+import { buildC, root, shimDir } from './cbuild.mjs';
 
 export const sanitize = process.env.TETHERED_SANITIZE === '1';
 

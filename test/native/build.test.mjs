@@ -41,11 +41,20 @@ describe('native binaries', () => {
         assert.doesNotMatch(dynamic, /libstdc\+\+|libgcc_s|libnode|libuv/);
     });
 
-    test('libtethered.so exports only its own symbols', () => {
+    test('libtethered.so exports its own symbols and the hooked libc functions, nothing else', () => {
         const symbols = sh('nm', ['-D', '--defined-only', shimPath()]).stdout.trim().split('\n');
-        const names = symbols.map((l) => l.split(/\s+/).pop());
-        assert.ok(names.includes('tethered_version'));
-        for (const name of names) assert.match(name, /^(tethered_\w+|_init|_fini)$/, `unexpected export ${name}`);
+        const names = new Set(symbols.map((l) => l.split(/\s+/).pop()));
+        const hooks = [
+            'connect', 'sendto', 'sendmsg', 'sendmmsg', 'syscall', 'getaddrinfo', 'getaddrinfo_a', 'gai_error',
+            'gethostbyname', 'gethostbyname2', 'gethostbyname_r', 'gethostbyname2_r', 'gethostbyaddr', 'gethostbyaddr_r',
+            'getnameinfo', 'res_query', 'res_search', 'res_querydomain', 'res_send', 'res_nquery', 'res_nsearch',
+            'res_nquerydomain', 'res_nsend', 'execve', 'execv', 'execvp', 'execvpe', 'execl', 'execlp', 'execle',
+            'fexecve', 'execveat', 'posix_spawn', 'posix_spawnp', 'system', 'popen',
+        ];
+        for (const hook of hooks) assert.ok(names.has(hook), `${hook} is not interposed`);
+        for (const name of names) {
+            assert.ok(hooks.includes(name) || /^(tethered_\w+|__res_\w+|_init|_fini)$/.test(name), `unexpected export ${name}`);
+        }
     });
 
     for (const [what, cmd, args] of [

@@ -1,0 +1,78 @@
+/**
+ * Starting a command under libtethered.so: the environment `tethered run` and `tethered learn` give it,
+ * and a child whose exit status (or signal) becomes ours.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { shimPath } from '../native.js';
+import type { AllowPolicy } from '../policy/index.js';
+
+export interface LaunchSettings {
+    readonly policy: AllowPolicy;
+    readonly mode: 'enforce' | 'log';
+    /** stderr, off, or a file path */
+    readonly log: string;
+    readonly logAllowed?: boolean;
+    readonly children?: 'inherit' | 'none';
+}
+
+// Environment strings are limited to 128 KiB each; a larger policy goes through a file.
+const MAX_ENV_RULES = 64 * 1024;
+
+/** The environment for the child: ours without TETHERED_*, plus the shim first in LD_PRELOAD and the policy. */
+export function childEnvironment(settings: LaunchSettings, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(base)) if (!key.startsWith('TETHERED_')) env[key] = value;
+    const shim = shimPath();
+    const others = (base.LD_PRELOAD ?? '').split(/[:\s]+/).filter((p) => p && p !== shim);
+    env.LD_PRELOAD = [shim, ...others].join(':');
+    // The normal forms: ASCII, canonical, and read the same way by the C parser.
+    const allow = settings.policy.allow.map((r) => r.text);
+    const deny = settings.policy.deny.map((r) => r.text);
+    if (allow.join(',').length + deny.join(',').length > MAX_ENV_RULES) {
+        const file = join(mkdtempSync(join(tmpdir(), 'tethered-run-')), 'policy.json');
+        writeFileSync(file, JSON.stringify({ allow, deny }));
+        env.TETHERED_POLICY_FILE = file;
+    } else {
+        env.TETHERED_ALLOW = allow.join(',');
+        env.TETHERED_DENY = deny.join(',');
+    }
+    env.TETHERED_ALLOW_LOCALHOST = settings.policy.allowLocalhost ? '1' : '0';
+    env.TETHERED_MODE = settings.mode;
+    env.TETHERED_LOG = settings.log;
+    if (settings.logAllowed) env.TETHERED_LOG_ALLOWED = '1';
+    if (settings.children) env.TETHERED_CHILDREN = settings.children;
+    return env;
+}
+
+/** Runs the command; resolves to the exit code the CLI should end with (128+n for a signal). */
+export function launch(command: readonly string[], env: NodeJS.ProcessEnv, err: (line: string) => void): Promise<number> {
+    return new Promise((resolve) => {
+        const [file, ...args] = command as [string, ...string[]];
+        const child = spawn(file, args, { stdio: 'inherit', env });
+        const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+        const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+        for (const [s, h] of handlers) process.on(s, h);
+        const done = (code: number) => {
+            for (const [s, h] of handlers) process.off(s, h);
+            resolve(code);
+        };
+        child.on('error', (e: NodeJS.ErrnoException) => {
+            err(`tethered: cannot run ${JSON.stringify(file)}: ${e.code === 'ENOENT' ? 'command not found' : e.message}`);
+            done(e.code === 'ENOENT' ? 127 : 126);
+        });
+        child.on('exit', (code, signal) => {
+            if (signal) done(128 + constants.signals[signal]);
+            else done(code ?? 1);
+        });
+    });
+}
+
+/** Splits `[options…] -- command…`; null when there is no `--` or no command after it. */
+export function splitCommand(argv: readonly string[]): { options: string[]; command: string[] } | null {
+    const at = argv.indexOf('--');
+    if (at < 0 || at === argv.length - 1) return null;
+    return { options: argv.slice(0, at), command: argv.slice(at + 1) };
+}
