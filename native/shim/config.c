@@ -17,6 +17,11 @@
 char td_self_path[TD_PATH_MAX];
 char td_exe_path[TD_PATH_MAX];
 char td_hostname[TD_NAME_BUF];
+char td_sanitizer_runtime[TD_PATH_MAX];
+
+#if defined(__SANITIZE_ADDRESS__)
+void __asan_init(void);
+#endif
 
 static _Atomic(const struct td_config *) current;
 /* 0: not yet, 1: someone is loading it, 2: done */
@@ -202,6 +207,11 @@ void td_ensure_init(void) {
     Dl_info info;
     if (dladdr((void *)td_ensure_init, &info) && info.dli_fname)
         snprintf(td_self_path, sizeof td_self_path, "%s", info.dli_fname);
+#if defined(__SANITIZE_ADDRESS__)
+    /* Test builds under AddressSanitizer: children must load its runtime before this library. */
+    if (dladdr((void *)__asan_init, &info) && info.dli_fname)
+        snprintf(td_sanitizer_runtime, sizeof td_sanitizer_runtime, "%s", info.dli_fname);
+#endif
     ssize_t n = readlink("/proc/self/exe", td_exe_path, sizeof td_exe_path - 1);
     td_exe_path[n > 0 ? n : 0] = 0;
     /* The machine's own name is exempt from the lookup rules (SPEC section 3). */

@@ -40,8 +40,11 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t c
         if (starts_with(envp[i], "TETHERED_")) continue;
         out[n++] = envp[i];
     }
-    /* LD_PRELOAD=<this library>[:the caller's other entries]; without it when children do not inherit */
-    int w = snprintf(preload, cap, "LD_PRELOAD=%s", inherit ? td_self_path : "");
+    /* LD_PRELOAD=<this library>[:the caller's other entries]; without it when children do not inherit.
+     * A sanitizer build needs its runtime loaded first, so it goes in front. */
+    int w = td_sanitizer_runtime[0] && inherit
+                ? snprintf(preload, cap, "LD_PRELOAD=%s:%s", td_sanitizer_runtime, td_self_path)
+                : snprintf(preload, cap, "LD_PRELOAD=%s", inherit ? td_self_path : "");
     if (w < 0 || (size_t)w >= cap) return envp;
     o = (size_t)w;
     for (const char *p = old_preload; p && *p;) {
@@ -50,6 +53,7 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t c
         while (*p && *p != ':' && *p != ' ') p++;
         size_t len = (size_t)(p - start);
         if (!len || (len == strlen(td_self_path) && memcmp(start, td_self_path, len) == 0)) continue;
+        if (len == strlen(td_sanitizer_runtime) && memcmp(start, td_sanitizer_runtime, len) == 0) continue;
         if (o + len + 2 >= cap) break;
         if (preload[o - 1] != '=') preload[o++] = ':';
         memcpy(preload + o, start, len);
@@ -164,9 +168,9 @@ static void restore_environ(void) {
     }
     const char *preload = getenv("LD_PRELOAD");
     if (!preload || !strstr(preload, td_self_path)) {
-        char value[TD_PATH_MAX * 2];
-        snprintf(value, sizeof value, "%s%s%s", td_self_path, preload && *preload ? ":" : "",
-                 preload ? preload : "");
+        char value[TD_PATH_MAX * 3];
+        snprintf(value, sizeof value, "%s%s%s%s%s", td_sanitizer_runtime, td_sanitizer_runtime[0] ? ":" : "",
+                 td_self_path, preload && *preload ? ":" : "", preload ? preload : "");
         setenv("LD_PRELOAD", value, 1);
     }
     for (size_t i = 0; i < cfg->ninject; i++) {

@@ -44,6 +44,8 @@ extern char td_self_path[TD_PATH_MAX];
 extern char td_exe_path[TD_PATH_MAX];
 /* The machine's hostname in normal form ("" if it has none): its lookups are exempt. */
 extern char td_hostname[TD_NAME_BUF];
+/* In sanitizer test builds only: the sanitizer runtime children must preload first (else ""). */
+extern char td_sanitizer_runtime[TD_PATH_MAX];
 
 /* ---- the real functions ---- */
 

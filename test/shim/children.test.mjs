@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
-import { httpServer, logFile, netprobe, readEvents, runUnderShim } from '../helpers/shim.mjs';
+import { httpServer, logFile, netprobe, readEvents, runUnderShim, tcpServer } from '../helpers/shim.mjs';
 
 const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -19,11 +19,16 @@ async function tetheredRun(options, command) {
 describe('child processes under the shim', { skip: NEEDS_NETNS }, () => {
     let web;
     let url;
+    let tcp;
     before(async () => {
         web = await httpServer('127.0.0.2');
+        tcp = await tcpServer('127.0.0.2');
         url = `http://api.example.test:${web.port}/`;
     });
-    after(() => web.close());
+    after(async () => {
+        await web.close();
+        await tcp.close();
+    });
 
     const CLIENTS = {
         curl: () => ['curl', '-sS', '--max-time', '5', url],
@@ -56,24 +61,27 @@ describe('child processes under the shim', { skip: NEEDS_NETNS }, () => {
         });
     }
 
-    const curlArgs = () => ['/usr/bin/curl', '-sS', '--max-time', '5', url];
+    // The child here is netprobe itself (curl under a preloaded AddressSanitizer runtime hangs in
+    // setlocale when its environment is empty, with or without tethered).
+    const childArgs = () => [netprobe(), 'connect', 'api.example.test', String(tcp.port)];
     const EMPTY_ENV_PATHS = [
-        ['execve with an empty environment', () => ['exec-empty-env', ...curlArgs()]],
-        ['posix_spawn with an empty environment', () => ['spawn-empty-env', ...curlArgs()]],
-        ['clearenv() then execvp', () => ['execvp-cleared', ...curlArgs()]],
-        ['clearenv() then system()', () => ['system-cleared', curlArgs().join(' ')]],
+        ['execve with an empty environment', () => ['exec-empty-env', ...childArgs()]],
+        ['posix_spawn with an empty environment', () => ['spawn-empty-env', ...childArgs()]],
+        ['clearenv() then execvp', () => ['execvp-cleared', ...childArgs()]],
+        ['clearenv() then system()', () => ['system-cleared', childArgs().join(' ')]],
     ];
     for (const [what, args] of EMPTY_ENV_PATHS) {
         test(`${what}: the child still has the shim and the policy`, async () => {
             const blocked = await runUnderShim(netprobe(), args(), { TETHERED_ALLOW_LOCALHOST: '0', TETHERED_ALLOW: 'other.example.test' });
-            assert.notEqual(blocked.code, 0);
+            assert.equal(blocked.stdout, 'gai EAI_FAIL');
             assert.equal(blocked.events.length, 1, JSON.stringify(blocked.events));
-            assert.match(blocked.events[0].exe, /curl$/);
+            assert.notEqual(blocked.events[0].pid, undefined);
             const logged = await runUnderShim(netprobe(), args(), { TETHERED_ALLOW_LOCALHOST: '0', TETHERED_ALLOW: '', TETHERED_MODE: 'log' });
-            assert.equal(logged.stdout, 'hello from 127.0.0.2');
+            assert.equal(logged.stdout, 'ok pong:ping');
             assert.equal(logged.events.filter((e) => e.protocol === 'tcp').length, 1);
-            const allowed = await runUnderShim(netprobe(), args(), { TETHERED_ALLOW_LOCALHOST: '0', TETHERED_ALLOW: `api.example.test:${web.port}` });
-            assert.equal(allowed.stdout, 'hello from 127.0.0.2', allowed.stderr);
+            const allowed = await runUnderShim(netprobe(), args(), { TETHERED_ALLOW_LOCALHOST: '0', TETHERED_ALLOW: `api.example.test:${tcp.port}` });
+            assert.equal(allowed.stdout, 'ok pong:ping', allowed.stderr);
+            assert.deepEqual(allowed.events, []);
         });
     }
 
