@@ -1,0 +1,106 @@
+// What libtethered.so costs, each figure a ratio measured in one run (issue 3):
+//   1. a C loop of connect+close to a loopback server, without and with the shim (target: <= 3% and
+//      <= 1 us extra per call);
+//   2. a Python getaddrinfo+connect loop, without and with the shim;
+//   3. native decision time at 10 / 1,000 / 100,000 rules (the same destinations as bench/policy.bench.mjs);
+//   4. `node -e 0` start-up, without and with the shim (target: <= 5 ms extra).
+// Runs are interleaved (without, with, without, …) and the median taken, so drift hits both sides.
+//
+//   node bench/shim.bench.mjs [--rounds N] [--json]
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildC, matcherSources, root } from '../test/helpers/cbuild.mjs';
+import { QUERIES, rulesFor } from './policy-workload.mjs';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, json: { type: 'boolean' } } });
+const rounds = Number(values.rounds);
+const shim = join(root, 'build', 'Release', 'libtethered.so');
+
+function median(xs) {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[s.length >> 1];
+}
+
+function run(cmd, args, env, input) {
+    return execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, input, stdio: ['pipe', 'pipe', 'inherit'] }).trim();
+}
+
+/** Interleaved medians of `measure(env)` without and with the shim. */
+function paired(measure, shimEnv, times = rounds) {
+    const without = [];
+    const withShim = [];
+    for (let i = 0; i < times; i++) {
+        without.push(measure({ LD_PRELOAD: '' }));
+        withShim.push(measure({ LD_PRELOAD: shim, ...shimEnv }));
+    }
+    const a = median(without);
+    const b = median(withShim);
+    return { without: a, with: b, extra: b - a, ratio: b / a };
+}
+
+const results = {};
+
+// 1. C connect loop: the destination is allowed by an address rule (not by localhost), so every call
+// does the full decision: name map lookup, deny and allow indexes.
+const loop = buildC('connect-loop', [join(root, 'bench/c/connect_loop.c')], { optimize: '-O2' });
+results.connectLoop = paired(
+    (env) => Number(run(loop, ['20000', '127.0.0.2', '0'], env).split(' ')[0]),
+    { TETHERED_ALLOW: '127.0.0.2,db.example.test:5432,*.stripe.com:443', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_LOG: 'off' },
+);
+
+// 2. Python getaddrinfo + connect, to a server of its own on 127.0.0.2; "localhost" comes from /etc/hosts.
+const py = `
+import socket, threading, time
+srv = socket.socket(); srv.bind(("127.0.0.2", 0)); srv.listen(4096); port = srv.getsockname()[1]
+def acc():
+    while True:
+        c, _ = srv.accept(); c.close()
+threading.Thread(target=acc, daemon=True).start()
+n = 5000
+t = time.perf_counter_ns()
+for _ in range(n):
+    ai = socket.getaddrinfo("localhost", port, socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(); s.connect(("127.0.0.2", port)); s.close()
+print((time.perf_counter_ns() - t) / n)
+`;
+results.pythonLoop = paired((env) => Number(run('python3', ['-c', py], env)), {
+    TETHERED_ALLOW: 'localhost,127.0.0.2',
+    TETHERED_ALLOW_LOCALHOST: '0',
+    TETHERED_LOG: 'off',
+});
+
+// 3. Native decisions.
+const decide = buildC('decide-bench', [...matcherSources(), join(root, 'bench/c/decide_bench.c')], { optimize: '-O2' });
+const args = QUERIES.flatMap(([h, p]) => [h, String(p)]);
+results.nativeDecision = [10, 1000, 100000].map((size) => {
+    const input = `${rulesFor(size).join('\n')}\n`;
+    const ns = median(Array.from({ length: Math.max(3, rounds >> 1) }, () => Number(run(decide, args, {}, input).split(' ')[0])));
+    return { rules: size, nsPerDecision: ns };
+});
+for (const r of results.nativeDecision) r.ratioTo10 = r.nsPerDecision / results.nativeDecision[0].nsPerDecision;
+
+// 4. node -e 0 start-up.
+results.nodeStartup = paired(
+    (env) => {
+        const t = process.hrtime.bigint();
+        run(process.execPath, ['-e', '0'], env);
+        return Number(process.hrtime.bigint() - t) / 1e6;
+    },
+    { TETHERED_ALLOW: '*.stripe.com:443', TETHERED_LOG: 'off' },
+    rounds * 4, // start-up time is noisy: more pairs
+);
+
+if (values.json) {
+    console.log(JSON.stringify(results, null, 2));
+} else {
+    const c = results.connectLoop;
+    const p = results.pythonLoop;
+    const s = results.nodeStartup;
+    const pct = (r) => `${((r.ratio - 1) * 100).toFixed(1)}%`;
+    console.log(`libtethered.so overhead, median of ${rounds} interleaved rounds`);
+    console.log(`C connect+close loop:     ${c.without.toFixed(0)} ns -> ${c.with.toFixed(0)} ns per call: ${pct(c)}, ${(c.extra / 1000).toFixed(3)} us extra (target <= 3%, <= 1 us)`);
+    console.log(`Python getaddrinfo+connect: ${(p.without / 1000).toFixed(1)} us -> ${(p.with / 1000).toFixed(1)} us per iteration: ${pct(p)}`);
+    console.log(`node -e 0 start-up:       ${s.without.toFixed(1)} ms -> ${s.with.toFixed(1)} ms: ${s.extra.toFixed(2)} ms extra (target <= 5 ms)`);
+    console.log('native decision:          ' + results.nativeDecision.map((r) => `${r.rules} rules ${r.nsPerDecision.toFixed(0)} ns (${r.ratioTo10.toFixed(2)}x)`).join(', '));
+}
