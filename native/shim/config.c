@@ -107,9 +107,12 @@ static int flag(const char *name, int fallback, int *bad) {
     return fallback;
 }
 
-/* Builds the configuration from the environment. Never returns NULL unless memory runs out. */
+/* Builds the configuration from the environment. NULL only when memory runs out (an internal error).
+ * TETHERED_INTERNAL_FAULT=config makes it fail that way on purpose: the test of the fail-open and
+ * fail-closed paths. */
 static struct td_config *config_from_env(void) {
-    struct td_config *c = calloc(1, sizeof *c);
+    const char *fault = getenv("TETHERED_INTERNAL_FAULT");
+    struct td_config *c = fault && strcmp(fault, "config") == 0 ? NULL : calloc(1, sizeof *c);
     if (!c) return NULL;
     struct rule_set allow = {0}, deny = {0};
     int allow_localhost = 1, bad = 0;
@@ -224,7 +227,28 @@ void td_ensure_init(void) {
     }
     if (preloaded()) {
         struct td_config *c = config_from_env();
-        if (c) atomic_store_explicit(&current, c, memory_order_release);
+        if (c) {
+            atomic_store_explicit(&current, c, memory_order_release);
+        } else {
+            /* The check itself cannot run. Fail open and say so, unless TETHERED_FAIL_CLOSED=1. */
+            const char *closed = getenv("TETHERED_FAIL_CLOSED");
+            if (closed && strcmp(closed, "1") == 0) {
+                static struct td_config fail_closed = {
+                    .mode = TD_MODE_ENFORCE,
+                    .log = TD_LOG_STDERR,
+                    .children_inherit = 1,
+                    .internal_error = "out of memory while loading the policy"};
+                atomic_store_explicit(&current, &fail_closed, memory_order_release);
+                report("internal error: out of memory while loading the policy", "TETHERED_FAIL_CLOSED=1");
+            } else {
+                static const char open_msg[] =
+                    "tethered: internal error: out of memory while loading the policy; network egress of "
+                    "this "
+                    "process is NOT checked (set TETHERED_FAIL_CLOSED=1 to block instead)\n";
+                ssize_t ignored = write(2, open_msg, sizeof open_msg - 1);
+                (void)ignored;
+            }
+        }
     }
     atomic_store_explicit(&init_state, 2, memory_order_release);
     errno = saved;

@@ -59,8 +59,10 @@ static int conclude(const struct td_config *cfg, const struct td_verdict *v, con
         .ip = ip,
         .port = port,
         .rule = rule,
-        .reason = cfg->policy ? REASON_NAMES[v->reason] : "invalid-policy",
-        .error = NULL,
+        .reason = cfg->policy           ? REASON_NAMES[v->reason]
+                  : cfg->internal_error ? "internal-error"
+                                        : "invalid-policy",
+        .error = cfg->internal_error,
         .with_stack = !allowed,
     };
     td_emit(cfg, &e);

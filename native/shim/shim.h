@@ -22,7 +22,9 @@ enum td_log { TD_LOG_STDERR, TD_LOG_FILE, TD_LOG_OFF };
 #define TD_PATH_MAX 4096
 
 struct td_config {
-    struct td_policy *policy; /* NULL: the policy did not parse, every attempt is blocked */
+    struct td_policy
+        *policy; /* NULL: the policy did not parse (or an internal error), every attempt is blocked */
+    const char *internal_error; /* why the check itself failed (fail-closed), or NULL */
     enum td_mode mode;
     int fail_closed;
     int log_allowed; /* also record allowed attempts (tethered learn) */

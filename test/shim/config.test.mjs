@@ -97,6 +97,19 @@ describe('preload configuration', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual([r.events[0].decision, r.events[0].reason, r.events[0].rule], ['allow', 'allow-rule', '127.0.0.2']);
     });
 
+    test('an internal error fails open and says so; TETHERED_FAIL_CLOSED=1 blocks instead', async () => {
+        const env = { TETHERED_ALLOW: '', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_INTERNAL_FAULT: 'config' };
+        const open = await probe('127.0.0.3', env);
+        assert.equal(open.stdout, 'ok pong:ping');
+        assert.match(open.stderr, /internal error: .* network egress of this process is NOT checked \(set TETHERED_FAIL_CLOSED=1 to block instead\)/);
+        const closed = await probe('127.0.0.3', { ...env, TETHERED_FAIL_CLOSED: '1', TETHERED_LOG: 'stderr' });
+        assert.equal(closed.stdout, 'error EACCES');
+        assert.match(closed.stderr, /internal error: out of memory while loading the policy: TETHERED_FAIL_CLOSED=1; all network egress of this process is blocked/);
+        const event = JSON.parse(closed.stderr.trim().split('\n').pop());
+        assert.equal(event.reason, 'internal-error');
+        assert.equal(event.error, 'out of memory while loading the policy');
+    });
+
     test('without LD_PRELOAD naming it, a loaded shim stays inactive', async () => {
         // The addon loads the shim itself for in-process activate(); until then it must pass everything.
         const r = await runUnderShim(netprobe(), ['connect-ip', '127.0.0.3', String(other.port)], { TETHERED_ALLOW: '', TETHERED_ALLOW_LOCALHOST: '0' }, { preload: false });

@@ -133,3 +133,12 @@ describe('connect under the shim', { skip }, () => {
         assert.equal(allowed.stdout, 'ok pong:ping');
     });
 });
+
+describe('syscall() forwarding', { skip: NEEDS_NETNS }, () => {
+    test('numbers the shim does not judge pass through with all six arguments, and unknown ones get ENOSYS from the kernel', async () => {
+        const plain = await runUnderShim(netprobe(), ['syscall-other'], {}, { preload: false });
+        const shimmed = await runUnderShim(netprobe(), ['syscall-other'], { TETHERED_ALLOW: '' });
+        assert.equal(plain.stdout, 'x\nok pid=1 mmap=ok write=1 bad=-1/ENOSYS');
+        assert.equal(shimmed.stdout, plain.stdout);
+    });
+});

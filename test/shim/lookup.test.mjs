@@ -155,3 +155,38 @@ describe('lookups under the shim', { skip: NEEDS_NETNS }, () => {
         });
     }
 });
+
+describe('the map of names resolved to each address', { skip: NEEDS_NETNS }, () => {
+    let dns;
+    let server;
+    const names = ['n1', 'n2', 'n3', 'n4', 'n5'].map((n) => `${n}.example.test`);
+    before(async () => {
+        dns = await dnsServer(Object.fromEntries(names.map((n) => [n, '127.0.0.11'])));
+        server = await tcpServer('127.0.0.11');
+    });
+    after(async () => {
+        await dns.close();
+        await server.close();
+    });
+
+    test('several names per address: a connect is allowed by any of them', async () => {
+        const r = await runUnderShim(netprobe(), ['resolve-then-connect', '127.0.0.11', String(server.port), names[0], names[1]], {
+            TETHERED_ALLOW_LOCALHOST: '0',
+            TETHERED_ALLOW: `${names[0]},${names[1]}:${server.port}`,
+            TETHERED_MODE: 'enforce',
+        });
+        assert.equal(r.stdout, 'ok pong:ping', r.stderr);
+    });
+
+    test('a fifth name for the same address evicts the oldest', async () => {
+        const allow = `${names.join(',')}`;
+        // Rule for n1 only on the server's port; the others on another port, so only n1 can allow it.
+        const env = { TETHERED_ALLOW_LOCALHOST: '0', TETHERED_ALLOW: `${names[0]}:${server.port},${names.slice(1).map((n) => `${n}:1`).join(',')}` };
+        const four = await runUnderShim(netprobe(), ['resolve-then-connect', '127.0.0.11', String(server.port), ...names.slice(0, 4)], env);
+        assert.equal(four.stdout, 'ok pong:ping', 'n1 is still recorded after four names');
+        const five = await runUnderShim(netprobe(), ['resolve-then-connect', '127.0.0.11', String(server.port), ...names], env);
+        assert.equal(five.stdout, 'error EACCES', 'n1 was evicted by the fifth name');
+        assert.equal(five.events.length, 1);
+        assert.ok(allow.includes(five.events[0].host));
+    });
+});

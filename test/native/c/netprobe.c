@@ -24,6 +24,8 @@
  *   netprobe spawn-empty-env PROG ARG… posix_spawn with an empty environment
  *   netprobe execvp-cleared PROG ARG… clearenv(), then execvp
  *   netprobe system-cleared CMD       clearenv(), then system()
+ *   netprobe resolve-then-connect IP PORT NAME…  resolve each name (getaddrinfo), then connect to IP
+ *   netprobe syscall-other            syscall() with numbers the shim does not judge, all six arguments
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -469,6 +472,31 @@ int main(int argc, char **argv) {
         setenv("PATH", "/usr/bin:/bin", 1);
         int status = system(argv[2]);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    }
+    if (strcmp(how, "resolve-then-connect") == 0 && argc >= 5) {
+        for (int i = 4; i < argc; i++) {
+            struct addrinfo hints = {0}, *res;
+            hints.ai_family = AF_INET;
+            int rc = getaddrinfo(argv[i], NULL, &hints, &res);
+            if (rc != 0) {
+                printf("gai %s %s\n", argv[i], gai_name(rc));
+                return 1;
+            }
+            freeaddrinfo(res);
+        }
+        return connect_ip(argv[2], atoi(argv[3]), 0);
+    }
+    if (strcmp(how, "syscall-other") == 0) {
+        /* getpid, a six-argument mmap, and a write through syscall() */
+        long pid = syscall(SYS_getpid);
+        void *map = (void *)syscall(SYS_mmap, NULL, 4096L, (long)(PROT_READ | PROT_WRITE),
+                                    (long)(MAP_PRIVATE | MAP_ANONYMOUS), -1L, 0L);
+        long wrote = syscall(SYS_write, 1, "x", 1L);
+        long bad = syscall(999999);
+        int bad_errno = errno;
+        printf("\nok pid=%d mmap=%s write=%ld bad=%ld/%s\n", pid == getpid(), map != MAP_FAILED ? "ok" : "failed", wrote,
+               bad, bad_errno == ENOSYS ? "ENOSYS" : "other");
+        return 0;
     }
     fprintf(stderr, "netprobe: bad arguments\n");
     return 2;
