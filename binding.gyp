@@ -10,7 +10,8 @@
       "sources": ["native/addon/addon.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror"],
+      "libraries": ["-ldl"]
     },
     {
       "target_name": "libtethered",
@@ -18,9 +19,9 @@
       "product_prefix": "lib",
       "type": "shared_library",
       "sources": [
-        "native/shim/config.c", "native/shim/connect.c", "native/shim/decide.c", "native/shim/dns.c",
+        "native/shim/api.c", "native/shim/config.c", "native/shim/connect.c", "native/shim/decide.c", "native/shim/dns.c",
         "native/shim/events.c", "native/shim/exec.c", "native/shim/hostmap.c", "native/shim/idna.c",
-        "native/shim/ip.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/policy.c",
+        "native/shim/ip.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/patch.c", "native/shim/policy.c",
         "native/shim/policy_file.c", "native/shim/real.c", "native/shim/resolv.c", "native/shim/rule.c",
         "native/shim/send.c", "native/shim/syscall.c"
       ],

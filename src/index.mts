@@ -2,8 +2,23 @@
  * The ESM entry point. It re-exports the CommonJS build rather than compiling a second copy, so that an
  * application that mixes `import` and `require` still has exactly one policy state.
  */
-export { AllowPolicy, InvalidRuleError, PolicyFileError, parseRule, readPolicyFile, shimPath } from './index.js';
+export {
+    AllowPolicy,
+    EgressBlocked,
+    InvalidRuleError,
+    PolicyFileError,
+    TetheredLocked,
+    activate,
+    deactivate,
+    parseRule,
+    readPolicyFile,
+    shimPath,
+    status,
+} from './index.js';
 export type {
+    ActivateOptions,
+    EgressEvent,
+    Status,
     AddressRule,
     AllowPolicyOptions,
     Explanation,

@@ -1,6 +1,10 @@
 /** The public entry point (CommonJS build); `index.mts` re-exports it for ESM, so there is one instance. */
 export { AllowPolicy, InvalidRuleError, parseRule } from './policy/index.js';
 export { shimPath } from './native.js';
+export { activate, deactivate, status } from './activate.js';
+export type { ActivateOptions, Status } from './activate.js';
+export { EgressBlocked, TetheredLocked } from './errors.js';
+export type { EgressEvent } from './errors.js';
 export { PolicyFileError, readPolicyFile } from './policy-file.js';
 export type { PolicyFile } from './policy-file.js';
 export type {

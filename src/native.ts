@@ -7,10 +7,33 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 
-/** What the addon exports today; it grows with the in-process bridge. */
+export interface NativeSettings {
+    readonly allow: readonly string[];
+    readonly deny: readonly string[];
+    readonly allowLocalhost: boolean;
+    readonly logOnly: boolean;
+    readonly failClosed: boolean;
+    readonly childrenInherit: boolean;
+    /** 'off' (events only to onEvents), 'stderr', or a file path */
+    readonly log: string;
+    /** "TETHERED_…=value" strings every child process gets */
+    readonly inject: readonly string[];
+}
+
+/** The addon: the bridge to libtethered.so. */
 export interface Addon {
     readonly abi: number;
     readonly version: string;
+    /** Loads the shim (or finds it preloaded). */
+    load(path: string): { preloaded: boolean };
+    /** Replaces the policy in force; throws with the shim's reason. */
+    configure(settings: NativeSettings): void;
+    /** No policy in force: every hook passes through. */
+    disable(): void;
+    /** Points every loaded object's GOT entries at the hooks; returns the slots patched so far. */
+    patch(): number;
+    /** Every event line (JSON) goes to `fn`, asynchronously, on the JavaScript thread. */
+    onEvents(fn: (line: string) => void): void;
 }
 
 export interface NativeBinaries {

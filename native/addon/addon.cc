@@ -1,14 +1,153 @@
-// The N-API bridge. For now it reports what it was built against, so that the loader can tell a stale
-// prebuilt binary from a fresh one; the bridge to the shim arrives with in-process activate().
+// The N-API bridge between the TypeScript engine and libtethered.so. It loads the shim (or finds it already
+// preloaded), pushes the compiled policy down, patches the process, and carries the shim's events up to
+// JavaScript through a thread-safe function: the shim never waits for JavaScript, whatever thread it is on.
+#include <dlfcn.h>
 #include <napi.h>
+
+#include <string>
+#include <vector>
 
 #include "../shim/tethered.h"
 
 namespace {
 
+struct Shim {
+    void* handle = nullptr;
+    int (*configure)(const tethered_settings*, char*, size_t) = nullptr;
+    void (*disable)() = nullptr;
+    int (*patch)() = nullptr;
+    int (*preloaded)() = nullptr;
+    int (*active)() = nullptr;
+    int (*abi)() = nullptr;
+    void (*set_sink)(void (*)(const char*, size_t)) = nullptr;
+};
+
+Shim shim;
+Napi::ThreadSafeFunction events;
+bool have_events = false;
+
+template <typename T>
+bool Resolve(T& field, const char* name) {
+    field = reinterpret_cast<T>(dlsym(shim.handle, name));
+    return field != nullptr;
+}
+
+// load(path) -> { preloaded }
+Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = info[0].As<Napi::String>();
+    if (!shim.handle) {
+        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!handle) {
+            Napi::Error::New(env, std::string("tethered: cannot load ") + path + ": " + dlerror())
+                .ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        shim.handle = handle;
+        bool ok = Resolve(shim.configure, "tethered_configure") &&
+                  Resolve(shim.disable, "tethered_disable") && Resolve(shim.patch, "tethered_patch") &&
+                  Resolve(shim.preloaded, "tethered_preloaded") && Resolve(shim.active, "tethered_active") &&
+                  Resolve(shim.abi, "tethered_abi") && Resolve(shim.set_sink, "tethered_set_sink");
+        if (!ok || shim.abi() != TETHERED_ABI) {
+            shim.handle = nullptr;
+            Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
+                                      std::to_string(TETHERED_ABI) + ")")
+                .ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("preloaded", Napi::Boolean::New(env, shim.preloaded() != 0));
+    return result;
+}
+
+std::vector<std::string> Strings(const Napi::Value& value) {
+    std::vector<std::string> out;
+    if (!value.IsArray()) return out;
+    Napi::Array array = value.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); i++) out.push_back(array.Get(i).As<Napi::String>());
+    return out;
+}
+
+std::vector<const char*> Pointers(const std::vector<std::string>& strings) {
+    std::vector<const char*> out;
+    for (const auto& s : strings) out.push_back(s.c_str());
+    return out;
+}
+
+// configure({ allow, deny, allowLocalhost, logOnly, failClosed, children, log, inject })
+Napi::Value Configure(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto allow = Strings(o.Get("allow")), deny = Strings(o.Get("deny")), inject = Strings(o.Get("inject"));
+    auto allow_p = Pointers(allow), deny_p = Pointers(deny), inject_p = Pointers(inject);
+    std::string log =
+        o.Has("log") && o.Get("log").IsString() ? std::string(o.Get("log").As<Napi::String>()) : "";
+    tethered_settings s{};
+    s.allow = allow_p.data();
+    s.nallow = allow_p.size();
+    s.deny = deny_p.data();
+    s.ndeny = deny_p.size();
+    s.allow_localhost = o.Get("allowLocalhost").ToBoolean();
+    s.log_only = o.Get("logOnly").ToBoolean();
+    s.fail_closed = o.Get("failClosed").ToBoolean();
+    s.children_inherit = o.Get("childrenInherit").ToBoolean();
+    s.log = log.empty() ? nullptr : log.c_str();
+    s.inject = inject_p.data();
+    s.ninject = inject_p.size();
+    char error[512] = "";
+    if (shim.configure(&s, error, sizeof error) != 0) {
+        Napi::Error::New(env, std::string("tethered: ") + error).ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+}
+
+Napi::Value Disable(const Napi::CallbackInfo& info) {
+    shim.disable();
+    return info.Env().Undefined();
+}
+
+Napi::Value Patch(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), shim.patch());
+}
+
+// Called by the shim on the thread that made the attempt: copy the line and queue it; never block.
+void Sink(const char* json, size_t len) {
+    if (!have_events) return;
+    auto* line = new std::string(json, len);
+    if (events.NonBlockingCall(line, [](Napi::Env env, Napi::Function fn, std::string* data) {
+            if (env != nullptr && fn != nullptr) fn.Call({Napi::String::New(env, *data)});
+            delete data;
+        }) != napi_ok) {
+        delete line;
+    }
+}
+
+// onEvents(fn): every event line goes to fn(line) on the JavaScript thread, asynchronously.
+Napi::Value OnEvents(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!have_events) {
+        events = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "tethered-events", 0, 1);
+        events.Unref(env);  // events never keep the process alive
+        have_events = true;
+        env.AddCleanupHook([] {
+            if (shim.set_sink) shim.set_sink(nullptr);
+            have_events = false;
+            events.Abort();
+        });
+    }
+    shim.set_sink(Sink);
+    return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("abi", Napi::Number::New(env, TETHERED_ABI));
     exports.Set("version", Napi::String::New(env, TETHERED_VERSION));
+    exports.Set("load", Napi::Function::New(env, Load));
+    exports.Set("configure", Napi::Function::New(env, Configure));
+    exports.Set("disable", Napi::Function::New(env, Disable));
+    exports.Set("patch", Napi::Function::New(env, Patch));
+    exports.Set("onEvents", Napi::Function::New(env, OnEvents));
     return exports;
 }
 

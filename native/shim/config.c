@@ -26,6 +26,7 @@ void __asan_init(void);
 static _Atomic(const struct td_config *) current;
 /* 0: not yet, 1: someone is loading it, 2: done */
 static atomic_int init_state;
+static int was_preloaded;
 
 const struct td_config *td_config(void) {
     const struct td_config *c = atomic_load_explicit(&current, memory_order_acquire);
@@ -198,6 +199,10 @@ static int preloaded(void) {
     return 0;
 }
 
+void td_install_config(const struct td_config *c) {
+    atomic_store_explicit(&current, c, memory_order_release);
+}
+
 void td_ensure_init(void) {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&init_state, &expected, 1)) {
@@ -226,6 +231,7 @@ void td_ensure_init(void) {
         if (d.kind == TD_DEST_NAME) memcpy(td_hostname, d.name, d.name_len + 1);
     }
     if (preloaded()) {
+        was_preloaded = 1;
         struct td_config *c = config_from_env();
         if (c) {
             atomic_store_explicit(&current, c, memory_order_release);
@@ -264,6 +270,12 @@ TETHERED_EXPORT const char *tethered_version(void) {
 
 TETHERED_EXPORT int tethered_abi(void) {
     return TETHERED_ABI;
+}
+
+/* 1 when LD_PRELOAD loaded this library (preload mode), 0 when the addon did. */
+TETHERED_EXPORT int tethered_preloaded(void) {
+    td_ensure_init();
+    return was_preloaded;
 }
 
 /* 1 when the shim is enforcing or logging in this process. */

@@ -74,24 +74,34 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t c
     char preload_[TD_PATH_MAX * 2];         \
     char *const *result = td_child_env((envp), out_, preload_, sizeof preload_)
 
-TETHERED_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+/* The hooks call these, never each other by their exported names: when the addon loaded this library,
+ * an exported name called from inside it binds to libc's function, not to the hook. */
+static int exec_with_env(const char *path, char *const argv[], char *const envp[]) {
     if (!td_real.execve) td_resolve_real();
     CHILD_ENV(envp, env);
     return td_real.execve(path, argv, env);
 }
 
-TETHERED_EXPORT int execv(const char *path, char *const argv[]) {
-    return execve(path, argv, environ);
-}
-
-TETHERED_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+static int execp_with_env(const char *file, char *const argv[], char *const envp[]) {
     if (!td_real.execvpe) td_resolve_real();
     CHILD_ENV(envp, env);
     return td_real.execvpe(file, argv, env);
 }
 
+TETHERED_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    return exec_with_env(path, argv, envp);
+}
+
+TETHERED_EXPORT int execv(const char *path, char *const argv[]) {
+    return exec_with_env(path, argv, environ);
+}
+
+TETHERED_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    return execp_with_env(file, argv, envp);
+}
+
 TETHERED_EXPORT int execvp(const char *file, char *const argv[]) {
-    return execvpe(file, argv, environ);
+    return execp_with_env(file, argv, environ);
 }
 
 TETHERED_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
@@ -127,18 +137,18 @@ TETHERED_EXPORT int execveat(int dirfd, const char *path, char *const argv[], ch
 
 TETHERED_EXPORT int execl(const char *path, const char *arg, ...) {
     COLLECT_ARGS(arg, argv, (void)0);
-    return execve(path, argv, environ);
+    return exec_with_env(path, argv, environ);
 }
 
 TETHERED_EXPORT int execlp(const char *file, const char *arg, ...) {
     COLLECT_ARGS(arg, argv, (void)0);
-    return execvpe(file, argv, environ);
+    return execp_with_env(file, argv, environ);
 }
 
 TETHERED_EXPORT int execle(const char *path, const char *arg, ...) {
     char *const *envp;
     COLLECT_ARGS(arg, argv, envp = va_arg(ap_, char *const *));
-    return execve(path, argv, envp);
+    return exec_with_env(path, argv, envp);
 }
 
 TETHERED_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,

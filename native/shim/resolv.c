@@ -48,22 +48,22 @@ static void joined(const char *name, const char *domain, char *out, size_t cap) 
         rc_;                          \
     })
 
-TETHERED_EXPORT int res_query(const char *dname, int class, int type, unsigned char *answer, int anslen) {
+static int res_query_hook(const char *dname, int class, int type, unsigned char *answer, int anslen) {
     if (!td_real.res_query) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_query", normal) != 0) return refuse(NULL);
     return answered(normal, GUARDED(td_real.res_query(dname, class, type, answer, anslen)), answer);
 }
 
-TETHERED_EXPORT int res_search(const char *dname, int class, int type, unsigned char *answer, int anslen) {
+static int res_search_hook(const char *dname, int class, int type, unsigned char *answer, int anslen) {
     if (!td_real.res_search) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_search", normal) != 0) return refuse(NULL);
     return answered(normal, GUARDED(td_real.res_search(dname, class, type, answer, anslen)), answer);
 }
 
-TETHERED_EXPORT int res_querydomain(const char *name, const char *domain, int class, int type,
-                                    unsigned char *answer, int anslen) {
+static int res_querydomain_hook(const char *name, const char *domain, int class, int type,
+                                unsigned char *answer, int anslen) {
     if (!td_real.res_querydomain) td_resolve_real();
     char full[TD_NAME_BUF * 2], normal[TD_NAME_BUF];
     joined(name, domain, full, sizeof full);
@@ -83,31 +83,31 @@ static int check_packet(const unsigned char *msg, int len, const char *op, char 
     return td_check_lookup(name, op, normal);
 }
 
-TETHERED_EXPORT int res_send(const unsigned char *msg, int msglen, unsigned char *answer, int anslen) {
+static int res_send_hook(const unsigned char *msg, int msglen, unsigned char *answer, int anslen) {
     if (!td_real.res_send) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (check_packet(msg, msglen, "res_send", normal) != 0) return refuse(NULL);
     return answered(normal, GUARDED(td_real.res_send(msg, msglen, answer, anslen)), answer);
 }
 
-TETHERED_EXPORT int res_nquery(res_state state, const char *dname, int class, int type, unsigned char *answer,
-                               int anslen) {
+static int res_nquery_hook(res_state state, const char *dname, int class, int type, unsigned char *answer,
+                           int anslen) {
     if (!td_real.res_nquery) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_nquery", normal) != 0) return refuse(state);
     return answered(normal, GUARDED(td_real.res_nquery(state, dname, class, type, answer, anslen)), answer);
 }
 
-TETHERED_EXPORT int res_nsearch(res_state state, const char *dname, int class, int type,
-                                unsigned char *answer, int anslen) {
+static int res_nsearch_hook(res_state state, const char *dname, int class, int type, unsigned char *answer,
+                            int anslen) {
     if (!td_real.res_nsearch) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_nsearch", normal) != 0) return refuse(state);
     return answered(normal, GUARDED(td_real.res_nsearch(state, dname, class, type, answer, anslen)), answer);
 }
 
-TETHERED_EXPORT int res_nquerydomain(res_state state, const char *name, const char *domain, int class,
-                                     int type, unsigned char *answer, int anslen) {
+static int res_nquerydomain_hook(res_state state, const char *name, const char *domain, int class, int type,
+                                 unsigned char *answer, int anslen) {
     if (!td_real.res_nquerydomain) td_resolve_real();
     char full[TD_NAME_BUF * 2], normal[TD_NAME_BUF];
     joined(name, domain, full, sizeof full);
@@ -116,37 +116,63 @@ TETHERED_EXPORT int res_nquerydomain(res_state state, const char *name, const ch
         normal, GUARDED(td_real.res_nquerydomain(state, name, domain, class, type, answer, anslen)), answer);
 }
 
-TETHERED_EXPORT int res_nsend(res_state state, const unsigned char *msg, int msglen, unsigned char *answer,
-                              int anslen) {
+static int res_nsend_hook(res_state state, const unsigned char *msg, int msglen, unsigned char *answer,
+                          int anslen) {
     if (!td_real.res_nsend) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (check_packet(msg, msglen, "res_nsend", normal) != 0) return refuse(state);
     return answered(normal, GUARDED(td_real.res_nsend(state, msg, msglen, answer, anslen)), answer);
 }
 
-/* Programs built against glibc before 2.34 (or with <resolv.h> macros) call these names. */
+/* Both names of each function: the res_* ones, and the __res_* ones programs built against glibc before
+ * 2.34 (or with the <resolv.h> macros) call. They call the static hooks, never each other. */
+TETHERED_EXPORT int res_query(const char *d, int c, int t, unsigned char *a, int l) {
+    return res_query_hook(d, c, t, a, l);
+}
 TETHERED_EXPORT int __res_query(const char *d, int c, int t, unsigned char *a, int l) {
-    return res_query(d, c, t, a, l);
+    return res_query_hook(d, c, t, a, l);
+}
+TETHERED_EXPORT int res_search(const char *d, int c, int t, unsigned char *a, int l) {
+    return res_search_hook(d, c, t, a, l);
 }
 TETHERED_EXPORT int __res_search(const char *d, int c, int t, unsigned char *a, int l) {
-    return res_search(d, c, t, a, l);
+    return res_search_hook(d, c, t, a, l);
+}
+TETHERED_EXPORT int res_querydomain(const char *n, const char *d, int c, int t, unsigned char *a, int l) {
+    return res_querydomain_hook(n, d, c, t, a, l);
 }
 TETHERED_EXPORT int __res_querydomain(const char *n, const char *d, int c, int t, unsigned char *a, int l) {
-    return res_querydomain(n, d, c, t, a, l);
+    return res_querydomain_hook(n, d, c, t, a, l);
+}
+TETHERED_EXPORT int res_send(const unsigned char *m, int ml, unsigned char *a, int l) {
+    return res_send_hook(m, ml, a, l);
 }
 TETHERED_EXPORT int __res_send(const unsigned char *m, int ml, unsigned char *a, int l) {
-    return res_send(m, ml, a, l);
+    return res_send_hook(m, ml, a, l);
+}
+TETHERED_EXPORT int res_nquery(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
+    return res_nquery_hook(s, d, c, t, a, l);
 }
 TETHERED_EXPORT int __res_nquery(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
-    return res_nquery(s, d, c, t, a, l);
+    return res_nquery_hook(s, d, c, t, a, l);
+}
+TETHERED_EXPORT int res_nsearch(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
+    return res_nsearch_hook(s, d, c, t, a, l);
 }
 TETHERED_EXPORT int __res_nsearch(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
-    return res_nsearch(s, d, c, t, a, l);
+    return res_nsearch_hook(s, d, c, t, a, l);
+}
+TETHERED_EXPORT int res_nquerydomain(res_state s, const char *n, const char *d, int c, int t,
+                                     unsigned char *a, int l) {
+    return res_nquerydomain_hook(s, n, d, c, t, a, l);
 }
 TETHERED_EXPORT int __res_nquerydomain(res_state s, const char *n, const char *d, int c, int t,
                                        unsigned char *a, int l) {
-    return res_nquerydomain(s, n, d, c, t, a, l);
+    return res_nquerydomain_hook(s, n, d, c, t, a, l);
+}
+TETHERED_EXPORT int res_nsend(res_state s, const unsigned char *m, int ml, unsigned char *a, int l) {
+    return res_nsend_hook(s, m, ml, a, l);
 }
 TETHERED_EXPORT int __res_nsend(res_state s, const unsigned char *m, int ml, unsigned char *a, int l) {
-    return res_nsend(s, m, ml, a, l);
+    return res_nsend_hook(s, m, ml, a, l);
 }

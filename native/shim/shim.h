@@ -40,6 +40,8 @@ struct td_config {
 const struct td_config *td_config(void);
 /* Loads the configuration from the environment (preload mode) if that has not happened yet. */
 void td_ensure_init(void);
+/* Puts a configuration in force (NULL: none), in one store. */
+void td_install_config(const struct td_config *c);
 
 /* Where this library lives (for LD_PRELOAD in children) and which program it is in. */
 extern char td_self_path[TD_PATH_MAX];
@@ -139,6 +141,7 @@ struct td_event {
 };
 
 void td_emit(const struct td_config *cfg, const struct td_event *e);
+void td_set_sink(void (*sink)(const char *json, size_t len));
 /* Prints a line to stderr, once per process and key. */
 void td_warn_once(int *flag, const char *message);
 

@@ -8,7 +8,34 @@
 #define TETHERED_ABI 1
 #define TETHERED_VERSION "0.1.0"
 
+#include <stddef.h>
+
 TETHERED_EXPORT const char *tethered_version(void);
 TETHERED_EXPORT int tethered_abi(void);
+/* 1 when a policy is in force in this process (from the environment, or configured by the addon). */
+TETHERED_EXPORT int tethered_active(void);
+/* 1 when LD_PRELOAD loaded this library, 0 when it was loaded later (by the addon). */
+TETHERED_EXPORT int tethered_preloaded(void);
+
+/* In-process mode, driven by the addon. */
+struct tethered_settings {
+    const char *const *allow; /* rules in normal form */
+    size_t nallow;
+    const char *const *deny;
+    size_t ndeny;
+    int allow_localhost, log_only, fail_closed, children_inherit;
+    const char *log;           /* NULL or "off": events only to the sink; "stderr"; or a file path */
+    const char *const *inject; /* "TETHERED_…=value" strings every child gets */
+    size_t ninject;
+};
+
+/* Replaces the policy in force. Returns 0, or -1 with a message (the old policy stays). */
+TETHERED_EXPORT int tethered_configure(const struct tethered_settings *settings, char *error, size_t cap);
+/* No policy in force: every hook passes through. */
+TETHERED_EXPORT void tethered_disable(void);
+/* Points the GOT entries of every loaded object at the hooks; returns the slots patched so far, or -1. */
+TETHERED_EXPORT int tethered_patch(void);
+/* Every event line (JSON, with its newline) also goes to `sink`, from whatever thread made the attempt. */
+TETHERED_EXPORT void tethered_set_sink(void (*sink)(const char *json, size_t len));
 
 #endif

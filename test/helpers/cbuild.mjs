@@ -24,12 +24,12 @@ function newest(paths) {
  * Compiles `sources` into build/test/<name>[-asan]; returns the path. Headers under native/shim count as
  * sources for the staleness check.
  */
-export function buildC(name, sources, { sanitize = false, shared = false, libs = [], optimize = '-O1' } = {}) {
+export function buildC(name, sources, { sanitize = false, shared = false, libs = [], optimize = '-O1', includes = [], suffix } = {}) {
     mkdirSync(outDir, { recursive: true });
-    const out = join(outDir, `${name}${sanitize ? '-asan' : ''}${shared ? '.so' : ''}`);
+    const out = join(outDir, `${name}${sanitize ? '-asan' : ''}${suffix ?? (shared ? '.so' : '')}`);
     const headers = readdirSync(shimDir).filter((f) => f.endsWith('.h')).map((f) => join(shimDir, f));
     if (existsSync(out) && statSync(out).mtimeMs >= newest([...sources, ...headers])) return out;
-    const args = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', optimize, '-pthread', `-I${shimDir}`];
+    const args = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', optimize, '-pthread', `-I${shimDir}`, ...includes.map((i) => `-I${i}`)];
     if (sanitize) args.push(...SANITIZE_FLAGS);
     if (shared) args.push('-shared', '-fPIC', '-fvisibility=hidden');
     execFileSync('gcc', [...args, '-o', out, ...sources, ...libs, '-ldl'], { stdio: ['ignore', 'inherit', 'inherit'] });

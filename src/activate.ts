@@ -1,0 +1,178 @@
+/**
+ * In-process activation: activate() loads libtethered.so through the addon (or finds it preloaded), pushes
+ * the policy down, and patches every loaded object so that every outbound attempt of the process — any
+ * library, any thread, objects loaded later — is judged. All activation state is one frozen object,
+ * replaced in a single assignment.
+ */
+import { shimPath as findShim, nativeBinaries } from './native.js';
+import { AllowPolicy } from './policy/index.js';
+import { type EgressEvent, TetheredLocked } from './errors.js';
+
+export interface ActivateOptions {
+    readonly allow: readonly string[];
+    readonly deny?: readonly string[] | undefined;
+    /** Default true. */
+    readonly allowLocalhost?: boolean | undefined;
+    /** Let everything through and report would-block events. */
+    readonly logOnly?: boolean | undefined;
+    /** Block when the check itself fails (default: fail open and report). */
+    readonly failClosed?: boolean | undefined;
+    /** Called on the JavaScript thread, asynchronously, for every blocked (or would-block) attempt. */
+    readonly onBlocked?: ((event: EgressEvent) => void) | undefined;
+    /** Refuse later activate()/deactivate() calls that do not pass this very lockToken. */
+    readonly locked?: boolean | undefined;
+    readonly lockToken?: object | undefined;
+    /** 'inherit' (default): child processes get the shim and the policy. */
+    readonly children?: 'inherit' | 'none' | undefined;
+}
+
+export interface Status {
+    readonly active: boolean;
+    readonly mode: 'enforce' | 'log' | 'off';
+    /** How the shim is in the process: LD_PRELOAD, or loaded and patched in by activate(). */
+    readonly layer: 'preload' | 'in-process' | 'js-only';
+    readonly locked: boolean;
+    readonly rules: { readonly allow: readonly string[]; readonly deny: readonly string[] };
+    readonly allowLocalhost: boolean;
+    readonly children: 'inherit' | 'none';
+    /** GOT entries pointed at the hooks so far (0 in preload mode, where none are needed). */
+    readonly patchedSlots: number;
+}
+
+interface Activation {
+    readonly policy: AllowPolicy;
+    readonly options: ActivateOptions;
+    readonly lockToken: object | null;
+    readonly preloaded: boolean;
+    readonly patchedSlots: number;
+    /** process.env entries as they were before activate() changed them */
+    readonly savedEnv: Readonly<Record<string, string | undefined>>;
+}
+
+let current: Activation | null = null;
+
+const ENV_KEYS = ['LD_PRELOAD', 'TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_ALLOW_LOCALHOST', 'TETHERED_MODE', 'TETHERED_FAIL_CLOSED', 'TETHERED_LOG', 'TETHERED_CHILDREN', 'TETHERED_POLICY_FILE'];
+
+function checkOptions(options: ActivateOptions): void {
+    if (typeof options !== 'object' || options === null) throw new TypeError('activate() takes an options object: activate({ allow: [...] })');
+    if (!Array.isArray(options.allow)) throw new TypeError('activate(): allow must be an array of rules');
+    for (const key of ['logOnly', 'failClosed', 'locked', 'allowLocalhost'] as const) {
+        if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`activate(): ${key} must be a boolean`);
+    }
+    if (options.onBlocked !== undefined && typeof options.onBlocked !== 'function') throw new TypeError('activate(): onBlocked must be a function');
+    if (options.children !== undefined && options.children !== 'inherit' && options.children !== 'none') {
+        throw new TypeError("activate(): children must be 'inherit' or 'none'");
+    }
+    if (options.locked && (typeof options.lockToken !== 'object' || options.lockToken === null)) {
+        throw new TypeError('activate(): locked: true needs a lockToken object');
+    }
+}
+
+function checkLock(what: string, token: object | undefined): void {
+    if (current?.lockToken && token !== current.lockToken) throw new TetheredLocked(what);
+}
+
+function dispatch(line: string): void {
+    const handler = current?.options.onBlocked;
+    if (!handler) return;
+    const event = JSON.parse(line) as EgressEvent;
+    if (event.decision !== 'allow') handler(event);
+}
+
+/** The environment children get, as "NAME=value" (also what the shim injects into every exec). */
+function childVariables(policy: AllowPolicy, options: ActivateOptions): Record<string, string> {
+    return {
+        TETHERED_ALLOW: policy.allow.map((r) => r.text).join(','),
+        TETHERED_DENY: policy.deny.map((r) => r.text).join(','),
+        TETHERED_ALLOW_LOCALHOST: policy.allowLocalhost ? '1' : '0',
+        TETHERED_MODE: options.logOnly ? 'log' : 'enforce',
+        TETHERED_FAIL_CLOSED: options.failClosed ? '1' : '0',
+        TETHERED_LOG: process.env.TETHERED_LOG ?? 'stderr',
+    };
+}
+
+function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
+    for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) Reflect.deleteProperty(process.env, key);
+        else process.env[key] = value;
+    }
+}
+
+/**
+ * Puts a policy in force for the whole process (replacing any earlier one). Throws InvalidRuleError for a
+ * bad rule (the earlier policy stays), TetheredLocked when a locked policy is in force and `lockToken` is
+ * not its token.
+ */
+export function activate(options: ActivateOptions): void {
+    checkOptions(options);
+    checkLock('activate()', options.lockToken);
+    const policy = new AllowPolicy(options.allow, { deny: options.deny, allowLocalhost: options.allowLocalhost });
+    const { addon, shimPath } = nativeBinaries();
+    const { preloaded } = addon.load(shimPath);
+    const inherit = (options.children ?? 'inherit') === 'inherit';
+    const variables = childVariables(policy, options);
+    addon.configure({
+        allow: policy.allow.map((r) => r.text),
+        deny: policy.deny.map((r) => r.text),
+        allowLocalhost: policy.allowLocalhost,
+        logOnly: options.logOnly ?? false,
+        failClosed: options.failClosed ?? false,
+        childrenInherit: inherit,
+        log: process.env.TETHERED_LOG ?? 'off',
+        inject: Object.entries(variables).map(([k, v]) => `${k}=${v}`),
+    });
+    addon.onEvents(dispatch);
+    const patchedSlots = preloaded ? 0 : addon.patch();
+    const savedEnv = current ? current.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+    restoreEnv(savedEnv);
+    if (inherit) {
+        const others = (savedEnv.LD_PRELOAD ?? '').split(/[:\s]+/).filter((p) => p && p !== shimPath);
+        process.env.LD_PRELOAD = [shimPath, ...others].join(':');
+        Reflect.deleteProperty(process.env, 'TETHERED_POLICY_FILE');
+        Object.assign(process.env, variables);
+    }
+    current = Object.freeze({
+        policy,
+        options: Object.freeze({ ...options }),
+        lockToken: options.locked ? (options.lockToken ?? null) : null,
+        preloaded,
+        patchedSlots,
+        savedEnv,
+    });
+}
+
+/** Lifts the policy: every hook passes through again. Throws TetheredLocked without the lock token. */
+export function deactivate(options: { lockToken?: object | undefined } = {}): void {
+    checkLock('deactivate()', options.lockToken);
+    if (!current) return;
+    nativeBinaries().addon.disable();
+    restoreEnv(current.savedEnv);
+    current = null;
+}
+
+export function status(): Status {
+    if (current) {
+        return {
+            active: true,
+            mode: current.options.logOnly ? 'log' : 'enforce',
+            layer: current.preloaded ? 'preload' : 'in-process',
+            locked: current.lockToken !== null,
+            rules: { allow: current.policy.allow.map((r) => r.text), deny: current.policy.deny.map((r) => r.text) },
+            allowLocalhost: current.policy.allowLocalhost,
+            children: current.options.children ?? 'inherit',
+            patchedSlots: current.patchedSlots,
+        };
+    }
+    // Not activated here; preloaded with a policy from the environment, perhaps.
+    const preloaded = (process.env.LD_PRELOAD ?? '').split(/[:\s]+/).includes(findShim());
+    return {
+        active: preloaded,
+        mode: preloaded ? (process.env.TETHERED_MODE === 'log' ? 'log' : 'enforce') : 'off',
+        layer: preloaded ? 'preload' : 'in-process',
+        locked: false,
+        rules: { allow: [], deny: [] },
+        allowLocalhost: process.env.TETHERED_ALLOW_LOCALHOST !== '0',
+        children: process.env.TETHERED_CHILDREN === 'none' ? 'none' : 'inherit',
+        patchedSlots: 0,
+    };
+}

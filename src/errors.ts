@@ -1,0 +1,69 @@
+/** The errors the public API throws and the events it reports (SPEC sections 4 and 5). */
+
+/** One outbound attempt, as the shim recorded it. */
+export interface EgressEvent {
+    readonly time: string;
+    readonly pid: number;
+    readonly tid: number;
+    readonly decision: 'block' | 'would-block' | 'allow';
+    readonly op: string;
+    readonly protocol: 'tcp' | 'udp' | 'dns';
+    readonly host: string | null;
+    readonly ip: string | null;
+    readonly port: number | null;
+    /** The rule that would allow it (blocked for want of a rule), the deny rule that won, or the rule that allowed it. */
+    readonly rule: string | null;
+    readonly reason: string;
+    readonly scopeLabel: string | null;
+    readonly exe: string;
+    readonly url?: string;
+    readonly stack?: string;
+    readonly nativeStack?: readonly string[];
+}
+
+function destination(e: Pick<EgressEvent, 'host' | 'ip' | 'port'>): string {
+    const target = e.host ?? (e.ip?.includes(':') ? `[${e.ip}]` : (e.ip ?? 'unknown'));
+    const withPort = e.port !== null ? `${target}:${e.port}` : target;
+    return e.host && e.ip ? `${withPort} (${e.ip})` : withPort;
+}
+
+/** What a caller gets when tethered blocked its attempt. */
+export class EgressBlocked extends Error {
+    readonly code = 'ERR_EGRESS_BLOCKED';
+    readonly host: string | null;
+    readonly ip: string | null;
+    readonly port: number | null;
+    readonly protocol: 'tcp' | 'udp' | 'dns';
+    /** The rule that would allow it (null when a deny rule blocked it). */
+    readonly rule: string | null;
+    readonly scopeLabel: string | null;
+    readonly event: EgressEvent;
+
+    constructor(event: EgressEvent, options?: { cause?: unknown }) {
+        const denied = event.reason === 'deny-rule';
+        const why = denied
+            ? `is denied by '${event.rule ?? ''}'`
+            : event.reason === 'invalid-policy' || event.reason === 'internal-error'
+              ? `cannot be checked (${event.reason})`
+              : `is not in the allow list${event.rule ? ` — allow it with '${event.rule}'` : ''}`;
+        super(`Blocked by tethered: ${destination(event)} ${why}`, options);
+        this.name = 'EgressBlocked';
+        this.host = event.host;
+        this.ip = event.ip;
+        this.port = event.port;
+        this.protocol = event.protocol;
+        this.rule = denied ? null : event.rule;
+        this.scopeLabel = event.scopeLabel;
+        this.event = event;
+    }
+}
+
+/** activate()/deactivate() on a locked policy without its lock token. */
+export class TetheredLocked extends Error {
+    readonly code = 'ERR_TETHERED_LOCKED';
+
+    constructor(what: string) {
+        super(`tethered: the policy is locked; ${what} needs the lockToken it was locked with`);
+        this.name = 'TetheredLocked';
+    }
+}

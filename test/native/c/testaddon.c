@@ -1,0 +1,154 @@
+/* A native addon for the in-process tests: it calls libc directly, as any native addon may, on the
+ * JavaScript thread and on threads of its own. Every function returns 0 or the errno of the failure. */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static struct sockaddr_in address(napi_env env, napi_value *argv) {
+    char ip[64];
+    size_t len;
+    int32_t port;
+    napi_get_value_string_utf8(env, argv[0], ip, sizeof ip, &len);
+    napi_get_value_int32(env, argv[1], &port);
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+    inet_pton(AF_INET, ip, &in.sin_addr);
+    return in;
+}
+
+static int do_connect(const struct sockaddr_in *in, int raw) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int rc = raw ? (int)syscall(SYS_connect, fd, (const struct sockaddr *)in, sizeof *in)
+                 : connect(fd, (const struct sockaddr *)in, sizeof *in);
+    int e = errno;
+    close(fd);
+    return rc == 0 ? 0 : e;
+}
+
+static napi_value number(napi_env env, int v) {
+    napi_value out;
+    napi_create_int32(env, v, &out);
+    return out;
+}
+
+static napi_value connect_to(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    struct sockaddr_in in = address(env, argv);
+    return number(env, do_connect(&in, 0));
+}
+
+static napi_value syscall_connect(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    struct sockaddr_in in = address(env, argv);
+    return number(env, do_connect(&in, 1));
+}
+
+static napi_value udp_sendto(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    struct sockaddr_in in = address(env, argv);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ssize_t n = sendto(fd, "ping", 4, 0, (struct sockaddr *)&in, sizeof in);
+    int e = errno;
+    close(fd);
+    return number(env, n < 0 ? e : 0);
+}
+
+struct job {
+    struct sockaddr_in in;
+    int result;
+    int go;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+static void *thread_connect(void *arg) {
+    struct job *j = arg;
+    pthread_mutex_lock(&j->lock);
+    while (!j->go) pthread_cond_wait(&j->cond, &j->lock);
+    pthread_mutex_unlock(&j->lock);
+    j->result = do_connect(&j->in, 0);
+    return NULL;
+}
+
+static napi_value connect_on_thread(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    struct job j = {.in = address(env, argv), .go = 1};
+    pthread_mutex_init(&j.lock, NULL);
+    pthread_cond_init(&j.cond, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, thread_connect, &j);
+    pthread_join(t, NULL);
+    return number(env, j.result);
+}
+
+/* A thread started now that connects only when released: started before activate(), connecting after. */
+static struct job waiting;
+static pthread_t waiting_thread;
+
+static napi_value start_waiting_thread(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    memset(&waiting, 0, sizeof waiting);
+    waiting.in = address(env, argv);
+    pthread_mutex_init(&waiting.lock, NULL);
+    pthread_cond_init(&waiting.cond, NULL);
+    pthread_create(&waiting_thread, NULL, thread_connect, &waiting);
+    return number(env, 0);
+}
+
+static napi_value release_waiting_thread(napi_env env, napi_callback_info info) {
+    (void)info;
+    pthread_mutex_lock(&waiting.lock);
+    waiting.go = 1;
+    pthread_cond_signal(&waiting.cond);
+    pthread_mutex_unlock(&waiting.lock);
+    pthread_join(waiting_thread, NULL);
+    return number(env, waiting.result);
+}
+
+/* dlopen(path) now, then probe_connect(ip, port) from inside that library. */
+static napi_value dlopen_connect(napi_env env, napi_callback_info info) {
+    size_t argc = 3;
+    napi_value argv[3];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    char path[4096];
+    size_t len;
+    napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) return number(env, -1);
+    int (*probe)(const char *, int) = (int (*)(const char *, int))dlsym(h, "probe_connect");
+    char ip[64];
+    int32_t port;
+    napi_get_value_string_utf8(env, argv[1], ip, sizeof ip, &len);
+    napi_get_value_int32(env, argv[2], &port);
+    return number(env, probe ? probe(ip, port) : -2);
+}
+
+NAPI_MODULE_INIT() {
+    const char *names[] = {"connectTo", "syscallConnect", "udpSendto", "connectOnThread", "startWaitingThread",
+                           "releaseWaitingThread", "dlopenConnect"};
+    napi_callback fns[] = {connect_to, syscall_connect, udp_sendto, connect_on_thread, start_waiting_thread,
+                           release_waiting_thread, dlopen_connect};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        napi_value fn;
+        napi_create_function(env, names[i], NAPI_AUTO_LENGTH, fns[i], NULL, &fn);
+        napi_set_named_property(env, exports, names[i], fn);
+    }
+    return exports;
+}
