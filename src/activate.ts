@@ -7,6 +7,7 @@
 import { shimPath as findShim, nativeBinaries } from './native.js';
 import { AllowPolicy } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
+import { installErrorMapping } from './js-errors.js';
 
 export interface ActivateOptions {
     readonly allow: readonly string[];
@@ -122,6 +123,7 @@ export function activate(options: ActivateOptions): void {
         inject: Object.entries(variables).map(([k, v]) => `${k}=${v}`),
     });
     addon.onEvents(dispatch);
+    installErrorMapping({ policy: () => current?.policy ?? null, takeLastEvent: () => addon.takeLastEvent() });
     const patchedSlots = preloaded ? 0 : addon.patch();
     const savedEnv = current ? current.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
     restoreEnv(savedEnv);

@@ -34,6 +34,8 @@ export interface Addon {
     patch(): number;
     /** Every event line (JSON) goes to `fn`, asynchronously, on the JavaScript thread. */
     onEvents(fn: (line: string) => void): void;
+    /** The last event line made on the calling thread, or null; forgets it. */
+    takeLastEvent(): string | null;
 }
 
 export interface NativeBinaries {

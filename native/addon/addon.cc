@@ -111,8 +111,13 @@ Napi::Value Patch(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), shim.patch());
 }
 
+// The last event of the thread that is calling, kept for that thread only: on the JavaScript thread, the
+// error a blocked call returns can be turned into an EgressBlocked that names what was blocked.
+thread_local std::string last_event;
+
 // Called by the shim on the thread that made the attempt: copy the line and queue it; never block.
 void Sink(const char* json, size_t len) {
+    last_event.assign(json, len);
     if (!have_events) return;
     auto* line = new std::string(json, len);
     if (events.NonBlockingCall(line, [](Napi::Env env, Napi::Function fn, std::string* data) {
@@ -140,7 +145,16 @@ Napi::Value OnEvents(const Napi::CallbackInfo& info) {
     return env.Undefined();
 }
 
+// takeLastEvent(): the last event line of this (the JavaScript) thread, or null; then forgets it.
+Napi::Value TakeLastEvent(const Napi::CallbackInfo& info) {
+    if (last_event.empty()) return info.Env().Null();
+    Napi::String line = Napi::String::New(info.Env(), last_event);
+    last_event.clear();
+    return line;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("takeLastEvent", Napi::Function::New(env, TakeLastEvent));
     exports.Set("abi", Napi::Number::New(env, TETHERED_ABI));
     exports.Set("version", Napi::String::New(env, TETHERED_VERSION));
     exports.Set("load", Napi::Function::New(env, Load));

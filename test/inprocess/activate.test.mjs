@@ -37,7 +37,7 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
         assert.equal(r.code, 0, r.stderr);
         const [state, js, native, thread, sys, dgram, events] = r.results;
         assert.deepEqual(state, { layer: 'in-process', active: true, patched: true, preload: true });
-        assert.deepEqual(js, { js: 'EACCES' });
+        assert.deepEqual(js, { js: 'ERR_EGRESS_BLOCKED' });
         assert.deepEqual(native, { native: EACCES });
         assert.deepEqual(thread, { thread: EACCES });
         assert.deepEqual(sys, { syscall: EACCES });
@@ -154,5 +154,74 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
             { preload: true, env: { TETHERED_ALLOW: '127.0.0.0/8' } },
         );
         assert.deepEqual(r.results, [['preload', 0, EACCES], 0], r.stderr);
+    });
+});
+
+describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
+    let tcp;
+    before(async () => {
+        tcp = await tcpServer('127.0.0.2');
+    });
+    after(() => tcp.close());
+
+    test('net, http, fetch and dns callers get an EgressBlocked that names the destination and the fix', async () => {
+        const r = await inFreshNode(`
+            const http = require('node:http');
+            const dns = require('node:dns');
+            const pick = (e) => e && { name: e.name, code: e.code, host: e.host, ip: e.ip, port: e.port, protocol: e.protocol, rule: e.rule, message: e.message, cause: e.cause && e.cause.code };
+            t.activate({ allow: ['other.example.test'], allowLocalhost: false });
+            print(await new Promise((r) => net.connect(${tcp.port}, '127.0.0.2').on('error', (e) => r(pick(e)))));
+            print(await new Promise((r) => net.connect(${tcp.port}, 'api.example.test').on('error', (e) => r(pick(e)))));
+            print(await new Promise((r) => http.get('http://127.0.0.2:${tcp.port}/').on('error', (e) => r(pick(e)))));
+            print(await fetch('http://127.0.0.2:${tcp.port}/').then(() => null, (e) => pick(e.cause)));
+            print(await dns.promises.lookup('evil.example.test').then(() => null, pick));
+            print(await new Promise((r) => dns.lookup('evil.example.test', (e) => r(pick(e)))));
+            t.activate({ allow: ['api.example.test:1'], allowLocalhost: false });
+            print(await new Promise((r) => net.connect(${tcp.port}, 'api.example.test').on('error', (e) => r(pick(e)))));
+        `);
+        assert.equal(r.code, 0, r.stderr);
+        const [ip, name, http, fetched, promised, callback, byName] = r.results;
+        const byAddress = {
+            name: 'EgressBlocked',
+            code: 'ERR_EGRESS_BLOCKED',
+            host: null,
+            ip: '127.0.0.2',
+            port: tcp.port,
+            protocol: 'tcp',
+            rule: `127.0.0.2:${tcp.port}`,
+            message: `Blocked by tethered: 127.0.0.2:${tcp.port} is not in the allow list — allow it with '127.0.0.2:${tcp.port}'`,
+            cause: 'EACCES',
+        };
+        assert.deepEqual(ip, byAddress);
+        assert.deepEqual(http, byAddress);
+        assert.deepEqual(fetched, byAddress);
+        const lookup = (host) => ({
+            name: 'EgressBlocked',
+            code: 'ERR_EGRESS_BLOCKED',
+            host,
+            ip: null,
+            port: null,
+            protocol: 'dns',
+            rule: host,
+            message: `Blocked by tethered: ${host} is not in the allow list — allow it with '${host}'`,
+            cause: 'EAI_FAIL',
+        });
+        assert.deepEqual(name, lookup('api.example.test'));
+        assert.deepEqual(promised, lookup('evil.example.test'));
+        assert.deepEqual(callback, lookup('evil.example.test'));
+        assert.deepEqual(byName, {
+            ...byAddress,
+            host: 'api.example.test',
+            rule: `api.example.test:${tcp.port}`,
+            message: `Blocked by tethered: api.example.test:${tcp.port} (127.0.0.2) is not in the allow list — allow it with 'api.example.test:${tcp.port}'`,
+        });
+    });
+
+    test('errors that are not blocks pass through untouched', async () => {
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+            print(await connectJs('127.0.0.2', 1));
+        `);
+        assert.deepEqual(r.results, ['ECONNREFUSED']);
     });
 });
