@@ -225,3 +225,46 @@ describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(r.results, ['ECONNREFUSED']);
     });
 });
+
+describe('other threads of the process', { skip: NEEDS_NETNS }, () => {
+    let tcp;
+    before(async () => {
+        tcp = await tcpServer('127.0.0.2');
+    });
+    after(() => tcp.close());
+
+    test('a worker thread using net and fetch is judged like the main thread (blocked, logged, allowed)', async () => {
+        const r = await inFreshNode(`
+            const { Worker } = require('node:worker_threads');
+            const inWorker = () => new Promise((resolve) => {
+                const w = new Worker(\`
+                    const net = require('node:net');
+                    const { parentPort } = require('node:worker_threads');
+                    (async () => {
+                        const viaNet = await new Promise((r) => { const s = net.connect(${tcp.port}, '127.0.0.2'); s.on('connect', () => { s.destroy(); r('ok'); }); s.on('error', (e) => r(e.code)); });
+                        const viaFetch = await fetch('http://127.0.0.2:${tcp.port}/').then(() => 'ok', (e) => (e.cause && e.cause.code) || e.message);
+                        parentPort.postMessage([viaNet, viaFetch]);
+                    })();
+                \`, { eval: true });
+                w.on('message', resolve);
+            });
+            const seen = [];
+            t.activate({ allow: [], allowLocalhost: false, onBlocked: (e) => seen.push(e.decision) });
+            print(await inWorker());
+            t.activate({ allow: [], allowLocalhost: false, logOnly: true, onBlocked: (e) => seen.push(e.decision) });
+            const logged = await inWorker();
+            print(logged[0]);
+            t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+            print((await inWorker())[0]);
+            await tick();
+            print(seen);
+        `);
+        assert.equal(r.code, 0, r.stderr);
+        const [blocked, logged, allowed, seen] = r.results;
+        assert.deepEqual(blocked, ['EACCES', 'EACCES']);
+        assert.equal(logged, 'ok');
+        assert.equal(allowed, 'ok');
+        assert.deepEqual(seen.slice(0, 2), ['block', 'block']);
+        assert.ok(seen.includes('would-block'));
+    });
+});
