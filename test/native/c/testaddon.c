@@ -140,11 +140,22 @@ static napi_value dlopen_connect(napi_env env, napi_callback_info info) {
     return number(env, probe ? probe(ip, port) : -2);
 }
 
+/* dlopen(path) and keep it loaded; true when it loaded. */
+static napi_value dlopen_only(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    char path[4096];
+    size_t len;
+    napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len);
+    return number(env, dlopen(path, RTLD_NOW | RTLD_LOCAL) != NULL);
+}
+
 NAPI_MODULE_INIT() {
-    const char *names[] = {"connectTo", "syscallConnect", "udpSendto", "connectOnThread", "startWaitingThread",
-                           "releaseWaitingThread", "dlopenConnect"};
+    const char *names[] = {"connectTo",          "syscallConnect", "udpSendto",  "connectOnThread", "startWaitingThread",
+                           "releaseWaitingThread", "dlopenConnect", "dlopenOnly"};
     napi_callback fns[] = {connect_to, syscall_connect, udp_sendto, connect_on_thread, start_waiting_thread,
-                           release_waiting_thread, dlopen_connect};
+                           release_waiting_thread, dlopen_connect, dlopen_only};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         napi_value fn;
         napi_create_function(env, names[i], NAPI_AUTO_LENGTH, fns[i], NULL, &fn);

@@ -1,0 +1,81 @@
+// In-process activate() (issue 4), figures in one run:
+//   1. an http.get loop without keep-alive to a loopback server, and a fetch loop: baseline (no tethered),
+//      activate(), and preload (LD_PRELOAD, no activate) — interleaved, medians; target <= 3% overhead;
+//   2. the time activate() takes to patch a process with 50 more shared objects loaded.
+//
+//   node bench/activate.bench.mjs [--rounds N] [--requests N]      (run it inside `npm run netns`)
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { root } from '../test/helpers/cbuild.mjs';
+import { probeLibrary, testAddon } from '../test/helpers/inprocess.mjs';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, requests: { type: 'string', default: '2000' } } });
+const rounds = Number(values.rounds);
+const requests = Number(values.requests);
+const shim = join(root, 'build', 'Release', 'libtethered.so');
+
+function median(xs) {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[s.length >> 1];
+}
+
+// One child per measurement: a server on 127.0.0.2 and N requests to it, each on a new connection.
+const loopScript = (kind, activate) => `
+const http = require('node:http');
+${activate ? `require(${JSON.stringify(root)}).activate({ allow: ['127.0.0.2', 'api.example.test:443'], allowLocalhost: false });` : ''}
+const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.2', async () => {
+    const url = 'http://127.0.0.2:' + server.address().port + '/';
+    const agent = new http.Agent({ keepAlive: false });
+    const one = ${kind === 'fetch' ? "() => fetch(url, { headers: { connection: 'close' } }).then((r) => r.text())" : '() => new Promise((resolve, reject) => http.get(url, { agent }, (res) => { res.resume(); res.on(\'end\', resolve); }).on(\'error\', reject))'};
+    for (let i = 0; i < 200; i++) await one();
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < ${requests}; i++) await one();
+    console.log(Number(process.hrtime.bigint() - t) / ${requests} / 1000);
+    server.close();
+});`;
+
+function measure(kind, mode) {
+    const env = { ...process.env, LD_PRELOAD: '' };
+    if (mode === 'preload') Object.assign(env, { LD_PRELOAD: shim, TETHERED_ALLOW: '127.0.0.2,api.example.test:443', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_LOG: 'off' });
+    return Number(execFileSync(process.execPath, ['-e', loopScript(kind, mode === 'activate')], { env, encoding: 'utf8' }).trim());
+}
+
+const results = {};
+for (const kind of ['http.get', 'fetch']) {
+    const samples = { baseline: [], activate: [], preload: [] };
+    const modes = Object.keys(samples);
+    // the order rotates every round, so that no mode always runs first (cold) or last
+    for (let r = 0; r < rounds; r++) for (let i = 0; i < modes.length; i++) samples[modes[(r + i) % modes.length]].push(measure(kind, modes[(r + i) % modes.length]));
+    const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+    results[kind] = { usPerRequest: m, activateOverhead: m.activate / m.baseline - 1, preloadOverhead: m.preload / m.baseline - 1 };
+}
+
+// activate() with 50 more shared objects loaded (copies of a small library, each its own object).
+const dir = mkdtempSync(join(tmpdir(), 'tethered-50-'));
+const libs = Array.from({ length: 50 }, (_, i) => {
+    const path = join(dir, `libprobe${i}.so`);
+    copyFileSync(probeLibrary(), path);
+    return path;
+});
+const patchScript = `
+const addon = require(${JSON.stringify(testAddon())});
+for (const lib of ${JSON.stringify(libs)}) addon.dlopenOnly(lib);
+const objects = new Set(require('node:fs').readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/)[5]).filter((p) => p && p.endsWith('.so') || (p && p.includes('.so.')))).size;
+const t = require(${JSON.stringify(root)});
+const start = process.hrtime.bigint();
+t.activate({ allow: [] });
+const ms = Number(process.hrtime.bigint() - start) / 1e6;
+console.log(JSON.stringify({ ms, objects, patchedSlots: t.status().patchedSlots }));`;
+const patchRuns = Array.from({ length: rounds }, () => JSON.parse(execFileSync(process.execPath, ['-e', patchScript], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '' } })));
+results.activate = { ms: median(patchRuns.map((r) => r.ms)), objects: patchRuns[0].objects, patchedSlots: patchRuns[0].patchedSlots };
+
+console.log(`in-process overhead, median of ${rounds} interleaved rounds, ${requests} requests each (new connection per request)`);
+for (const kind of ['http.get', 'fetch']) {
+    const r = results[kind];
+    const u = r.usPerRequest;
+    console.log(`${kind.padEnd(9)} baseline ${u.baseline.toFixed(1)} us, activate() ${u.activate.toFixed(1)} us (${(r.activateOverhead * 100).toFixed(1)}%), preload ${u.preload.toFixed(1)} us (${(r.preloadOverhead * 100).toFixed(1)}%)  (target <= 3%)`);
+}
+console.log(`activate() with ${results.activate.objects} shared objects loaded: ${results.activate.ms.toFixed(2)} ms (first activate, including loading the shim), ${results.activate.patchedSlots} GOT slots patched`);
