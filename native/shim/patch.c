@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -171,8 +172,14 @@ static atomic_flag patching = ATOMIC_FLAG_INIT;
 
 int td_patch_all(void) {
     if (resolve_hooks() != 0) return -1;
-    /* one patcher at a time; a dlopen on another thread meanwhile patches again after */
-    while (atomic_flag_test_and_set(&patching)) sched_yield();
+    /* One patcher at a time: two would race on a page's protection. A patcher that a fork() left behind
+     * never finishes in the child, so waiting is bounded; giving up leaves new objects unpatched, which
+     * only a forked child that then dlopen()s without exec can meet. */
+    int waited = 0;
+    while (atomic_flag_test_and_set(&patching)) {
+        if (++waited > 100000) return -1;
+        sched_yield();
+    }
     dl_iterate_phdr(patch_object, NULL);
     atomic_flag_clear(&patching);
     return atomic_load(&patched_slots);
