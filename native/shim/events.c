@@ -102,6 +102,18 @@ static void put_time(struct out *o) {
     puts_(o, "\"");
 }
 
+/* "+0x1c" */
+static void put_offset(struct out *o, unsigned long off) {
+    char hex[20];
+    int h = 0;
+    do {
+        hex[h++] = "0123456789abcdef"[off & 15];
+        off >>= 4;
+    } while (off);
+    puts_(o, "+0x");
+    while (h) put(o, &hex[--h], 1);
+}
+
 /* A few native frames of the caller, outside this library: "libfoo.so(function+0x1c)". */
 static void put_native_stack(struct out *o) {
     void *frames[24];
@@ -120,26 +132,10 @@ static void put_native_stack(struct out *o) {
         if (info.dli_sname) {
             puts_(&f, "(");
             puts_(&f, info.dli_sname);
-            puts_(&f, "+0x");
-            unsigned long off = (unsigned long)((char *)frames[i] - (char *)info.dli_saddr);
-            char hex[20];
-            int h = 0;
-            do {
-                hex[h++] = "0123456789abcdef"[off & 15];
-                off >>= 4;
-            } while (off);
-            while (h) put(&f, &hex[--h], 1);
+            put_offset(&f, (unsigned long)((char *)frames[i] - (char *)info.dli_saddr));
             puts_(&f, ")");
         } else {
-            puts_(&f, "+0x");
-            unsigned long off = (unsigned long)((char *)frames[i] - (char *)info.dli_fbase);
-            char hex[20];
-            int h = 0;
-            do {
-                hex[h++] = "0123456789abcdef"[off & 15];
-                off >>= 4;
-            } while (off);
-            while (h) put(&f, &hex[--h], 1);
+            put_offset(&f, (unsigned long)((char *)frames[i] - (char *)info.dli_fbase));
         }
         size_t len = f.n < sizeof frame - 1 ? f.n : sizeof frame - 1;
         memcpy(frame, f.buf, len);
