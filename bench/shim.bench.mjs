@@ -4,7 +4,8 @@
 //   2. a Python getaddrinfo+connect loop, without and with the shim;
 //   3. native decision time at 10 / 1,000 / 100,000 rules (the same destinations as bench/policy.bench.mjs);
 //   4. `node -e 0` start-up, without and with the shim (target: <= 5 ms extra).
-// Runs are interleaved (without, with, without, …) and the median taken, so drift hits both sides.
+// The C loop alternates libc's connect and the shim's in one process; the other pairs are interleaved runs
+// (without, with, without, …), medians taken, so drift hits both sides.
 //
 //   node bench/shim.bench.mjs [--rounds N] [--json]
 import { execFileSync } from 'node:child_process';
@@ -41,13 +42,19 @@ function paired(measure, shimEnv, times = rounds) {
 
 const results = {};
 
-// 1. C connect loop: the destination is allowed by an address rule (not by localhost), so every call
-// does the full decision: name map lookup, deny and allow indexes.
+// 1. C connect loop: libc's connect and the shim's, alternating in one process (bench/c/connect_loop.c).
+// The destination is allowed by an address rule (not by localhost), so every call does the whole decision:
+// the name map, the deny and allow indexes.
 const loop = buildC('connect-loop', [join(root, 'bench/c/connect_loop.c')], { optimize: '-O2' });
-results.connectLoop = paired(
-    (env) => Number(run(loop, ['20000', '127.0.0.2', '0'], env).split(' ')[0]),
-    { TETHERED_ALLOW: '127.0.0.2,db.example.test:5432,*.stripe.com:443', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_LOG: 'off' },
-);
+{
+    const env = { LD_PRELOAD: shim, TETHERED_ALLOW: '127.0.0.2,db.example.test:5432,*.stripe.com:443', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_LOG: 'off' };
+    const runs = Array.from({ length: rounds }, () => run(loop, ['40000', '127.0.0.2'], env).split(' ').map(Number));
+    const without = median(runs.map((r) => r[0]));
+    const withShim = median(runs.map((r) => r[1]));
+    results.connectLoop = { without, with: withShim, extra: withShim - without, ratio: withShim / without, failed: runs.reduce((a, r) => a + r[2], 0) };
+    const bare = Array.from({ length: rounds }, () => run(loop, ['400000', '127.0.0.2', 'badfd'], env).split(' ').map(Number));
+    results.hookCost = { libc: median(bare.map((r) => r[0])), shim: median(bare.map((r) => r[1])) };
+}
 
 // 2. Python getaddrinfo + connect, to a server of its own on 127.0.0.2; "localhost" comes from /etc/hosts.
 const py = `
@@ -100,6 +107,7 @@ if (values.json) {
     const pct = (r) => `${((r.ratio - 1) * 100).toFixed(1)}%`;
     console.log(`libtethered.so overhead, median of ${rounds} interleaved rounds`);
     console.log(`C connect+close loop:     ${c.without.toFixed(0)} ns -> ${c.with.toFixed(0)} ns per call: ${pct(c)}, ${(c.extra / 1000).toFixed(3)} us extra (target <= 3%, <= 1 us)`);
+    console.log(`hook cost alone:          ${(results.hookCost.shim - results.hookCost.libc).toFixed(0)} ns per connect (connect on fd -1: ${results.hookCost.libc.toFixed(0)} ns libc, ${results.hookCost.shim.toFixed(0)} ns through the shim)`);
     console.log(`Python getaddrinfo+connect: ${(p.without / 1000).toFixed(1)} us -> ${(p.with / 1000).toFixed(1)} us per iteration: ${pct(p)}`);
     console.log(`node -e 0 start-up:       ${s.without.toFixed(1)} ms -> ${s.with.toFixed(1)} ms: ${s.extra.toFixed(2)} ms extra (target <= 5 ms)`);
     console.log('native decision:          ' + results.nativeDecision.map((r) => `${r.rules} rules ${r.nsPerDecision.toFixed(0)} ns (${r.ratioTo10.toFixed(2)}x)`).join(', '));
