@@ -83,6 +83,10 @@ export function installErrorMapping(context: ErrorContext): void {
             (callback as LookupCallback)(blockedLookup(err, hostname, context), address, family);
         });
     };
+    // util.promisify(dns.lookup) resolves to { address, family } through symbols on the function: keep them.
+    for (const symbol of Object.getOwnPropertySymbols(lookup)) {
+        Object.defineProperty(wrappedLookup, symbol, Object.getOwnPropertyDescriptor(lookup, symbol) ?? { value: undefined });
+    }
     Object.defineProperty(dns, 'lookup', { value: wrappedLookup, writable: true, configurable: true, enumerable: true });
 
     const promises = dns.promises as unknown as { lookup: (hostname: string, options?: unknown) => Promise<unknown> };

@@ -37,7 +37,14 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path = info[0].As<Napi::String>();
     if (!shim.handle) {
-        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        // A libtethered.so already in the process (preloaded, perhaps from another path) is the one to
+        // drive: loading a second copy would judge every call twice, by two policies.
+        void* handle = nullptr;
+        Dl_info info;
+        void* loaded = dlsym(RTLD_DEFAULT, "tethered_configure");
+        if (loaded && dladdr(loaded, &info) && info.dli_fname)
+            handle = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+        if (!handle) handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!handle) {
             Napi::Error::New(env, std::string("tethered: cannot load ") + path + ": " + dlerror())
                 .ThrowAsJavaScriptException();
@@ -121,7 +128,15 @@ void Sink(const char* json, size_t len) {
     if (!have_events) return;
     auto* line = new std::string(json, len);
     if (events.NonBlockingCall(line, [](Napi::Env env, Napi::Function fn, std::string* data) {
-            if (env != nullptr && fn != nullptr) fn.Call({Napi::String::New(env, *data)});
+            // Raw napi calls: while the environment shuts down, JavaScript cannot run and the event is
+            // dropped, where node-addon-api's Call would turn the failure into a fatal error.
+            if (env != nullptr && fn != nullptr) {
+                napi_value text, result, recv;
+                if (napi_create_string_utf8(env, data->data(), data->size(), &text) == napi_ok &&
+                    napi_get_undefined(env, &recv) == napi_ok) {
+                    napi_call_function(env, recv, fn, 1, &text, &result);
+                }
+            }
             delete data;
         }) != napi_ok) {
         delete line;

@@ -1,10 +1,13 @@
 // activate() without LD_PRELOAD: the addon loads the shim and patches the running process, so JavaScript,
 // native addons already loaded, libraries dlopen()ed later, and threads started before are all judged.
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
-import { tcpServer, udpServer } from '../helpers/shim.mjs';
+import { shim, tcpServer, udpServer } from '../helpers/shim.mjs';
 
 const EACCES = 13;
 
@@ -155,6 +158,20 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
         );
         assert.deepEqual(r.results, [['preload', 0, EACCES], 0], r.stderr);
     });
+
+    test('a libtethered.so preloaded from another path is the one activate() drives (never two shims)', async () => {
+        const copy = join(mkdtempSync(join(tmpdir(), 'tethered-copy-')), 'libtethered.so');
+        copyFileSync(shim().path, copy);
+        const r = await inFreshNode(
+            `
+            t.activate({ allow: [], allowLocalhost: false });
+            const s = t.status();
+            print([s.layer, s.patchedSlots, addon.connectTo('127.0.0.2', ${tcp.port})]);
+        `,
+            { env: { LD_PRELOAD: copy, TETHERED_ALLOW: '127.0.0.0/8' } },
+        );
+        assert.deepEqual(r.results, [['preload', 0, EACCES]], r.stderr);
+    });
 });
 
 describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
@@ -215,6 +232,18 @@ describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
             rule: `api.example.test:${tcp.port}`,
             message: `Blocked by tethered: api.example.test:${tcp.port} (127.0.0.2) is not in the allow list — allow it with 'api.example.test:${tcp.port}'`,
         });
+    });
+
+    test('dns.lookup keeps its shape: util.promisify, options, all: true', async () => {
+        const r = await inFreshNode(`
+            const dns = require('node:dns');
+            const { promisify } = require('node:util');
+            t.activate({ allow: ['api.example.test'], allowLocalhost: false });
+            print(await promisify(dns.lookup)('api.example.test'));
+            print(await new Promise((r) => dns.lookup('api.example.test', { all: true, family: 4 }, (e, a) => r(a))));
+            print(await new Promise((r) => dns.lookup('api.example.test', 4, (e, a, f) => r([a, f]))));
+        `);
+        assert.deepEqual(r.results, [{ address: '127.0.0.2', family: 4 }, [{ address: '127.0.0.2', family: 4 }], ['127.0.0.2', 4]], r.stderr);
     });
 
     test('errors that are not blocks pass through untouched', async () => {
