@@ -138,16 +138,12 @@ static int punycode(const uint32_t *cp, size_t n, char *out, size_t cap) {
     return (int)o;
 }
 
-static int is_label_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 /* Non-ASCII input: map every code point, then punycode each label that is not pure ASCII. */
 static int unicode_to_ascii(const char *in, size_t n, char out[TD_NAME_BUF]) {
     /* Like domainToASCII's caller in hostname.ts: the ASCII part must already be name-shaped. */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (c < 0x80 && c != '.' && c != '*' && !is_label_char((char)(c >= 'A' && c <= 'Z' ? c + 32 : c)))
+        if (c < 0x80 && c != '.' && c != '*' && !td_is_label_char((char)(c >= 'A' && c <= 'Z' ? c + 32 : c)))
             return -1;
     }
     uint32_t cps[TD_NAME_BUF];

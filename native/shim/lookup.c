@@ -17,20 +17,14 @@
 
 #include "shim.h"
 
-static int lookup_gate(const char *name, const char *op, char normal[TD_NAME_BUF]) {
-    return td_check_lookup(name, op, normal);
-}
-
 TETHERED_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                                 struct addrinfo **res) {
     if (!td_real.getaddrinfo) td_resolve_real();
     char normal[TD_NAME_BUF];
     int numeric = hints && (hints->ai_flags & AI_NUMERICHOST);
-    if (node && !numeric && lookup_gate(node, "getaddrinfo", normal) != 0) return EAI_FAIL;
+    if (node && !numeric && td_check_lookup(node, "getaddrinfo", normal) != 0) return EAI_FAIL;
     if (!node || numeric || td_in_lookup()) return td_real.getaddrinfo(node, service, hints, res);
-    td_set_in_lookup(1);
-    int rc = td_real.getaddrinfo(node, service, hints, res);
-    td_set_in_lookup(0);
+    int rc = TD_IN_LOOKUP(td_real.getaddrinfo(node, service, hints, res));
     if (rc == 0 && res) td_record_addrinfo(normal, *res);
     return rc;
 }
@@ -38,14 +32,11 @@ TETHERED_EXPORT int getaddrinfo(const char *node, const char *service, const str
 TETHERED_EXPORT struct hostent *gethostbyname(const char *name) {
     if (!td_real.gethostbyname) td_resolve_real();
     char normal[TD_NAME_BUF];
-    if (lookup_gate(name, "gethostbyname", normal) != 0) {
+    if (td_check_lookup(name, "gethostbyname", normal) != 0) {
         h_errno = NO_RECOVERY;
         return NULL;
     }
-    int nested = td_in_lookup();
-    td_set_in_lookup(1);
-    struct hostent *h = td_real.gethostbyname(name);
-    td_set_in_lookup(nested);
+    struct hostent *h = TD_IN_LOOKUP(td_real.gethostbyname(name));
     td_record_hostent(normal, h);
     return h;
 }
@@ -53,14 +44,11 @@ TETHERED_EXPORT struct hostent *gethostbyname(const char *name) {
 TETHERED_EXPORT struct hostent *gethostbyname2(const char *name, int af) {
     if (!td_real.gethostbyname2) td_resolve_real();
     char normal[TD_NAME_BUF];
-    if (lookup_gate(name, "gethostbyname2", normal) != 0) {
+    if (td_check_lookup(name, "gethostbyname2", normal) != 0) {
         h_errno = NO_RECOVERY;
         return NULL;
     }
-    int nested = td_in_lookup();
-    td_set_in_lookup(1);
-    struct hostent *h = td_real.gethostbyname2(name, af);
-    td_set_in_lookup(nested);
+    struct hostent *h = TD_IN_LOOKUP(td_real.gethostbyname2(name, af));
     td_record_hostent(normal, h);
     return h;
 }
@@ -76,11 +64,8 @@ TETHERED_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char 
                                     struct hostent **result, int *h_errnop) {
     if (!td_real.gethostbyname_r) td_resolve_real();
     char normal[TD_NAME_BUF];
-    if (lookup_gate(name, "gethostbyname_r", normal) != 0) return refuse_r(result, h_errnop);
-    int nested = td_in_lookup();
-    td_set_in_lookup(1);
-    int rc = td_real.gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
-    td_set_in_lookup(nested);
+    if (td_check_lookup(name, "gethostbyname_r", normal) != 0) return refuse_r(result, h_errnop);
+    int rc = TD_IN_LOOKUP(td_real.gethostbyname_r(name, ret, buf, buflen, result, h_errnop));
     if (rc == 0 && result) td_record_hostent(normal, *result);
     return rc;
 }
@@ -89,11 +74,8 @@ TETHERED_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *r
                                      struct hostent **result, int *h_errnop) {
     if (!td_real.gethostbyname2_r) td_resolve_real();
     char normal[TD_NAME_BUF];
-    if (lookup_gate(name, "gethostbyname2_r", normal) != 0) return refuse_r(result, h_errnop);
-    int nested = td_in_lookup();
-    td_set_in_lookup(1);
-    int rc = td_real.gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
-    td_set_in_lookup(nested);
+    if (td_check_lookup(name, "gethostbyname2_r", normal) != 0) return refuse_r(result, h_errnop);
+    int rc = TD_IN_LOOKUP(td_real.gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop));
     if (rc == 0 && result) td_record_hostent(normal, *result);
     return rc;
 }

@@ -3,10 +3,6 @@
 
 #include <string.h>
 
-static int is_label_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 const char *td_name_problem(const char *name, size_t len, int allow_star) {
     if (len == 0) return "it is empty";
     if (len > TD_NAME_MAX) return "it is longer than 253 characters";
@@ -18,7 +14,7 @@ const char *td_name_problem(const char *name, size_t len, int allow_star) {
             if (l == 0) return "it has an empty label (two dots in a row, or a leading dot)";
             if (l > TD_LABEL_MAX) return "a label is longer than 63 characters";
             label_start = i + 1;
-        } else if (!is_label_char(c) && !(allow_star && c == '*')) {
+        } else if (!td_is_label_char(c) && !(allow_star && c == '*')) {
             /* Callers that want to name the character find it with td_bad_name_char. */
             return "cannot appear in a host name";
         }
@@ -90,6 +86,6 @@ void td_normalise_destination(const char *in, size_t len, struct td_dest *out) {
 
 int td_bad_name_char(const char *name, size_t len) {
     for (size_t i = 0; i < len; i++)
-        if (name[i] != '.' && name[i] != '*' && !is_label_char(name[i])) return (unsigned char)name[i];
+        if (name[i] != '.' && name[i] != '*' && !td_is_label_char(name[i])) return (unsigned char)name[i];
     return -1;
 }

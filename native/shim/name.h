@@ -12,6 +12,11 @@
 /* Room for any name we accept, plus the NUL; longer input is not a DNS name. */
 #define TD_NAME_BUF 256
 
+/* Letters, digits, '-' and '_': what a label of a DNS name is made of (lower case). */
+static inline int td_is_label_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
 /* Lower-cases, converts Unicode to punycode (a subset of UTS #46, see idna.c) and removes one trailing dot.
  * allow_star keeps '*' (rules). Returns the length, or -1 when the text cannot be a name. */
 int td_to_ascii_name(const char *in, size_t len, int allow_star, char out[TD_NAME_BUF]);

@@ -119,6 +119,16 @@ void td_record_hostent(const char *name, const struct hostent *h);
 int td_in_lookup(void);
 void td_set_in_lookup(int on);
 
+/* Evaluates `call` (the real lookup) with this thread marked as inside an allowed lookup. */
+#define TD_IN_LOOKUP(call)                \
+    ({                                    \
+        int td_nested_ = td_in_lookup();  \
+        td_set_in_lookup(1);              \
+        __typeof__(call) td_rc_ = (call); \
+        td_set_in_lookup(td_nested_);     \
+        td_rc_;                           \
+    })
+
 /* ---- the map of names resolved to each address ---- */
 
 #define TD_HOSTMAP_NAMES 4
