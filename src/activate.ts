@@ -8,6 +8,7 @@ import { shimPath as findShim, nativeBinaries } from './native.js';
 import { AllowPolicy } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
+import { policyVariables, preloadFirst } from './child-env.js';
 
 export interface ActivateOptions {
     readonly allow: readonly string[];
@@ -80,18 +81,6 @@ function dispatch(line: string): void {
     if (event.decision !== 'allow') handler(event);
 }
 
-/** The environment children get, as "NAME=value" (also what the shim injects into every exec). */
-function childVariables(policy: AllowPolicy, options: ActivateOptions): Record<string, string> {
-    return {
-        TETHERED_ALLOW: policy.allow.map((r) => r.text).join(','),
-        TETHERED_DENY: policy.deny.map((r) => r.text).join(','),
-        TETHERED_ALLOW_LOCALHOST: policy.allowLocalhost ? '1' : '0',
-        TETHERED_MODE: options.logOnly ? 'log' : 'enforce',
-        TETHERED_FAIL_CLOSED: options.failClosed ? '1' : '0',
-        TETHERED_LOG: process.env.TETHERED_LOG ?? 'stderr',
-    };
-}
-
 function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
     for (const [key, value] of Object.entries(saved)) {
         if (value === undefined) Reflect.deleteProperty(process.env, key);
@@ -111,7 +100,12 @@ export function activate(options: ActivateOptions): void {
     const { addon, shimPath } = nativeBinaries();
     const { preloaded } = addon.load(shimPath);
     const inherit = (options.children ?? 'inherit') === 'inherit';
-    const variables = childVariables(policy, options);
+    // What children get (also what the shim injects into every exec).
+    const variables = policyVariables(policy, {
+        mode: options.logOnly ? 'log' : 'enforce',
+        failClosed: options.failClosed ?? false,
+        log: process.env.TETHERED_LOG ?? 'stderr',
+    });
     addon.configure({
         allow: policy.allow.map((r) => r.text),
         deny: policy.deny.map((r) => r.text),
@@ -128,8 +122,7 @@ export function activate(options: ActivateOptions): void {
     const savedEnv = current ? current.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
     restoreEnv(savedEnv);
     if (inherit) {
-        const others = (savedEnv.LD_PRELOAD ?? '').split(/[:\s]+/).filter((p) => p && p !== shimPath);
-        process.env.LD_PRELOAD = [shimPath, ...others].join(':');
+        process.env.LD_PRELOAD = preloadFirst(shimPath, savedEnv.LD_PRELOAD);
         Reflect.deleteProperty(process.env, 'TETHERED_POLICY_FILE');
         Object.assign(process.env, variables);
     }

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { preloadFirst, policyVariables } from '../child-env.js';
 import { shimPath } from '../native.js';
 import type { AllowPolicy } from '../policy/index.js';
 
@@ -25,23 +26,16 @@ const MAX_ENV_RULES = 64 * 1024;
 export function childEnvironment(settings: LaunchSettings, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(base)) if (!key.startsWith('TETHERED_')) env[key] = value;
-    const shim = shimPath();
-    const others = (base.LD_PRELOAD ?? '').split(/[:\s]+/).filter((p) => p && p !== shim);
-    env.LD_PRELOAD = [shim, ...others].join(':');
-    // The normal forms: ASCII, canonical, and read the same way by the C parser.
-    const allow = settings.policy.allow.map((r) => r.text);
-    const deny = settings.policy.deny.map((r) => r.text);
-    if (allow.join(',').length + deny.join(',').length > MAX_ENV_RULES) {
+    env.LD_PRELOAD = preloadFirst(shimPath(), base.LD_PRELOAD);
+    const variables = policyVariables(settings.policy, { mode: settings.mode, log: settings.log });
+    if ((variables.TETHERED_ALLOW ?? '').length + (variables.TETHERED_DENY ?? '').length > MAX_ENV_RULES) {
         const file = join(mkdtempSync(join(tmpdir(), 'tethered-run-')), 'policy.json');
-        writeFileSync(file, JSON.stringify({ allow, deny }));
-        env.TETHERED_POLICY_FILE = file;
-    } else {
-        env.TETHERED_ALLOW = allow.join(',');
-        env.TETHERED_DENY = deny.join(',');
+        writeFileSync(file, JSON.stringify({ allow: settings.policy.allow.map((r) => r.text), deny: settings.policy.deny.map((r) => r.text) }));
+        delete variables.TETHERED_ALLOW;
+        delete variables.TETHERED_DENY;
+        variables.TETHERED_POLICY_FILE = file;
     }
-    env.TETHERED_ALLOW_LOCALHOST = settings.policy.allowLocalhost ? '1' : '0';
-    env.TETHERED_MODE = settings.mode;
-    env.TETHERED_LOG = settings.log;
+    Object.assign(env, variables);
     if (settings.logAllowed) env.TETHERED_LOG_ALLOWED = '1';
     if (settings.children) env.TETHERED_CHILDREN = settings.children;
     return env;
