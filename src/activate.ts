@@ -4,11 +4,12 @@
  * library, any thread, objects loaded later — is judged. All activation state is one frozen object,
  * replaced in a single assignment.
  */
-import { shimPath as findShim, nativeBinaries } from './native.js';
+import { shimPath as findShim } from './native.js';
 import { AllowPolicy } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
+import { patchProcess, runtime, setGlobal } from './runtime.js';
 
 export interface ActivateOptions {
     readonly allow: readonly string[];
@@ -74,13 +75,6 @@ function checkLock(what: string, token: object | undefined): void {
     if (current?.lockToken && token !== current.lockToken) throw new TetheredLocked(what);
 }
 
-function dispatch(line: string): void {
-    const handler = current?.options.onBlocked;
-    if (!handler) return;
-    const event = JSON.parse(line) as EgressEvent;
-    if (event.decision !== 'allow') handler(event);
-}
-
 function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
     for (const [key, value] of Object.entries(saved)) {
         if (value === undefined) Reflect.deleteProperty(process.env, key);
@@ -97,8 +91,7 @@ export function activate(options: ActivateOptions): void {
     checkOptions(options);
     checkLock('activate()', options.lockToken);
     const policy = new AllowPolicy(options.allow, { deny: options.deny, allowLocalhost: options.allowLocalhost });
-    const { addon, shimPath } = nativeBinaries();
-    const { preloaded } = addon.load(shimPath);
+    const { addon, shimPath, preloaded } = runtime();
     const inherit = (options.children ?? 'inherit') === 'inherit';
     // What children get (also what the shim injects into every exec).
     const variables = policyVariables(policy, {
@@ -116,9 +109,8 @@ export function activate(options: ActivateOptions): void {
         log: process.env.TETHERED_LOG ?? 'off',
         inject: Object.entries(variables).map(([k, v]) => `${k}=${v}`),
     });
-    addon.onEvents(dispatch);
-    installErrorMapping({ policy: () => current?.policy ?? null, takeLastEvent: () => addon.takeLastEvent() });
-    const patchedSlots = preloaded ? 0 : addon.patch();
+    installErrorMapping();
+    const patchedSlots = patchProcess();
     const savedEnv = current ? current.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
     restoreEnv(savedEnv);
     if (inherit) {
@@ -126,6 +118,7 @@ export function activate(options: ActivateOptions): void {
         Reflect.deleteProperty(process.env, 'TETHERED_POLICY_FILE');
         Object.assign(process.env, variables);
     }
+    setGlobal({ policy, logOnly: options.logOnly ?? false, onBlocked: options.onBlocked ?? null });
     current = Object.freeze({
         policy,
         options: Object.freeze({ ...options }),
@@ -140,7 +133,8 @@ export function activate(options: ActivateOptions): void {
 export function deactivate(options: { lockToken?: object | undefined } = {}): void {
     checkLock('deactivate()', options.lockToken);
     if (!current) return;
-    nativeBinaries().addon.disable();
+    runtime().addon.disable();
+    setGlobal(null);
     restoreEnv(current.savedEnv);
     current = null;
 }

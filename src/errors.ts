@@ -16,12 +16,14 @@ export interface EgressEvent {
     readonly reason: string;
     readonly scopeLabel: string | null;
     readonly exe: string;
+    /** This process's event number (events from the shim). */
+    readonly seq?: number;
     readonly url?: string;
     readonly stack?: string;
     readonly nativeStack?: readonly string[];
 }
 
-function destination(e: Pick<EgressEvent, 'host' | 'ip' | 'port'>): string {
+export function destination(e: Pick<EgressEvent, 'host' | 'ip' | 'port'>): string {
     const target = e.host ?? (e.ip?.includes(':') ? `[${e.ip}]` : (e.ip ?? 'unknown'));
     const withPort = e.port !== null ? `${target}:${e.port}` : target;
     return e.host && e.ip ? `${withPort} (${e.ip})` : withPort;
@@ -65,5 +67,28 @@ export class TetheredLocked extends Error {
     constructor(what: string) {
         super(`tethered: the policy is locked; ${what} needs the lockToken it was locked with`);
         this.name = 'TetheredLocked';
+    }
+}
+
+function describe(e: EgressEvent): string {
+    const what = e.reason === 'deny-rule' ? `denied by '${e.rule ?? ''}'` : e.rule ? `allow it with '${e.rule}'` : e.reason;
+    const where = e.url ? ` ${e.url}` : '';
+    return `${e.decision} ${e.protocol} ${destination(e)}${where} (${e.op}; ${what})`;
+}
+
+/** noEgress(): attempts inside it that the rules did not allow, each with its evidence. */
+export class EgressViolation extends Error {
+    readonly code = 'ERR_EGRESS_VIOLATION';
+    /** Every blocked (or, in log-only mode, would-block) attempt, in the order they were made. */
+    readonly events: readonly EgressEvent[];
+    readonly scopeLabel: string | null;
+
+    constructor(events: readonly EgressEvent[], scopeLabel: string | null, options?: { cause?: unknown }) {
+        const n = events.length;
+        const lines = events.map((e) => `  - ${describe(e)}`).join('\n');
+        super(`tethered: ${n} network attempt${n === 1 ? ' was' : 's were'} not allowed inside ${scopeLabel ? `'${scopeLabel}'` : 'noEgress()'}:\n${lines}`, options);
+        this.name = 'EgressViolation';
+        this.events = Object.freeze([...events]);
+        this.scopeLabel = scopeLabel;
     }
 }

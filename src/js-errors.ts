@@ -1,86 +1,210 @@
 /**
- * Turning the C layer's answers into errors JavaScript callers can act on (SPEC section 4). The shim does
- * the blocking; these wrappers only add what it cannot: an EgressBlocked (code ERR_EGRESS_BLOCKED, host,
- * ip, port, protocol, the rule that would allow it) in place of a bare EACCES or EAI_FAIL, with the
- * original error as its `cause`.
+ * Turning the C layer's answers into errors JavaScript callers can act on (SPEC section 4), and adding the
+ * evidence only JavaScript has (the caller's stack, the URL). The shim does the blocking; these wrappers
+ * only add what it cannot:
  *
- *  - net.Socket#destroy: a connect that failed with EACCES on the JavaScript thread (net, tls, http,
- *    https, http2, fetch and ws all connect through net.Socket). The event is the one the shim just made on
- *    this thread.
- *  - dns.lookup and dns.promises.lookup: getaddrinfo runs on the libuv pool, so the shim's event is on
- *    another thread; the TypeScript engine explains the same decision instead.
+ *  - net.Socket#connect records the caller's stack; http.Agent#createSocket the request's URL.
+ *  - net.Socket#destroy: a connect that failed with EACCES (net, tls, http, https, http2, fetch and ws all
+ *    connect through net.Socket) becomes an EgressBlocked for the event the shim just made on this thread.
+ *  - dgram send and connect: the same, for the callback or the 'error' event.
+ *  - dns.lookup and dns.promises.lookup run getaddrinfo on the libuv pool, where no scope is known: the
+ *    scopes the caller is in are checked here, before the lookup is sent to the pool; a lookup the policy
+ *    in force refused (EAI_FAIL) is explained by the TypeScript engine.
+ *  - fetch: the URL of a request refused while connecting.
  */
+import dgram from 'node:dgram';
 import dns from 'node:dns';
+import http from 'node:http';
 import net from 'node:net';
+import { hostname } from 'node:os';
 import { EgressBlocked, type EgressEvent } from './errors.js';
-import type { AllowPolicy } from './policy/index.js';
-
-export interface ErrorContext {
-    /** The policy in force, or null when tethered is not active. */
-    policy(): AllowPolicy | null;
-    /** The last event made on this thread (JSON), or null. */
-    takeLastEvent(): string | null;
-}
+import { normaliseDestination, type Explanation } from './policy/index.js';
+import { addEvidence, eventFromLine, globalState, logOnly, report, runtime, scopes, withEvidence, type ScopeFrame } from './runtime.js';
 
 let installed = false;
+let loaded = false;
+const kCallSite = Symbol('tethered.callSite');
+const kUrl = Symbol('tethered.url');
 
-function blockedConnect(err: NodeJS.ErrnoException & { address?: string; port?: number }, context: ErrorContext): Error {
-    const line = context.takeLastEvent();
-    if (!line) return err;
-    const event = JSON.parse(line) as EgressEvent;
-    if (event.decision !== 'block') return err;
-    if (err.port !== undefined && event.port !== err.port) return err;
-    return new EgressBlocked(event, { cause: err });
+type Evidenced = net.Socket & { [kCallSite]?: { stack?: string }; [kUrl]?: string; _httpMessage?: unknown };
+type SocketError = NodeJS.ErrnoException & { address?: string; port?: number };
+
+/** "    at f (file:1:2)" lines of a captured call site, without the "Error" header. */
+function frames(site: { stack?: string } | undefined): string | undefined {
+    const stack = site?.stack;
+    if (!stack) return undefined;
+    const at = stack.indexOf('\n');
+    return at >= 0 ? stack.slice(at + 1) : undefined;
 }
 
-function blockedLookup(err: NodeJS.ErrnoException | null, hostname: string, context: ErrorContext): NodeJS.ErrnoException | null {
-    if (!err || err.code !== 'EAI_FAIL') return err;
-    const policy = context.policy();
-    if (!policy) return err;
-    const explanation = policy.explain(hostname);
-    if (explanation.allowed) return err;
-    const event: EgressEvent = {
+/** The caller's stack, deep enough to get through Node's own layers (http, net) to the caller's code. */
+function callSite(skip: (...args: never[]) => unknown): { stack?: string } {
+    const site: { stack?: string } = {};
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 32;
+    Error.captureStackTrace(site, skip);
+    Error.stackTraceLimit = limit;
+    return site;
+}
+
+/** The shim's last event on this thread, if it is the block this error reports. */
+function lastBlock(err: SocketError): EgressEvent | null {
+    const line = runtime().addon.takeLastEvent();
+    if (!line) return null;
+    const event = eventFromLine(line);
+    if (event.decision !== 'block') return null;
+    if (err.port !== undefined && event.port !== err.port) return null;
+    return event;
+}
+
+function blockedFrom(err: SocketError, evidence: { stack?: string | undefined; url?: string | undefined }): Error {
+    const event = lastBlock(err);
+    if (!event) return err;
+    addEvidence(event.seq, evidence);
+    return new EgressBlocked(withEvidence(event), { cause: err });
+}
+
+function lookupEvent(x: Explanation, name: string, op: string, decision: 'block' | 'would-block', scopeLabel: string | null, stack: string | undefined): EgressEvent {
+    return {
         time: new Date().toISOString(),
         pid: process.pid,
         tid: process.pid,
-        decision: 'block',
-        op: 'getaddrinfo',
+        decision,
+        op,
         protocol: 'dns',
-        host: explanation.host ?? hostname,
+        host: x.host ?? name,
         ip: null,
         port: null,
-        rule: explanation.reason === 'deny-rule' ? explanation.rule : explanation.suggestion,
-        reason: explanation.reason,
-        scopeLabel: null,
+        rule: x.reason === 'deny-rule' ? x.rule : x.suggestion,
+        reason: x.reason,
+        scopeLabel,
         exe: process.execPath,
+        ...(stack !== undefined ? { stack } : {}),
     };
+}
+
+function labelOf(frame: ScopeFrame | null): string | null {
+    for (let f = frame; f; f = f.parent) if (f.label) return f.label;
+    return null;
+}
+
+const ownName = normaliseDestination(hostname());
+
+/** A lookup the scopes the caller is in do not allow (numeric names and this machine's name are no lookups). */
+function scopeRefusal(name: string, frame: ScopeFrame | null, op: string, stack: string | undefined): EgressEvent | null {
+    if (!frame || typeof name !== 'string') return null;
+    const dest = normaliseDestination(name);
+    if (dest.kind === 'ip' || (dest.kind === 'name' && ownName.kind === 'name' && dest.name === ownName.name)) return null;
+    for (let f: ScopeFrame | null = frame; f; f = f.parent) {
+        const x = f.policy.explain(name);
+        if (!x.allowed) return lookupEvent(x, name, op, logOnly() ? 'would-block' : 'block', f.label ?? labelOf(frame), stack);
+    }
+    return null;
+}
+
+/** A lookup the policy in force refused (the shim's event is on a pool thread): explain it here. */
+function refusedLookup(err: NodeJS.ErrnoException | null, name: string, op: string, frame: ScopeFrame | null, stack: string | undefined): NodeJS.ErrnoException | null {
+    if (!err || err.code !== 'EAI_FAIL') return err;
+    const policy = globalState()?.policy;
+    if (!policy) return err;
+    const x = policy.explain(name);
+    if (x.allowed) return err;
+    const event = lookupEvent(x, name, op, 'block', labelOf(frame), stack);
+    report(event, frame, { notify: false }); // onBlocked has the shim's event already
     return new EgressBlocked(event, { cause: err });
+}
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+/** A method of a prototype, to wrap. */
+function methodOf(proto: object, name: string): Method {
+    const fn: unknown = Reflect.get(proto, name);
+    if (typeof fn !== 'function') throw new Error(`tethered: cannot wrap ${name}, it is not a function in this Node.js`);
+    return fn as Method;
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: unknown, family?: number) => void;
 
-/** Installs the wrappers once; they stay in place and do nothing while tethered is not active. */
-export function installErrorMapping(context: ErrorContext): void {
-    if (installed) return;
-    installed = true;
+function wrapSockets(): void {
+    const proto = net.Socket.prototype;
+    const connect = methodOf(proto, 'connect');
+    const wrappedConnect = function (this: Evidenced, ...args: unknown[]): unknown {
+        if (loaded) this[kCallSite] = callSite(wrappedConnect);
+        return connect.apply(this, args);
+    };
+    Reflect.set(proto, 'connect', wrappedConnect);
 
-    const destroy: (this: net.Socket, error?: Error) => net.Socket = Reflect.get(net.Socket.prototype, 'destroy');
-    const wrappedDestroy = function (this: net.Socket, error?: Error) {
-        const e = error as (NodeJS.ErrnoException & { address?: string; port?: number }) | undefined;
-        if (e?.code === 'EACCES' && e.syscall === 'connect' && context.policy()) {
-            return destroy.call(this, blockedConnect(e, context));
+    const destroy = methodOf(proto, 'destroy');
+    Reflect.set(proto, 'destroy', function (this: Evidenced, error?: unknown): unknown {
+        const e = error as SocketError | undefined;
+        if (loaded && e?.code === 'EACCES' && e.syscall === 'connect') {
+            return destroy.call(this, blockedFrom(e, { stack: frames(this[kCallSite]), url: this[kUrl] }));
         }
         return destroy.call(this, error);
-    };
-    Reflect.set(net.Socket.prototype, 'destroy', wrappedDestroy);
+    });
 
+    // The URL of each HTTP(S) request that needs a new connection (https.Agent inherits this).
+    const createSocket = methodOf(http.Agent.prototype, 'createSocket');
+    {
+        Reflect.set(http.Agent.prototype, 'createSocket', function (this: unknown, req: unknown, options: unknown, cb: unknown): unknown {
+            const r = req as { protocol?: string; host?: string; path?: string };
+            const o = options as { port?: number | string; defaultPort?: number };
+            const port = o.port !== undefined && Number(o.port) !== (r.protocol === 'https:' ? 443 : 80) ? `:${o.port}` : '';
+            const url = r.protocol && r.host ? `${r.protocol}//${r.host.includes(':') ? `[${r.host}]` : r.host}${port}${r.path ?? ''}` : undefined;
+            const done = cb as (err: Error | null, socket?: Evidenced) => void;
+            return createSocket.call(this, req, options, (err: Error | null, socket?: Evidenced) => {
+                if (socket && url) socket[kUrl] = url;
+                done(err, socket);
+            });
+        });
+    }
+}
+
+function wrapDgram(): void {
+    const proto = dgram.Socket.prototype;
+    const mapped = (err: unknown, site: { stack?: string }): unknown => {
+        const e = err as SocketError | null | undefined;
+        if (loaded && e?.code === 'EACCES' && (e.syscall === 'send' || e.syscall === 'connect')) return blockedFrom(e, { stack: frames(site) });
+        return err;
+    };
+    for (const name of ['send', 'connect'] as const) {
+        const original = methodOf(proto, name);
+        const wrapped = function (this: dgram.Socket, ...args: unknown[]): unknown {
+            if (!loaded) return original.apply(this, args);
+            const site = callSite(wrapped);
+            const last = args.length - 1;
+            const cb = args[last];
+            if (typeof cb === 'function') args[last] = (err: unknown, ...rest: unknown[]) => (cb as (...a: unknown[]) => unknown)(mapped(err, site), ...rest);
+            else if (name === 'connect') Reflect.set(this, kCallSite, site);
+            return original.apply(this, args);
+        };
+        Reflect.set(proto, name, wrapped);
+    }
+    const emit = methodOf(proto, 'emit');
+    Reflect.set(proto, 'emit', function (this: dgram.Socket & { [kCallSite]?: { stack?: string } }, event: unknown, ...args: unknown[]): unknown {
+        if (event === 'error' && loaded) return emit.call(this, event, mapped(args[0], this[kCallSite] ?? {}), ...args.slice(1));
+        return emit.call(this, event, ...args);
+    });
+}
+
+function wrapLookups(): void {
     const lookup = dns.lookup as unknown as (hostname: string, ...rest: unknown[]) => unknown;
-    const wrappedLookup = function (this: unknown, hostname: string, ...rest: unknown[]): unknown {
+    const wrappedLookup = function (this: unknown, name: string, ...rest: unknown[]): unknown {
         const callback = rest[rest.length - 1];
-        if (typeof callback !== 'function') return lookup.call(this, hostname, ...rest);
+        if (!loaded || typeof callback !== 'function') return lookup.call(this, name, ...rest);
+        const frame = scopes.getStore() ?? null;
+        const stack = frames(callSite(wrappedLookup));
+        const refusal = scopeRefusal(name, frame, 'dns.lookup', stack);
+        if (refusal) {
+            report(refusal, frame, { notify: true });
+            if (refusal.decision === 'block') {
+                process.nextTick(callback, new EgressBlocked(refusal), undefined);
+                return {};
+            }
+        }
         const args = rest.slice(0, -1);
-        return lookup.call(this, hostname, ...args, (err: NodeJS.ErrnoException | null, address: unknown, family?: number) => {
-            (callback as LookupCallback)(blockedLookup(err, hostname, context), address, family);
+        return lookup.call(this, name, ...args, (err: NodeJS.ErrnoException | null, address: unknown, family?: number) => {
+            (callback as LookupCallback)(refusedLookup(err, name, 'getaddrinfo', frame, stack), address, family);
         });
     };
     // util.promisify(dns.lookup) resolves to { address, family } through symbols on the function: keep them.
@@ -91,11 +215,58 @@ export function installErrorMapping(context: ErrorContext): void {
 
     const promises = dns.promises as unknown as { lookup: (hostname: string, options?: unknown) => Promise<unknown> };
     const promiseLookup = promises.lookup;
-    promises.lookup = async function (this: unknown, hostname: string, options?: unknown): Promise<unknown> {
+    const wrappedPromiseLookup = async function (this: unknown, name: string, options?: unknown): Promise<unknown> {
+        if (!loaded) return promiseLookup.call(this, name, options);
+        const frame = scopes.getStore() ?? null;
+        const stack = frames(callSite(wrappedPromiseLookup));
+        const refusal = scopeRefusal(name, frame, 'dns.promises.lookup', stack);
+        if (refusal) {
+            report(refusal, frame, { notify: true });
+            if (refusal.decision === 'block') throw new EgressBlocked(refusal);
+        }
         try {
-            return await promiseLookup.call(this, hostname, options);
+            return await promiseLookup.call(this, name, options);
         } catch (err) {
-            throw blockedLookup(err as NodeJS.ErrnoException, hostname, context) ?? err;
+            throw refusedLookup(err as NodeJS.ErrnoException, name, 'getaddrinfo', frame, stack) ?? err;
         }
     };
+    promises.lookup = wrappedPromiseLookup;
+}
+
+function wrapFetch(): void {
+    const original = globalThis.fetch as ((input: unknown, init?: unknown) => Promise<unknown>) | undefined;
+    if (typeof original !== 'function') return;
+    const wrappedFetch = async function (input: unknown, init?: unknown): Promise<Response> {
+        // undici connects from its own callbacks: the caller's stack is the one to report.
+        const site = loaded ? callSite(wrappedFetch) : undefined;
+        try {
+            return (await original.call(globalThis, input, init)) as Response;
+        } catch (err) {
+            const blocked = (err as { cause?: unknown }).cause;
+            if (blocked instanceof EgressBlocked && !blocked.event.url) {
+                const url = typeof input === 'string' ? input : input instanceof URL ? input.href : (input as { url?: string }).url;
+                // The URL asked for, when it is the one refused (a redirect goes elsewhere).
+                if (url && URL.canParse(url)) {
+                    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+                    const target = normaliseDestination(host);
+                    const same = target.kind === 'name' ? target.name === blocked.host : host === blocked.ip;
+                    if (same) addEvidence(blocked.event.seq, { url }, true);
+                }
+                addEvidence(blocked.event.seq, { stack: frames(site) }, true);
+            }
+            throw err;
+        }
+    };
+    globalThis.fetch = wrappedFetch;
+}
+
+/** Installs the wrappers once; they do nothing until tethered is first activated or a scope is made. */
+export function installErrorMapping(): void {
+    loaded = true;
+    if (installed) return;
+    installed = true;
+    wrapSockets();
+    wrapDgram();
+    wrapLookups();
+    wrapFetch();
 }

@@ -36,7 +36,19 @@ export interface Addon {
     onEvents(fn: (line: string) => void): void;
     /** The last event line made on the calling thread, or null; forgets it. */
     takeLastEvent(): string | null;
+    /** Compiles a scope (rules in normal form) under `parent`; throws with the shim's reason. */
+    scopeNew(rules: { allow: readonly string[]; deny: readonly string[]; allowLocalhost: boolean }, label: string, parent: NativeScope | null, collect: boolean): NativeScope;
+    /** The scope the calling thread's attempts are judged by from now on (null: none). */
+    scopeEnter(scope: NativeScope | null): void;
+    scopeId(scope: NativeScope): number;
+    /** Keep the events of attempts made in collecting scope `id` ... */
+    collect(id: number): void;
+    /** ... until this returns them (event lines) and stops keeping them. */
+    takeCollected(id: number): string[];
 }
+
+/** A compiled scope, owned by the addon (freed when the last reference goes). */
+export type NativeScope = object & { readonly __nativeScope: unique symbol };
 
 export interface NativeBinaries {
     readonly addonPath: string;

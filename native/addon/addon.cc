@@ -4,6 +4,8 @@
 #include <dlfcn.h>
 #include <napi.h>
 
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,7 +21,12 @@ struct Shim {
     int (*preloaded)() = nullptr;
     int (*active)() = nullptr;
     int (*abi)() = nullptr;
-    void (*set_sink)(void (*)(const char*, size_t)) = nullptr;
+    void (*set_sink)(tethered_sink) = nullptr;
+    tethered_scope* (*scope_new)(const tethered_settings*, const char*, const tethered_scope*, int, char*,
+                                 size_t) = nullptr;
+    void (*scope_free)(tethered_scope*) = nullptr;
+    const tethered_scope* (*scope_enter)(const tethered_scope*) = nullptr;
+    unsigned long long (*scope_id)(const tethered_scope*) = nullptr;
 };
 
 Shim shim;
@@ -51,10 +58,13 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             return env.Undefined();
         }
         shim.handle = handle;
-        bool ok = Resolve(shim.configure, "tethered_configure") &&
-                  Resolve(shim.disable, "tethered_disable") && Resolve(shim.patch, "tethered_patch") &&
-                  Resolve(shim.preloaded, "tethered_preloaded") && Resolve(shim.active, "tethered_active") &&
-                  Resolve(shim.abi, "tethered_abi") && Resolve(shim.set_sink, "tethered_set_sink");
+        bool ok =
+            Resolve(shim.configure, "tethered_configure") && Resolve(shim.disable, "tethered_disable") &&
+            Resolve(shim.patch, "tethered_patch") && Resolve(shim.preloaded, "tethered_preloaded") &&
+            Resolve(shim.active, "tethered_active") && Resolve(shim.abi, "tethered_abi") &&
+            Resolve(shim.set_sink, "tethered_set_sink") && Resolve(shim.scope_new, "tethered_scope_new") &&
+            Resolve(shim.scope_free, "tethered_scope_free") &&
+            Resolve(shim.scope_enter, "tethered_scope_enter") && Resolve(shim.scope_id, "tethered_scope_id");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
@@ -82,28 +92,42 @@ std::vector<const char*> Pointers(const std::vector<std::string>& strings) {
     return out;
 }
 
-// configure({ allow, deny, allowLocalhost, logOnly, failClosed, children, log, inject })
+// tethered_settings from { allow, deny, allowLocalhost, logOnly, failClosed, childrenInherit, log, inject },
+// with the strings it points into.
+struct Settings {
+    std::vector<std::string> allow, deny, inject;
+    std::vector<const char*> allow_p, deny_p, inject_p;
+    std::string log;
+    tethered_settings s{};
+
+    explicit Settings(const Napi::Object& o)
+        : allow(Strings(o.Get("allow"))),
+          deny(Strings(o.Get("deny"))),
+          inject(Strings(o.Get("inject"))),
+          allow_p(Pointers(allow)),
+          deny_p(Pointers(deny)),
+          inject_p(Pointers(inject)) {
+        if (o.Has("log") && o.Get("log").IsString()) log = std::string(o.Get("log").As<Napi::String>());
+        s.allow = allow_p.data();
+        s.nallow = allow_p.size();
+        s.deny = deny_p.data();
+        s.ndeny = deny_p.size();
+        s.allow_localhost = o.Get("allowLocalhost").ToBoolean();
+        s.log_only = o.Get("logOnly").ToBoolean();
+        s.fail_closed = o.Get("failClosed").ToBoolean();
+        s.children_inherit = o.Get("childrenInherit").ToBoolean();
+        s.log = log.empty() ? nullptr : log.c_str();
+        s.inject = inject_p.data();
+        s.ninject = inject_p.size();
+    }
+};
+
+// configure({ allow, deny, allowLocalhost, logOnly, failClosed, childrenInherit, log, inject })
 Napi::Value Configure(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object o = info[0].As<Napi::Object>();
-    auto allow = Strings(o.Get("allow")), deny = Strings(o.Get("deny")), inject = Strings(o.Get("inject"));
-    auto allow_p = Pointers(allow), deny_p = Pointers(deny), inject_p = Pointers(inject);
-    std::string log =
-        o.Has("log") && o.Get("log").IsString() ? std::string(o.Get("log").As<Napi::String>()) : "";
-    tethered_settings s{};
-    s.allow = allow_p.data();
-    s.nallow = allow_p.size();
-    s.deny = deny_p.data();
-    s.ndeny = deny_p.size();
-    s.allow_localhost = o.Get("allowLocalhost").ToBoolean();
-    s.log_only = o.Get("logOnly").ToBoolean();
-    s.fail_closed = o.Get("failClosed").ToBoolean();
-    s.children_inherit = o.Get("childrenInherit").ToBoolean();
-    s.log = log.empty() ? nullptr : log.c_str();
-    s.inject = inject_p.data();
-    s.ninject = inject_p.size();
+    Settings settings(info[0].As<Napi::Object>());
     char error[512] = "";
-    if (shim.configure(&s, error, sizeof error) != 0) {
+    if (shim.configure(&settings.s, error, sizeof error) != 0) {
         Napi::Error::New(env, std::string("tethered: ") + error).ThrowAsJavaScriptException();
     }
     return env.Undefined();
@@ -122,9 +146,20 @@ Napi::Value Patch(const Napi::CallbackInfo& info) {
 // error a blocked call returns can be turned into an EgressBlocked that names what was blocked.
 thread_local std::string last_event;
 
-// Called by the shim on the thread that made the attempt: copy the line and queue it; never block.
-void Sink(const char* json, size_t len) {
+// Events of attempts made inside a noEgress() scope, by that scope's id, while it runs: noEgress reads them
+// synchronously when its function settles, whichever thread made the attempt.
+std::mutex collected_mutex;
+std::map<unsigned long long, std::vector<std::string>> collected;
+
+// Called by the shim on the thread that made the attempt: copy the line and queue it; never wait for
+// JavaScript (the mutex is held only to append a line).
+void Sink(const char* json, size_t len, unsigned long long collector) {
     last_event.assign(json, len);
+    if (collector != 0) {
+        std::lock_guard<std::mutex> lock(collected_mutex);
+        auto it = collected.find(collector);
+        if (it != collected.end()) it->second.emplace_back(json, len);
+    }
     if (!have_events) return;
     auto* line = new std::string(json, len);
     if (events.NonBlockingCall(line, [](Napi::Env env, Napi::Function fn, std::string* data) {
@@ -168,7 +203,69 @@ Napi::Value TakeLastEvent(const Napi::CallbackInfo& info) {
     return line;
 }
 
+// scopeNew({ allow, deny, allowLocalhost }, label, parent, collect) -> an external owning the compiled scope
+Napi::Value ScopeNew(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Settings settings(info[0].As<Napi::Object>());
+    std::string label = info[1].IsString() ? std::string(info[1].As<Napi::String>()) : "";
+    const tethered_scope* parent =
+        info[2].IsExternal() ? info[2].As<Napi::External<tethered_scope>>().Data() : nullptr;
+    char error[512] = "";
+    tethered_scope* scope =
+        shim.scope_new(&settings.s, label.c_str(), parent, info[3].ToBoolean() ? 1 : 0, error, sizeof error);
+    if (!scope) {
+        Napi::Error::New(env, std::string("tethered: ") + error).ThrowAsJavaScriptException();
+        return env.Undefined();
+    }
+    // Freed when JavaScript lets go of it; the JavaScript scope object keeps its parent alive.
+    return Napi::External<tethered_scope>::New(env, scope,
+                                               [](Napi::Env, tethered_scope* s) { shim.scope_free(s); });
+}
+
+// scopeEnter(scope | null): the scope the calling thread's attempts are judged by from now on.
+Napi::Value ScopeEnter(const Napi::CallbackInfo& info) {
+    shim.scope_enter(info[0].IsExternal() ? info[0].As<Napi::External<tethered_scope>>().Data() : nullptr);
+    return info.Env().Undefined();
+}
+
+Napi::Value ScopeId(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(
+        info.Env(), static_cast<double>(shim.scope_id(info[0].As<Napi::External<tethered_scope>>().Data())));
+}
+
+// collect(id): keep the events of attempts made in scope `id` until takeCollected(id).
+Napi::Value Collect(const Napi::CallbackInfo& info) {
+    auto id = static_cast<unsigned long long>(info[0].As<Napi::Number>().Int64Value());
+    std::lock_guard<std::mutex> lock(collected_mutex);
+    collected.emplace(id, std::vector<std::string>());
+    return info.Env().Undefined();
+}
+
+// takeCollected(id) -> the event lines kept for scope `id`; stops keeping them.
+Napi::Value TakeCollected(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto id = static_cast<unsigned long long>(info[0].As<Napi::Number>().Int64Value());
+    std::vector<std::string> lines;
+    {
+        std::lock_guard<std::mutex> lock(collected_mutex);
+        auto it = collected.find(id);
+        if (it != collected.end()) {
+            lines.swap(it->second);
+            collected.erase(it);
+        }
+    }
+    Napi::Array out = Napi::Array::New(env, lines.size());
+    for (size_t i = 0; i < lines.size(); i++)
+        out.Set(static_cast<uint32_t>(i), Napi::String::New(env, lines[i]));
+    return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("scopeNew", Napi::Function::New(env, ScopeNew));
+    exports.Set("scopeEnter", Napi::Function::New(env, ScopeEnter));
+    exports.Set("scopeId", Napi::Function::New(env, ScopeId));
+    exports.Set("collect", Napi::Function::New(env, Collect));
+    exports.Set("takeCollected", Napi::Function::New(env, TakeCollected));
     exports.Set("takeLastEvent", Napi::Function::New(env, TakeLastEvent));
     exports.Set("abi", Napi::Number::New(env, TETHERED_ABI));
     exports.Set("version", Napi::String::New(env, TETHERED_VERSION));

@@ -55,6 +55,6 @@ TETHERED_EXPORT int tethered_patch(void) {
     return td_patch_all();
 }
 
-TETHERED_EXPORT void tethered_set_sink(void (*sink)(const char *json, size_t len)) {
+TETHERED_EXPORT void tethered_set_sink(tethered_sink sink) {
     td_set_sink(sink);
 }

@@ -37,33 +37,76 @@ static void suggestion(const char *host, const char *ip, int family, int port, c
         snprintf(out, cap, "%s%s%s", bracket ? "[" : "", target, bracket ? "]" : "");
 }
 
-/* Records the event for a verdict and turns it into the hook's answer. */
-static int conclude(const struct td_config *cfg, const struct td_verdict *v, const char *op,
-                    const char *protocol, const char *host, const char *ip, int family, int port) {
-    int allowed = cfg->policy ? td_verdict_allowed(v) : 0;
-    if (allowed && !cfg->log_allowed) return 0;
+/* A decision: the policy in force, then every scope of the thread's chain; the first that does not allow
+ * decides. */
+struct judgement {
+    struct td_verdict v;
+    int allowed;
+    const struct tethered_scope *by; /* the scope that refused, or NULL */
+};
+
+static void judge(const struct td_config *cfg, const struct tethered_scope *scope, const struct td_dest *dest,
+                  int port, const char *const *names, size_t n, struct judgement *j) {
+    j->v = (struct td_verdict){TD_REASON_NO_RULE, NULL, -1};
+    j->by = NULL;
+    if (cfg->policy) {
+        td_policy_decide(cfg->policy, dest, port, names, n, &j->v);
+        j->allowed = td_verdict_allowed(&j->v);
+    } else {
+        j->allowed = cfg->allow_all; /* else the policy is broken: everything is blocked */
+        if (cfg->allow_all) j->v.reason = TD_REASON_ALLOW_RULE;
+    }
+    for (const struct tethered_scope *s = scope; j->allowed && s; s = s->parent) {
+        struct td_verdict sv;
+        td_policy_decide(s->policy, dest, port, names, n, &sv);
+        if (!td_verdict_allowed(&sv)) {
+            j->v = sv;
+            j->allowed = 0;
+            j->by = s;
+        }
+    }
+}
+
+/* The configuration a hook judges by: the one in force, else (on a thread in a scope) scopes only. */
+static const struct td_config *config_for(const struct tethered_scope *scope) {
+    const struct td_config *cfg = td_config();
+    return cfg ? cfg : scope ? &td_scopes_only : NULL;
+}
+
+/* Records the event for a judgement and turns it into the hook's answer. */
+static int conclude(const struct td_config *cfg, const struct judgement *j,
+                    const struct tethered_scope *scope, const char *op, const char *protocol,
+                    const char *host, const char *ip, int family, int port) {
+    const struct td_verdict *v = &j->v;
+    int judged = cfg->policy || cfg->allow_all || j->by;
     char hint[TD_RULE_TEXT + 16];
     const char *rule = v->rule ? v->rule->text : NULL;
-    if (cfg->policy && !allowed && v->reason == TD_REASON_NO_RULE) {
+    if (judged && !j->allowed && v->reason == TD_REASON_NO_RULE) {
         suggestion(host, ip, family, port, hint, sizeof hint);
         rule = hint;
     }
-    int block = !allowed && cfg->mode == TD_MODE_ENFORCE;
+    /* The label of the scope that refused, else of the innermost labelled scope the attempt was made in. */
+    const struct tethered_scope *labelled = j->by;
+    if (!labelled)
+        for (labelled = scope; labelled && !labelled->label[0];) labelled = labelled->parent;
+    int block = !j->allowed && cfg->mode == TD_MODE_ENFORCE;
     struct td_event e = {
-        .decision = allowed ? "allow"
-                    : block ? "block"
-                            : "would-block",
+        .decision = j->allowed ? "allow"
+                    : block    ? "block"
+                               : "would-block",
         .op = op,
         .protocol = protocol,
         .host = host,
         .ip = ip,
         .port = port,
         .rule = rule,
-        .reason = cfg->policy           ? REASON_NAMES[v->reason]
+        .reason = judged                ? REASON_NAMES[v->reason]
                   : cfg->internal_error ? "internal-error"
                                         : "invalid-policy",
         .error = cfg->internal_error,
-        .with_stack = !allowed,
+        .with_stack = !j->allowed,
+        .scope_label = labelled && labelled->label[0] ? labelled->label : NULL,
+        .collector = scope ? scope->collector : 0,
     };
     td_emit(cfg, &e);
     if (!block) return 0;
@@ -87,7 +130,8 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, const c
         return 0; /* not IP, or too short: the real call answers */
     }
     if (in_lookup) return 0; /* the resolver's own traffic inside an allowed lookup */
-    const struct td_config *cfg = td_config();
+    const struct tethered_scope *scope = td_scope_current();
+    const struct td_config *cfg = config_for(scope);
     if (!cfg) return 0;
     int saved = errno;
     dest.kind = TD_DEST_IP;
@@ -95,16 +139,16 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, const c
     const char *ptrs[TD_HOSTMAP_NAMES];
     size_t n = td_hostmap_names(&dest.ip, names);
     for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
-    struct td_verdict v = {TD_REASON_NO_RULE, NULL, -1};
-    if (cfg->policy) td_policy_decide(cfg->policy, &dest, port, ptrs, n, &v);
-    if (cfg->policy && td_verdict_allowed(&v) && !cfg->log_allowed) {
+    struct judgement j;
+    judge(cfg, scope, &dest, port, ptrs, n, &j);
+    if (j.allowed && !cfg->log_allowed) {
         errno = saved;
         return 0;
     }
     char ip[48];
     td_ip_format(&dest.ip, ip);
-    const char *host = v.name_index >= 0 ? names[v.name_index] : (n ? names[0] : NULL);
-    int rc = conclude(cfg, &v, op, socket_protocol(fd), host, ip, dest.ip.family, port);
+    const char *host = j.v.name_index >= 0 ? names[j.v.name_index] : (n ? names[0] : NULL);
+    int rc = conclude(cfg, &j, scope, op, socket_protocol(fd), host, ip, dest.ip.family, port);
     if (rc == 0) errno = saved;
     return rc;
 }
@@ -112,36 +156,35 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, const c
 int td_check_lookup(const char *name, const char *op, char normal[TD_NAME_BUF]) {
     normal[0] = 0;
     if (!name || in_lookup) return 0;
-    const struct td_config *cfg = td_config();
-    if (!cfg) return 0;
+    const struct tethered_scope *scope = td_scope_current();
+    const struct td_config *cfg = config_for(scope);
+    if (!cfg && !td_scopes_used()) return 0;
     int saved = errno;
     struct td_dest dest;
     td_normalise_destination(name, strlen(name), &dest);
-    if (dest.kind == TD_DEST_IP) { /* numeric names are not lookups */
+    if (dest.kind == TD_DEST_NAME) memcpy(normal, dest.name, dest.name_len + 1);
+    /* Numeric names are not lookups; the machine's own name is exempt. With no policy in force the
+     * answers are still recorded, for a scope on another thread that connects to them. */
+    if (!cfg || dest.kind == TD_DEST_IP ||
+        (dest.kind == TD_DEST_NAME && td_hostname[0] && strcmp(dest.name, td_hostname) == 0)) {
         errno = saved;
         return 0;
     }
-    if (dest.kind == TD_DEST_NAME) {
-        memcpy(normal, dest.name, dest.name_len + 1);
-        if (td_hostname[0] && strcmp(dest.name, td_hostname) == 0) {
-            errno = saved;
-            return 0;
-        }
-    }
-    struct td_verdict v = {TD_REASON_NO_RULE, NULL, -1};
-    if (cfg->policy) td_policy_decide(cfg->policy, &dest, TD_ANY_PORT, NULL, 0, &v);
-    if (cfg->policy && td_verdict_allowed(&v) && !cfg->log_allowed) {
+    struct judgement j;
+    judge(cfg, scope, &dest, TD_ANY_PORT, NULL, 0, &j);
+    if (j.allowed && !cfg->log_allowed) {
         errno = saved;
         return 0;
     }
-    int rc = conclude(cfg, &v, op, "dns", dest.kind == TD_DEST_NAME ? dest.name : name, NULL, 0, -1);
+    int rc = conclude(cfg, &j, scope, op, "dns", dest.kind == TD_DEST_NAME ? dest.name : name, NULL, 0, -1);
     if (rc == 0) errno = saved;
     return rc;
 }
 
 int td_check_reverse(int family, const void *addr, const char *op) {
     if (!addr || in_lookup) return 0;
-    const struct td_config *cfg = td_config();
+    const struct tethered_scope *scope = td_scope_current();
+    const struct td_config *cfg = config_for(scope);
     if (!cfg) return 0;
     struct td_ip ip;
     if (family == AF_INET) {
@@ -154,11 +197,11 @@ int td_check_reverse(int family, const void *addr, const char *op) {
         return 0;
     }
     /* Loopback names come from /etc/hosts; with allowLocalhost they are no egress. */
-    if (cfg->policy && td_ip_is_localhost(&ip)) {
+    if (td_ip_is_localhost(&ip)) {
         struct td_dest d = {.kind = TD_DEST_IP, .ip = ip};
-        struct td_verdict v;
-        td_policy_decide(cfg->policy, &d, TD_ANY_PORT, NULL, 0, &v);
-        if (v.reason == TD_REASON_LOCALHOST) return 0;
+        struct judgement j;
+        judge(cfg, scope, &d, TD_ANY_PORT, NULL, 0, &j);
+        if (j.allowed) return 0;
     }
     char name[TD_NAME_BUF];
     size_t o = 0;

@@ -146,14 +146,15 @@ static void put_native_stack(struct out *o) {
     puts_(o, "]");
 }
 
-static void (*_Atomic sink)(const char *json, size_t len);
+static _Atomic tethered_sink sink;
+static atomic_ullong next_seq = 1;
 
-void td_set_sink(void (*fn)(const char *json, size_t len)) {
+void td_set_sink(tethered_sink fn) {
     atomic_store(&sink, fn);
 }
 
 void td_emit(const struct td_config *cfg, const struct td_event *e) {
-    void (*to_sink)(const char *, size_t) = atomic_load(&sink);
+    tethered_sink to_sink = atomic_load(&sink);
     if (!cfg || (cfg->log == TD_LOG_OFF && !to_sink)) return;
     int saved = errno;
     struct out o;
@@ -164,6 +165,8 @@ void td_emit(const struct td_config *cfg, const struct td_event *e) {
     put_num(&o, getpid());
     puts_(&o, ",\"tid\":");
     put_num(&o, gettid());
+    puts_(&o, ",\"seq\":"); /* this process's event number: the addon matches JavaScript's evidence to it */
+    put_num(&o, (long long)atomic_fetch_add_explicit(&next_seq, 1, memory_order_relaxed));
     put_field(&o, "decision", e->decision);
     put_field(&o, "op", e->op);
     put_field(&o, "protocol", e->protocol);
@@ -176,13 +179,13 @@ void td_emit(const struct td_config *cfg, const struct td_event *e) {
         puts_(&o, "null");
     put_field(&o, "rule", e->rule);
     put_field(&o, "reason", e->reason);
-    put_field(&o, "scopeLabel", NULL);
+    put_field(&o, "scopeLabel", e->scope_label);
     put_field(&o, "exe", td_exe_path);
     if (e->error) put_field(&o, "error", e->error);
     if (e->with_stack) put_native_stack(&o);
     o.buf[o.n++] = '}'; /* put() always leaves room for these two */
     o.buf[o.n++] = '\n';
-    if (to_sink) to_sink(o.buf, o.n);
+    if (to_sink) to_sink(o.buf, o.n, e->collector);
     if (cfg->log == TD_LOG_OFF) {
         /* the sink has it */
     } else if (cfg->log == TD_LOG_STDERR) {

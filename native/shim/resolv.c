@@ -65,7 +65,7 @@ static int res_querydomain_hook(const char *name, const char *domain, int class,
 
 static int check_packet(const unsigned char *msg, int len, const char *op, char normal[TD_NAME_BUF]) {
     normal[0] = 0;
-    if (td_in_lookup() || !td_config()) return 0;
+    if (td_in_lookup() || (!td_config() && !td_scope_current())) return 0;
     char name[TD_NAME_BUF];
     if (len <= 0 || td_dns_question(msg, (size_t)len, name) < 0) {
         /* A packet whose question cannot be read is judged as a lookup of an invalid name. */

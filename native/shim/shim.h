@@ -28,6 +28,7 @@ struct td_config {
     enum td_mode mode;
     int fail_closed;
     int log_allowed; /* also record allowed attempts (tethered learn) */
+    int allow_all;   /* no policy of its own: only scopes narrow (scope() without activate()) */
     enum td_log log;
     char log_path[TD_PATH_MAX];
     int children_inherit;
@@ -42,6 +43,24 @@ const struct td_config *td_config(void);
 void td_ensure_init(void);
 /* Puts a configuration in force (NULL: none), in one store. */
 void td_install_config(const struct td_config *c);
+
+/* ---- scopes (scope.c) ---- */
+
+struct tethered_scope {
+    struct td_policy *policy;
+    const struct tethered_scope *parent;
+    unsigned long long id;
+    unsigned long long collector; /* the nearest scope of the chain that collects events, or 0 */
+    char label[128];
+};
+
+/* The scope chain the calling thread is in, or NULL. */
+const struct tethered_scope *td_scope_current(void);
+/* True once any scope was made: lookups then record their answers even with no policy in force. */
+int td_scopes_used(void);
+/* The configuration hooks use on a thread in a scope when no policy is in force: allow, and let the
+ * scopes narrow. */
+extern const struct td_config td_scopes_only;
 
 /* Where this library lives (for LD_PRELOAD in children) and which program it is in. */
 extern char td_self_path[TD_PATH_MAX];
@@ -148,10 +167,12 @@ struct td_event {
     const char *reason;
     const char *error; /* an internal error, or NULL */
     int with_stack;
+    const char *scope_label;      /* or NULL */
+    unsigned long long collector; /* the collecting scope the attempt was made in, or 0 */
 };
 
 void td_emit(const struct td_config *cfg, const struct td_event *e);
-void td_set_sink(void (*sink)(const char *json, size_t len));
+void td_set_sink(tethered_sink sink);
 /* Prints a line to stderr, once per process and key. */
 void td_warn_once(int *flag, const char *message);
 

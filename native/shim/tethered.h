@@ -5,7 +5,7 @@
 #define TETHERED_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever the addon and the shim must change together. */
-#define TETHERED_ABI 1
+#define TETHERED_ABI 2
 #define TETHERED_VERSION "0.1.0"
 
 #include <stddef.h>
@@ -35,7 +35,24 @@ TETHERED_EXPORT int tethered_configure(const struct tethered_settings *settings,
 TETHERED_EXPORT void tethered_disable(void);
 /* Points the GOT entries of every loaded object at the hooks; returns the slots patched so far, or -1. */
 TETHERED_EXPORT int tethered_patch(void);
-/* Every event line (JSON, with its newline) also goes to `sink`, from whatever thread made the attempt. */
-TETHERED_EXPORT void tethered_set_sink(void (*sink)(const char *json, size_t len));
+/* Every event line (JSON, with its newline) also goes to `sink`, from whatever thread made the attempt,
+ * with the id of the innermost enclosing scope that collects events (0: none). */
+typedef void (*tethered_sink)(const char *json, size_t len, unsigned long long collector);
+TETHERED_EXPORT void tethered_set_sink(tethered_sink sink);
+
+/* Scopes narrow the policy for the calling thread: an attempt must pass the policy in force and every
+ * scope of the chain the thread is in. A scope is immutable once made; scopes of a chain must outlive it. */
+struct tethered_scope;
+/* Compiles a scope from settings' allow, deny and allow_localhost under `parent` (or NULL). `collect`: the
+ * sink is told this scope's id for the attempts made in it (noEgress). NULL with a message on a bad rule. */
+TETHERED_EXPORT struct tethered_scope *tethered_scope_new(const struct tethered_settings *settings,
+                                                          const char *label,
+                                                          const struct tethered_scope *parent, int collect,
+                                                          char *error, size_t cap);
+/* Frees a scope no thread is in (nor will enter again). */
+TETHERED_EXPORT void tethered_scope_free(struct tethered_scope *scope);
+/* Puts the calling thread in `scope` (NULL: in none); returns the scope it was in. */
+TETHERED_EXPORT const struct tethered_scope *tethered_scope_enter(const struct tethered_scope *scope);
+TETHERED_EXPORT unsigned long long tethered_scope_id(const struct tethered_scope *scope);
 
 #endif

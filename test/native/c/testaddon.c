@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <node_api.h>
 #include <pthread.h>
@@ -151,11 +152,61 @@ static napi_value dlopen_only(napi_env env, napi_callback_info info) {
     return number(env, dlopen(path, RTLD_NOW | RTLD_LOCAL) != NULL);
 }
 
+/* getaddrinfo(name) and a connect to the first IPv4 answer: EAI_* as a negative number when the lookup
+ * fails, else 0 or the connect's errno. */
+struct resolve_job {
+    char name[256];
+    int port;
+    int result;
+};
+
+static void *resolve_connect(void *arg) {
+    struct resolve_job *job = arg;
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(job->name, NULL, &hints, &res);
+    if (rc != 0) {
+        job->result = rc < 0 ? rc : -rc;
+        return NULL;
+    }
+    struct sockaddr_in in = *(struct sockaddr_in *)res->ai_addr;
+    freeaddrinfo(res);
+    in.sin_port = htons((unsigned short)job->port);
+    job->result = do_connect(&in, 0);
+    return NULL;
+}
+
+static struct resolve_job resolve_job_from(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    struct resolve_job job = {{0}, 0, 0};
+    size_t len;
+    napi_get_value_string_utf8(env, argv[0], job.name, sizeof job.name, &len);
+    napi_get_value_int32(env, argv[1], &job.port);
+    return job;
+}
+
+static napi_value resolve_connect_here(napi_env env, napi_callback_info info) {
+    struct resolve_job job = resolve_job_from(env, info);
+    resolve_connect(&job);
+    return number(env, job.result);
+}
+
+static napi_value resolve_connect_on_thread(napi_env env, napi_callback_info info) {
+    struct resolve_job job = resolve_job_from(env, info);
+    pthread_t t;
+    pthread_create(&t, NULL, resolve_connect, &job);
+    pthread_join(t, NULL);
+    return number(env, job.result);
+}
+
 NAPI_MODULE_INIT() {
-    const char *names[] = {"connectTo",          "syscallConnect", "udpSendto",  "connectOnThread", "startWaitingThread",
-                           "releaseWaitingThread", "dlopenConnect", "dlopenOnly"};
-    napi_callback fns[] = {connect_to, syscall_connect, udp_sendto, connect_on_thread, start_waiting_thread,
-                           release_waiting_thread, dlopen_connect, dlopen_only};
+    const char *names[] = {"connectTo",          "syscallConnect",        "udpSendto",     "connectOnThread",
+                           "startWaitingThread", "releaseWaitingThread",  "dlopenConnect", "dlopenOnly",
+                           "resolveConnect",     "resolveConnectOnThread"};
+    napi_callback fns[] = {connect_to,           syscall_connect,          udp_sendto,     connect_on_thread,
+                           start_waiting_thread, release_waiting_thread,   dlopen_connect, dlopen_only,
+                           resolve_connect_here, resolve_connect_on_thread};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         napi_value fn;
         napi_create_function(env, names[i], NAPI_AUTO_LENGTH, fns[i], NULL, &fn);

@@ -1,0 +1,138 @@
+/**
+ * scope() and noEgress(): narrowing the policy for an async call tree. The scope a piece of code runs in is
+ * kept in AsyncLocalStorage; an async hook tells the shim on every callback, so that the JavaScript
+ * thread's native calls (net, dgram, a native addon's connect()) are judged by it too. Lookups that Node
+ * sends to the libuv pool are checked against the scope in JavaScript before they go (js-errors.ts).
+ * Scopes work with or without activate(): without it, only the scopes narrow.
+ */
+import { createHook } from 'node:async_hooks';
+import { EgressViolation, type EgressEvent } from './errors.js';
+import { installErrorMapping } from './js-errors.js';
+import type { NativeScope } from './native.js';
+import { AllowPolicy } from './policy/index.js';
+import { collectorOf, eventFromLine, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
+
+export interface ScopeOptions {
+    readonly allow: readonly string[];
+    readonly deny?: readonly string[] | undefined;
+    /** Names the scope in events and errors. */
+    readonly label?: string | undefined;
+    /** Default true. */
+    readonly allowLocalhost?: boolean | undefined;
+}
+
+export interface NoEgressOptions {
+    /** Default: nothing (localhost aside). */
+    readonly allow?: readonly string[] | undefined;
+    readonly deny?: readonly string[] | undefined;
+    readonly label?: string | undefined;
+    /** Default true. */
+    readonly allowLocalhost?: boolean | undefined;
+}
+
+// What the shim was last told about this thread's scope, and what each callback found on entry.
+let entered: NativeScope | null = null;
+const outer: (NativeScope | null)[] = [];
+let tracking = false;
+
+function enter(native: NativeScope | null): void {
+    if (native === entered) return;
+    entered = native;
+    runtime().addon.scopeEnter(native);
+}
+
+/** From the first scope on, every callback enters the scope it was created in (and leaves it after). */
+function track(): void {
+    if (tracking) return;
+    tracking = true;
+    createHook({
+        before() {
+            outer.push(entered);
+            enter(scopes.getStore()?.native ?? null);
+        },
+        after() {
+            enter(outer.pop() ?? null);
+        },
+    }).enable();
+}
+
+function checkOptions(what: string, options: NoEgressOptions, fn: unknown, needAllow: boolean): void {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`${what}() takes an options object and a function`);
+    if (needAllow ? !Array.isArray(options.allow) : options.allow !== undefined && !Array.isArray(options.allow)) {
+        throw new TypeError(`${what}(): allow must be an array of rules`);
+    }
+    if (options.deny !== undefined && !Array.isArray(options.deny)) throw new TypeError(`${what}(): deny must be an array of rules`);
+    if (options.label !== undefined && typeof options.label !== 'string') throw new TypeError(`${what}(): label must be a string`);
+    if (options.allowLocalhost !== undefined && typeof options.allowLocalhost !== 'boolean') throw new TypeError(`${what}(): allowLocalhost must be a boolean`);
+    if (typeof fn !== 'function') throw new TypeError(`${what}(): the second argument must be a function`);
+}
+
+function frameFor(options: NoEgressOptions, collecting: boolean): ScopeFrame {
+    const policy = new AllowPolicy(options.allow ?? [], { deny: options.deny, allowLocalhost: options.allowLocalhost });
+    const { addon } = runtime();
+    installErrorMapping();
+    if (!isPatched()) patchProcess();
+    const parent = scopes.getStore() ?? null;
+    const label = options.label ?? null;
+    const native = addon.scopeNew(
+        { allow: policy.allow.map((r) => r.text), deny: policy.deny.map((r) => r.text), allowLocalhost: policy.allowLocalhost },
+        label ?? '',
+        parent?.native ?? null,
+        collecting,
+    );
+    return Object.freeze({ policy, label, parent, native, id: addon.scopeId(native), collecting, events: [] });
+}
+
+function runIn<T>(frame: ScopeFrame, fn: () => T): T {
+    track();
+    return scopes.run(frame, () => {
+        const previous = entered;
+        enter(frame.native);
+        try {
+            return fn();
+        } finally {
+            enter(previous);
+        }
+    });
+}
+
+/**
+ * Runs `fn` with the policy narrowed to `options` (on top of the policy in force and any enclosing scope:
+ * a scope never widens), for everything `fn` starts on this thread: callbacks, promises, timers, native
+ * calls. Returns what `fn` returns. Throws InvalidRuleError for a bad rule.
+ */
+export function scope<T>(options: ScopeOptions, fn: () => T): T {
+    checkOptions('scope', options, fn, true);
+    return runIn(frameFor(options, false), fn);
+}
+
+function byTime(a: EgressEvent, b: EgressEvent): number {
+    return a.time < b.time ? -1 : a.time > b.time ? 1 : (a.seq ?? 0) - (b.seq ?? 0);
+}
+
+/**
+ * Runs `fn` under the rules (default: no egress at all but localhost) and, once it settles, rejects with
+ * EgressViolation listing every attempt made inside it that was blocked — including those `fn` caught
+ * and swallowed. Resolves with `fn`'s value when there were none.
+ */
+export async function noEgress<T>(options: NoEgressOptions, fn: () => T | Promise<T>): Promise<T> {
+    checkOptions('noEgress', options, fn, false);
+    const frame = frameFor(options, true);
+    const { addon } = runtime();
+    addon.collect(frame.id);
+    let value: T | undefined;
+    let failure: unknown;
+    let failed = false;
+    try {
+        value = await runIn(frame, fn);
+    } catch (err) {
+        failed = true;
+        failure = err;
+    }
+    const events = [...addon.takeCollected(frame.id).map(eventFromLine), ...frame.events].filter((e) => e.decision !== 'allow').sort(byTime);
+    // An enclosing noEgress() sees these too, even if the violation below is caught.
+    collectorOf(frame.parent)?.events.push(...events);
+    if (events.length > 0) throw new EgressViolation(events, frame.label, failed ? { cause: failure } : undefined);
+    if (failed) throw failure;
+    return value as T;
+}

@@ -1,0 +1,255 @@
+// scope() and noEgress(): the policy narrowed for an async call tree, on JavaScript and on native calls
+// made on the JavaScript thread; noEgress() reporting every blocked attempt, swallowed ones included.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { NEEDS_NETNS } from '../helpers/netns.mjs';
+import { inFreshNode } from '../helpers/inprocess.mjs';
+import { httpServer, tcpServer } from '../helpers/shim.mjs';
+
+const EACCES = 13;
+
+describe('scope()', { skip: NEEDS_NETNS }, () => {
+    let a; // 127.0.0.2 (api.example.test)
+    let b; // 127.0.0.3 (evil.example.test)
+    before(async () => {
+        a = await tcpServer('127.0.0.2');
+        b = await tcpServer('127.0.0.3');
+    });
+    after(async () => {
+        await a.close();
+        await b.close();
+    });
+
+    test('narrows native and JavaScript calls in a synchronous function, and only inside it', async () => {
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const inside = t.scope({ allow: ['127.0.0.2'], label: 'only-a', allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port}), addon.syscallConnect('127.0.0.3', ${b.port})]);
+            print(inside);
+            print(addon.connectTo('127.0.0.3', ${b.port}));
+            print(await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, () => connectJs('127.0.0.3', ${b.port})));
+        `);
+        assert.deepEqual(r.results, [[0, EACCES, EACCES], 0, 'ERR_EGRESS_BLOCKED'], r.stderr);
+    });
+
+    test('follows the async call tree: await, timers, promises, nextTick, setImmediate, event emitters', async () => {
+        const r = await inFreshNode(`
+            const { EventEmitter } = require('node:events');
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const native = () => addon.connectTo('127.0.0.3', ${b.port});
+            const emitter = new EventEmitter();
+            const results = await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, async () => {
+                const out = {};
+                await null;
+                out.await = native();
+                out.timer = await new Promise((r) => setTimeout(() => r(native()), 5));
+                out.then = await Promise.resolve().then(native);
+                out.tick = await new Promise((r) => process.nextTick(() => r(native())));
+                out.immediate = await new Promise((r) => setImmediate(() => r(native())));
+                out.emitter = await new Promise((r) => { emitter.once('go', () => r(native())); setTimeout(() => emitter.emit('go'), 1); });
+                out.js = await connectJs('127.0.0.3', ${b.port});
+                out.allowed = addon.connectTo('127.0.0.2', ${a.port});
+                return out;
+            });
+            print(results);
+            print([native(), await connectJs('127.0.0.3', ${b.port})]);
+        `);
+        const E = EACCES;
+        assert.deepEqual(r.results, [{ await: E, timer: E, then: E, tick: E, immediate: E, emitter: E, js: 'ERR_EGRESS_BLOCKED', allowed: 0 }, [0, 'ok']], r.stderr);
+    });
+
+    test('concurrent scopes interleaving on the one thread each keep their own rules', async () => {
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const run = (allow, label) => t.scope({ allow: [allow], label, allowLocalhost: false }, async () => {
+                const out = [];
+                for (let i = 0; i < 5; i++) {
+                    await new Promise((r) => setTimeout(r, 1 + (i % 2)));
+                    out.push(addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port}));
+                }
+                return out;
+            });
+            print(await Promise.all([run('127.0.0.2', 'a'), run('127.0.0.3', 'b')]));
+        `);
+        const E = EACCES;
+        assert.deepEqual(r.results, [[[0, E, 0, E, 0, E, 0, E, 0, E], [E, 0, E, 0, E, 0, E, 0, E, 0]]], r.stderr);
+    });
+
+    test('nested scopes only narrow: an inner scope cannot allow what an outer one does not', async () => {
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const seen = [];
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false, onBlocked: (e) => seen.push(e.scopeLabel) });
+            print(t.scope({ allow: ['127.0.0.2'], label: 'outer', allowLocalhost: false }, () => t.scope({ allow: ['127.0.0.2', '127.0.0.3'], label: 'inner', allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port})])));
+            print(t.scope({ allow: ['127.0.0.2', '127.0.0.3'], label: 'outer', allowLocalhost: false }, () => t.scope({ allow: ['127.0.0.3'], label: 'inner', allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port})])));
+            await tick();
+            print(seen);
+        `);
+        assert.deepEqual(r.results, [[0, EACCES], [EACCES, 0], ['outer', 'inner']], r.stderr);
+    });
+
+    test('a scope never widens the policy in force, and a deny rule of either wins', async () => {
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+            print(t.scope({ allow: ['127.0.0.0/8'], allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port})]));
+            print(t.scope({ allow: ['127.0.0.0/8'], deny: ['127.0.0.2'], allowLocalhost: false }, () => addon.connectTo('127.0.0.2', ${a.port})));
+        `);
+        assert.deepEqual(r.results, [[0, EACCES], EACCES], r.stderr);
+    });
+
+    test('works without activate(): only the scope narrows, and nothing outside it is touched', async () => {
+        const r = await inFreshNode(`
+            print(t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port})]));
+            print([addon.connectTo('127.0.0.3', ${b.port}), await connectJs('127.0.0.3', ${b.port}), t.status().active]);
+        `);
+        assert.deepEqual(r.results, [[0, EACCES], [0, 'ok', false]], r.stderr);
+    });
+
+    test('judges names: a lookup the scope does not allow fails with EgressBlocked before it is sent', async () => {
+        const r = await inFreshNode(`
+            const dns = require('node:dns');
+            t.activate({ allow: ['*.example.test'], allowLocalhost: false });
+            const pick = (e) => e && [e.code, e.host, e.protocol, e.scopeLabel, e.rule];
+            await t.scope({ allow: ['api.example.test:${a.port}'], label: 'api-only', allowLocalhost: false }, async () => {
+                print(await connectJs('api.example.test', ${a.port}));
+                print(await new Promise((r) => net.connect(${b.port}, 'evil.example.test').on('error', (e) => r(pick(e)))));
+                print(await dns.promises.lookup('evil.example.test').then(() => 'resolved', pick));
+                print(await new Promise((r) => dns.lookup('evil.example.test', (e) => r(pick(e)))));
+                print(addon.resolveConnect('evil.example.test', ${b.port}));
+                print(addon.resolveConnect('api.example.test', ${a.port}));
+            });
+        `);
+        const refused = ['ERR_EGRESS_BLOCKED', 'evil.example.test', 'dns', 'api-only', 'evil.example.test'];
+        assert.deepEqual(r.results, ['ok', refused, refused, refused, -4 /* EAI_FAIL */, 0], r.stderr);
+    });
+
+    test('in log-only mode a scope reports would-block and lets the attempt through', async () => {
+        const r = await inFreshNode(`
+            const seen = [];
+            t.activate({ allow: ['127.0.0.0/8'], allowLocalhost: false, logOnly: true, onBlocked: (e) => seen.push([e.decision, e.scopeLabel]) });
+            print(t.scope({ allow: ['127.0.0.2'], label: 'narrow', allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${b.port})));
+            await tick();
+            print(seen);
+        `);
+        assert.deepEqual(r.results, [0, [['would-block', 'narrow']]], r.stderr);
+    });
+
+    test('checks its arguments and its rules', async () => {
+        const r = await inFreshNode(`
+            const attempt = (fn) => { try { fn(); return 'ok'; } catch (e) { return e.name; } };
+            print([
+                attempt(() => t.scope({}, () => 1)),
+                attempt(() => t.scope({ allow: ['127.0.0.2'], allowLocalhost: false })),
+                attempt(() => t.scope({ allow: ['https://x.test'], allowLocalhost: false }, () => 1)),
+                attempt(() => t.scope({ allow: [], label: 3, allowLocalhost: false }, () => 1)),
+                t.scope({ allow: [], allowLocalhost: false }, () => 42),
+            ]);
+        `);
+        assert.deepEqual(r.results, [['TypeError', 'TypeError', 'InvalidRuleError', 'TypeError', 42]], r.stderr);
+    });
+});
+
+describe('noEgress()', { skip: NEEDS_NETNS }, () => {
+    let a;
+    let web;
+    before(async () => {
+        a = await tcpServer('127.0.0.2');
+        web = await httpServer('127.0.0.2');
+    });
+    after(async () => {
+        await a.close();
+        await web.close();
+    });
+
+    test("resolves with fn's value when nothing was blocked (localhost is allowed by default)", async () => {
+        const r = await inFreshNode(`
+            print(await t.noEgress({}, async () => { await connectJs('127.0.0.2', ${a.port}); return 'value'; }));
+            print(await t.noEgress({ allow: ['127.0.0.2'], allowLocalhost: false }, () => addon.connectTo('127.0.0.2', ${a.port})));
+        `);
+        assert.deepEqual(r.results, ['value', 0], r.stderr);
+    });
+
+    test('rejects with EgressViolation listing every blocked attempt, swallowed ones included, with evidence', async () => {
+        const r = await inFreshNode(`
+            const http = require('node:http');
+            const dns = require('node:dns');
+            try {
+                await t.noEgress({ allowLocalhost: false, label: 'tool-call' }, async () => {
+                    try { await new Promise((res, rej) => http.get('http://api.example.test:${web.port}/path?q=1', res).on('error', rej)); } catch {}
+                    addon.connectTo('127.0.0.2', ${a.port});
+                    await dns.promises.lookup('other.example.test').catch(() => {});
+                    await fetch('http://127.0.0.2:${web.port}/f').catch(() => {});
+                    return 'swallowed everything';
+                });
+                print('resolved');
+            } catch (e) {
+                print([e.name, e.code, e.scopeLabel, e.events.length]);
+                print(e.events.map((x) => [x.decision, x.protocol, x.host, x.ip, x.port, x.scopeLabel]));
+                print(e.events.map((x) => [x.url ?? null, typeof x.stack === 'string' && x.stack.includes('[eval]'), Array.isArray(x.nativeStack) && x.nativeStack.length > 0]));
+                print(e.message.split('\\n')[0]);
+            }
+        `);
+        assert.equal(r.code, 0, r.stderr);
+        const [head, events, evidence, message] = r.results;
+        assert.deepEqual(head, ['EgressViolation', 'ERR_EGRESS_VIOLATION', 'tool-call', 4]);
+        assert.deepEqual(events, [
+            ['block', 'dns', 'api.example.test', null, null, 'tool-call'],
+            ['block', 'tcp', null, '127.0.0.2', a.port, 'tool-call'],
+            ['block', 'dns', 'other.example.test', null, null, 'tool-call'],
+            ['block', 'tcp', null, '127.0.0.2', web.port, 'tool-call'],
+        ]);
+        // URL where known; the JavaScript stack reaches the caller's own code; native frames for native calls.
+        assert.deepEqual(evidence[0], [null, true, false]);
+        assert.deepEqual(evidence[1], [null, false, true]);
+        assert.deepEqual(evidence[3], [`http://127.0.0.2:${web.port}/f`, true, true]);
+        assert.equal(message, "tethered: 4 network attempts were not allowed inside 'tool-call':");
+    });
+
+    test('the URL of an http request and the caller stack reach the event and onBlocked', async () => {
+        const r = await inFreshNode(`
+            const http = require('node:http');
+            const seen = [];
+            t.activate({ allow: [], allowLocalhost: false, onBlocked: (e) => seen.push(e) });
+            const err = await new Promise((res) => http.get('http://127.0.0.2:${web.port}/a/b?c=d', () => res(null)).on('error', res));
+            await tick();
+            print([err.code, err.event.url, seen.length, seen[0].url, seen[0].stack.includes('[eval]'), seen[0].seq === err.event.seq]);
+        `);
+        assert.deepEqual(r.results, [['ERR_EGRESS_BLOCKED', `http://127.0.0.2:${web.port}/a/b?c=d`, 1, `http://127.0.0.2:${web.port}/a/b?c=d`, true, true]], r.stderr);
+    });
+
+    test("an error fn throws is the violation's cause; a synchronous fn works too", async () => {
+        const r = await inFreshNode(`
+            const outcome = (p) => p.then((v) => ['value', v], (e) => [e.name, e.cause ? e.cause.message ?? e.cause.code : null]);
+            print(await outcome(t.noEgress({ allowLocalhost: false }, () => { if (addon.connectTo('127.0.0.2', ${a.port}) !== 0) throw new Error('no network'); })));
+            print(await outcome(t.noEgress({}, () => { throw new Error('plain failure'); })));
+            print(await outcome(t.noEgress({}, () => 7)));
+        `);
+        assert.deepEqual(r.results, [['EgressViolation', 'no network'], ['Error', null], ['value', 7]], r.stderr);
+    });
+
+    test('an enclosing noEgress() sees what a nested one caught, even when its violation is swallowed', async () => {
+        const r = await inFreshNode(`
+            try {
+                await t.noEgress({ allowLocalhost: false, label: 'outer' }, async () => {
+                    await t.noEgress({ allowLocalhost: false, label: 'inner' }, () => addon.connectTo('127.0.0.2', ${a.port})).catch(() => {});
+                    addon.connectTo('127.0.0.3', ${a.port});
+                });
+                print('resolved');
+            } catch (e) {
+                print([e.scopeLabel, e.events.map((x) => [x.ip, x.scopeLabel])]);
+            }
+        `);
+        assert.deepEqual(r.results, [['outer', [['127.0.0.2', 'inner'], ['127.0.0.3', 'outer']]]], r.stderr);
+    });
+
+    test('attempts are judged by the policy in force as well; in log-only mode they are reported, not blocked', async () => {
+        const r = await inFreshNode(`
+            t.activate({ allow: [], allowLocalhost: false, logOnly: true });
+            const e = await t.noEgress({ allow: ['127.0.0.2'] }, () => addon.connectTo('127.0.0.2', ${a.port})).catch((x) => x);
+            print([e.name, e.events.map((x) => x.decision)]);
+            t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+            const f = await t.noEgress({ allow: ['127.0.0.0/8'], allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${a.port})).catch((x) => x);
+            print([f.name, f.events.map((x) => [x.decision, x.ip])]);
+        `);
+        assert.deepEqual(r.results, [['EgressViolation', ['would-block']], ['EgressViolation', [['block', '127.0.0.3']]]], r.stderr);
+    });
+});
