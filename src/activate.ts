@@ -93,11 +93,13 @@ export function activate(options: ActivateOptions): void {
     const policy = new AllowPolicy(options.allow, { deny: options.deny, allowLocalhost: options.allowLocalhost });
     const { addon, shimPath, preloaded } = runtime();
     const inherit = (options.children ?? 'inherit') === 'inherit';
+    // TETHERED_LOG as the user set it, not as an earlier activate() set it for children.
+    const userLog = current ? current.savedEnv.TETHERED_LOG : process.env.TETHERED_LOG;
     // What children get (also what the shim injects into every exec).
     const variables = policyVariables(policy, {
         mode: options.logOnly ? 'log' : 'enforce',
         failClosed: options.failClosed ?? false,
-        log: process.env.TETHERED_LOG ?? 'stderr',
+        log: userLog ?? 'stderr',
     });
     addon.configure({
         allow: policy.allow.map((r) => r.text),
@@ -106,7 +108,7 @@ export function activate(options: ActivateOptions): void {
         logOnly: options.logOnly ?? false,
         failClosed: options.failClosed ?? false,
         childrenInherit: inherit,
-        log: process.env.TETHERED_LOG ?? 'off',
+        log: userLog ?? 'off',
         inject: Object.entries(variables).map(([k, v]) => `${k}=${v}`),
     });
     installErrorMapping();

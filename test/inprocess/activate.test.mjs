@@ -262,7 +262,7 @@ describe('other threads of the process', { skip: NEEDS_NETNS }, () => {
     });
     after(() => tcp.close());
 
-    test('a worker thread using net and fetch is judged like the main thread (blocked, logged, allowed)', async () => {
+    test('T1 a worker thread using net and fetch is judged like the main thread (blocked, logged, allowed)', async () => {
         const r = await inFreshNode(`
             const { Worker } = require('node:worker_threads');
             const inWorker = () => new Promise((resolve) => {
@@ -295,5 +295,48 @@ describe('other threads of the process', { skip: NEEDS_NETNS }, () => {
         assert.equal(allowed, 'ok');
         assert.deepEqual(seen.slice(0, 2), ['block', 'block']);
         assert.ok(seen.includes('would-block'));
+    });
+
+    test('T2 the libuv pool: dns.lookup runs getaddrinfo there, blocked, logged, allowed, off the main thread', async () => {
+        const r = await inFreshNode(`
+            const dns = require('node:dns');
+            const seen = [];
+            const lookup = () => new Promise((r) => dns.lookup('api.example.test', (e, a) => r(e ? e.code : a)));
+            t.activate({ allow: [], allowLocalhost: false, onBlocked: (e) => seen.push([e.decision, e.op, e.host, e.tid !== process.pid]) });
+            print(await lookup());
+            await tick(); // events from the pool reach onBlocked asynchronously
+            t.activate({ allow: [], allowLocalhost: false, logOnly: true, onBlocked: (e) => seen.push([e.decision, e.op, e.host, e.tid !== process.pid]) });
+            print(await lookup());
+            await tick();
+            t.activate({ allow: ['api.example.test'], allowLocalhost: false, onBlocked: (e) => seen.push(e) });
+            print(await lookup());
+            await tick();
+            print(seen);
+        `);
+        assert.equal(r.stderr, '', 'no event line on stderr: TETHERED_LOG is not set');
+        assert.deepEqual(r.results, ['ERR_EGRESS_BLOCKED', '127.0.0.2', '127.0.0.2', [['block', 'getaddrinfo', 'api.example.test', true], ['would-block', 'getaddrinfo', 'api.example.test', true]]], r.stderr);
+    });
+
+    test('T3 a native thread calling getaddrinfo and connect: blocked, logged, allowed', async () => {
+        const r = await inFreshNode(`
+            const seen = [];
+            const collect = (e) => seen.push([e.decision, e.op, e.host, e.tid !== process.pid]);
+            t.activate({ allow: [], allowLocalhost: false, onBlocked: collect });
+            print(addon.resolveConnectOnThread('api.example.test', ${tcp.port}));
+            t.activate({ allow: ['api.example.test:1'], allowLocalhost: false, onBlocked: collect });
+            print(addon.resolveConnectOnThread('api.example.test', ${tcp.port}));
+            t.activate({ allow: [], allowLocalhost: false, logOnly: true, onBlocked: collect });
+            print(addon.resolveConnectOnThread('api.example.test', ${tcp.port}));
+            t.activate({ allow: ['api.example.test:${tcp.port}'], allowLocalhost: false, onBlocked: collect });
+            print(addon.resolveConnectOnThread('api.example.test', ${tcp.port}));
+            await tick();
+            print(seen);
+        `);
+        assert.deepEqual(r.results, [-4 /* EAI_FAIL */, EACCES, 0, 0, [
+            ['block', 'getaddrinfo', 'api.example.test', true],
+            ['block', 'connect', 'api.example.test', true],
+            ['would-block', 'getaddrinfo', 'api.example.test', true],
+            ['would-block', 'connect', 'api.example.test', true],
+        ]], r.stderr);
     });
 });

@@ -7,10 +7,14 @@ import https from 'node:https';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
 import { httpServer, tcpServer, udpServer } from '../helpers/shim.mjs';
+
+const wsPath = createRequire(import.meta.url).resolve('ws');
+const { WebSocketServer } = createRequire(import.meta.url)('ws');
 
 describe('JavaScript egress paths under activate()', { skip: NEEDS_NETNS }, () => {
     const s = {};
@@ -29,6 +33,10 @@ describe('JavaScript egress paths under activate()', { skip: NEEDS_NETNS }, () =
         server.listen(0, '127.0.0.2');
         await once(server, 'listening');
         s.tls = { port: server.address().port, close: () => new Promise((r) => server.close(r)) };
+        const wss = new WebSocketServer({ host: '127.0.0.2', port: 0 });
+        wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
+        await once(wss, 'listening');
+        s.ws = { port: wss.address().port, close: () => new Promise((r) => wss.close(r)) };
     });
     after(async () => {
         await Promise.all(Object.values(s).map((x) => x.close()));
@@ -44,6 +52,7 @@ describe('JavaScript egress paths under activate()', { skip: NEEDS_NETNS }, () =
         ['J3', 'http.request through a keep-alive agent, twice', () => `api.example.test:${s.web.port}`, () => `{ const agent = new http.Agent({ keepAlive: true }); await get('http://api.example.test:${s.web.port}/', agent); await get('http://api.example.test:${s.web.port}/', agent); agent.destroy(); }`],
         ['J4', 'fetch', () => `api.example.test:${s.web.port}`, () => `await (await fetch('http://api.example.test:${s.web.port}/')).text()`],
         ['J5', 'http2.connect (h2c)', () => `127.0.0.2:${s.tcp.port}`, () => `await h2('http://127.0.0.2:${s.tcp.port}')`],
+        ['J6', 'WebSocket client (ws), with a message round trip', () => `api.example.test:${s.ws.port}`, () => `await new Promise((resolve, reject) => { const ws = new WebSocket('ws://api.example.test:${s.ws.port}/'); ws.on('open', () => ws.send('ping')); ws.on('message', (m) => { ws.close(); String(m) === 'ping' ? resolve() : reject(new Error('bad echo')); }); ws.on('error', reject); })`],
         ['J7', 'dgram send to an address', () => `127.0.0.2:${s.udp.port}`, () => `await udpSend(${s.udp.port}, false)`],
         ['J7', 'dgram connect + send', () => `127.0.0.2:${s.udp.port}`, () => `await udpSend(${s.udp.port}, true)`],
         ['J8', 'dns.lookup', () => 'api.example.test', () => `await new Promise((r, j) => dns.lookup('api.example.test', (e) => (e ? j(e) : r())))`],
@@ -57,6 +66,7 @@ describe('JavaScript egress paths under activate()', { skip: NEEDS_NETNS }, () =
     ];
 
     const HELPERS = `
+        const WebSocket = require(${JSON.stringify(wsPath)});
         const http = require('node:http'), https = require('node:https'), http2 = require('node:http2'), dns = require('node:dns'), dgram = require('node:dgram'), tls = require('node:tls'), fs = require('node:fs');
         const tcp = (host, port, extra = {}) => new Promise((resolve, reject) => {
             const sock = net.connect({ host, port, ...extra });

@@ -204,7 +204,7 @@ describe('noEgress()', { skip: NEEDS_NETNS }, () => {
         assert.equal(message, "tethered: 4 network attempts were not allowed inside 'tool-call':");
     });
 
-    test('the URL of an http request and the caller stack reach the event and onBlocked', async () => {
+    test('onBlocked payloads: every field, the URL of an http request and the caller stack', async () => {
         const r = await inFreshNode(`
             const http = require('node:http');
             const seen = [];
@@ -212,8 +212,15 @@ describe('noEgress()', { skip: NEEDS_NETNS }, () => {
             const err = await new Promise((res) => http.get('http://127.0.0.2:${web.port}/a/b?c=d', () => res(null)).on('error', res));
             await tick();
             print([err.code, err.event.url, seen.length, seen[0].url, seen[0].stack.includes('[eval]'), seen[0].seq === err.event.seq]);
+            const { time, stack, nativeStack, seq, ...rest } = seen[0];
+            print([typeof time, typeof stack, Array.isArray(nativeStack), typeof seq, rest]);
         `);
-        assert.deepEqual(r.results, [['ERR_EGRESS_BLOCKED', `http://127.0.0.2:${web.port}/a/b?c=d`, 1, `http://127.0.0.2:${web.port}/a/b?c=d`, true, true]], r.stderr);
+        const url = `http://127.0.0.2:${web.port}/a/b?c=d`;
+        assert.deepEqual(r.results[0], ['ERR_EGRESS_BLOCKED', url, 1, url, true, true], r.stderr);
+        const [types, rest] = [r.results[1].slice(0, 4), r.results[1][4]];
+        assert.deepEqual(types, ['string', 'string', true, 'number']);
+        assert.deepEqual(Object.keys(rest).sort(), ['decision', 'exe', 'host', 'ip', 'op', 'pid', 'port', 'protocol', 'reason', 'rule', 'scopeLabel', 'tid', 'url']);
+        assert.deepEqual({ ...rest, pid: 0, tid: 0 }, { decision: 'block', exe: process.execPath, host: null, ip: '127.0.0.2', op: 'connect', pid: 0, port: web.port, protocol: 'tcp', reason: 'no-rule', rule: `127.0.0.2:${web.port}`, scopeLabel: null, tid: 0, url });
     });
 
     test("an error fn throws is the violation's cause; a synchronous fn works too", async () => {
