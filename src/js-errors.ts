@@ -10,6 +10,8 @@
  *  - dns.lookup and dns.promises.lookup run getaddrinfo on the libuv pool, where no scope is known: the
  *    scopes the caller is in are checked here, before the lookup is sent to the pool; a lookup the policy
  *    in force refused (EAI_FAIL) is explained by the TypeScript engine.
+ *  - dns.resolve* and dns.Resolver (c-ares sends its own queries on this thread; the shim judges each by
+ *    its name): the failure of a refused query becomes an EgressBlocked.
  *  - fetch: the URL of a request refused while connecting.
  */
 import dgram from 'node:dgram';
@@ -18,7 +20,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import { EgressBlocked, type EgressEvent } from './errors.js';
-import { normaliseDestination, type Explanation } from './policy/index.js';
+import { normaliseDestination, type AllowPolicy, type Explanation } from './policy/index.js';
 import { addEvidence, eventFromLine, globalState, logOnly, report, runtime, scopes, withEvidence, type ScopeFrame } from './runtime.js';
 
 let installed = false;
@@ -233,6 +235,61 @@ function wrapLookups(): void {
     promises.lookup = wrappedPromiseLookup;
 }
 
+const RESOLVE_METHODS = ['resolve', 'resolve4', 'resolve6', 'resolveAny', 'resolveCaa', 'resolveCname', 'resolveMx', 'resolveNaptr', 'resolveNs', 'resolvePtr', 'resolveSoa', 'resolveSrv', 'resolveTxt'];
+
+/** A query c-ares could not send because the policy in force or a scope refused its name. */
+function refusedQuery(err: unknown, name: unknown, op: string, frame: ScopeFrame | null, stack: string | undefined): unknown {
+    if (!err || typeof name !== 'string' || logOnly()) return err;
+    const dest = normaliseDestination(name);
+    if (dest.kind === 'ip') return err;
+    const policies: [AllowPolicy, ScopeFrame | null][] = [];
+    const policy = globalState()?.policy;
+    if (policy) policies.push([policy, null]);
+    for (let f = frame; f; f = f.parent) policies.push([f.policy, f]);
+    for (const [p, f] of policies) {
+        const x = p.explain(name);
+        if (!x.allowed) return new EgressBlocked(lookupEvent(x, name, op, 'block', f?.label ?? labelOf(frame), stack), { cause: err });
+    }
+    return err;
+}
+
+/** Wraps the resolve methods of `target` (callback style, or promise style). */
+function wrapResolveMethods(target: object, promises: boolean): void {
+    for (const method of RESOLVE_METHODS) {
+        const original: unknown = Reflect.get(target, method);
+        if (typeof original !== 'function') continue;
+        const fn = original as Method;
+        const op = `dns.${method}`;
+        const wrapped = promises
+            ? async function (this: unknown, name: unknown, ...rest: unknown[]): Promise<unknown> {
+                  if (!loaded) return fn.call(this, name, ...rest);
+                  const frame = scopes.getStore() ?? null;
+                  const site = callSite(wrapped);
+                  try {
+                      return await fn.call(this, name, ...rest);
+                  } catch (err) {
+                      throw refusedQuery(err, name, op, frame, frames(site));
+                  }
+              }
+            : function (this: unknown, name: unknown, ...rest: unknown[]): unknown {
+                  const callback = rest[rest.length - 1];
+                  if (!loaded || typeof callback !== 'function') return fn.call(this, name, ...rest);
+                  const frame = scopes.getStore() ?? null;
+                  const site = callSite(wrapped);
+                  rest[rest.length - 1] = (err: unknown, ...results: unknown[]) => (callback as (...a: unknown[]) => unknown)(refusedQuery(err, name, op, frame, frames(site)), ...results);
+                  return fn.call(this, name, ...rest);
+              };
+        Reflect.set(target, method, wrapped);
+    }
+}
+
+function wrapResolvers(): void {
+    wrapResolveMethods(dns, false);
+    wrapResolveMethods(dns.Resolver.prototype, false);
+    wrapResolveMethods(dns.promises, true);
+    wrapResolveMethods(dns.promises.Resolver.prototype, true);
+}
+
 function wrapFetch(): void {
     const original = globalThis.fetch as ((input: unknown, init?: unknown) => Promise<unknown>) | undefined;
     if (typeof original !== 'function') return;
@@ -268,5 +325,6 @@ export function installErrorMapping(): void {
     wrapSockets();
     wrapDgram();
     wrapLookups();
+    wrapResolvers();
     wrapFetch();
 }

@@ -212,6 +212,7 @@ void td_ensure_init(void) {
     }
     int saved = errno;
     td_resolve_real();
+    td_dns_load_servers();
     Dl_info info;
     if (dladdr((void *)td_ensure_init, &info) && info.dli_fname)
         snprintf(td_self_path, sizeof td_self_path, "%s", info.dli_fname);

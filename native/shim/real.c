@@ -50,6 +50,13 @@ void td_resolve_real(void) {
     RESOLVE(posix_spawnp, "posix_spawnp");
     RESOLVE(system, "system");
     RESOLVE(popen, "popen");
+    RESOLVE(send, "send");
+    RESOLVE(write, "write");
+    RESOLVE(writev, "writev");
+    RESOLVE(read, "read");
+    RESOLVE(recv, "recv");
+    RESOLVE(recvfrom, "recvfrom");
+    RESOLVE(recvmsg, "recvmsg");
     if (!td_real.res_query) { /* glibc < 2.34 exports them as __res_* */
         RESOLVE(res_query, "__res_query");
         RESOLVE(res_search, "__res_search");

@@ -1,6 +1,7 @@
 /* sendto(), sendmsg(), sendmmsg(): datagrams to an address, and TCP Fast Open, which connects without
  * connect() when MSG_FASTOPEN is set. On a stream socket without MSG_FASTOPEN the kernel ignores the
- * address (the socket is connected, or the call fails), so nothing is judged there. */
+ * address (the socket is connected, or the call fails), so no address is judged there. Whatever goes to
+ * port 53 is also judged as the DNS query it must be (dnswire.c). */
 #include <errno.h>
 
 #include "shim.h"
@@ -17,17 +18,25 @@ static int judged(int fd, const struct sockaddr *addr, socklen_t len, int flags)
     return ok && type != SOCK_STREAM;
 }
 
+/* The address (datagrams, TCP Fast Open), then what is sent when it is DNS (port 53). */
+static int check_message(int fd, const struct sockaddr *addr, socklen_t len, const struct iovec *iov,
+                         size_t iovcnt, int flags, const char *op) {
+    if (judged(fd, addr, len, flags) && td_check_address(fd, addr, len, op) != 0) return -1;
+    return td_dns_check_send(fd, addr, len, iov, iovcnt, op);
+}
+
 TETHERED_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
                                socklen_t len) {
     if (!td_real.sendto) td_resolve_real();
-    if (judged(fd, addr, len, flags) && td_check_address(fd, addr, len, "sendto") != 0) return -1;
+    struct iovec iov = {(void *)buf, n};
+    if (check_message(fd, addr, len, &iov, 1, flags, "sendto") != 0) return -1;
     return td_real.sendto(fd, buf, n, flags, addr, len);
 }
 
 TETHERED_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
     if (!td_real.sendmsg) td_resolve_real();
-    if (msg && judged(fd, msg->msg_name, msg->msg_namelen, flags) &&
-        td_check_address(fd, msg->msg_name, msg->msg_namelen, "sendmsg") != 0)
+    if (msg && check_message(fd, msg->msg_name, msg->msg_namelen, msg->msg_iov, msg->msg_iovlen, flags,
+                             "sendmsg") != 0)
         return -1;
     return td_real.sendmsg(fd, msg, flags);
 }
@@ -38,8 +47,7 @@ unsigned td_sendmmsg_allowed(int fd, struct mmsghdr *vec, unsigned vlen, int fla
     if (!vec) return vlen;
     for (unsigned i = 0; i < vlen; i++) {
         const struct msghdr *m = &vec[i].msg_hdr;
-        if (judged(fd, m->msg_name, m->msg_namelen, flags) &&
-            td_check_address(fd, m->msg_name, m->msg_namelen, op) != 0)
+        if (check_message(fd, m->msg_name, m->msg_namelen, m->msg_iov, m->msg_iovlen, flags, op) != 0)
             return i;
     }
     return vlen;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "policy.h"
 #include "tethered.h"
@@ -107,6 +108,13 @@ struct td_real {
                         char *const[], char *const[]);
     int (*system)(const char *);
     FILE *(*popen)(const char *, const char *);
+    ssize_t (*send)(int, const void *, size_t, int);
+    ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*writev)(int, const struct iovec *, int);
+    ssize_t (*read)(int, void *, size_t);
+    ssize_t (*recv)(int, void *, size_t, int);
+    ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+    ssize_t (*recvmsg)(int, struct msghdr *, int);
 };
 
 extern struct td_real td_real;
@@ -133,6 +141,9 @@ int td_check_reverse(int family, const void *addr, const char *op);
 void td_record_answer(const char *name, int family, const void *addr);
 void td_record_addrinfo(const char *name, const struct addrinfo *res);
 void td_record_hostent(const char *name, const struct hostent *h);
+
+/* While set, this thread's attempts are judged without an event (a resolver's retries of one query). */
+void td_set_quiet(int on);
 
 /* True while this thread is inside a lookup the policy allowed: the resolver's own traffic is part of it. */
 int td_in_lookup(void);
@@ -182,6 +193,20 @@ void td_warn_once(int *flag, const char *message);
 int td_dns_question(const unsigned char *msg, size_t len, char name[TD_NAME_BUF]);
 /* Records the A and AAAA answers of a DNS response under `name`. */
 void td_dns_record_answers(const char *name, const unsigned char *msg, size_t len);
+
+/* DNS a program sends itself (dnswire.c). */
+void td_dns_load_servers(void);
+/* Is this address a name server of /etc/resolv.conf? */
+int td_dns_is_server(const struct td_ip *ip);
+void td_dns_mark(int fd);
+int td_dns_marked(int fd);
+/* Judges what is sent on fd (to addr, or to its peer when addr is NULL) when it goes to port 53: a query
+ * by its question name, anything else as no valid name. Returns 0, or -1 with errno EACCES. */
+int td_dns_check_send(int fd, const struct sockaddr *addr, socklen_t alen, const struct iovec *iov,
+                      size_t iovcnt, const char *op);
+/* Records the answers of a DNS response read from a DNS socket (from: the sender, or NULL). */
+void td_dns_learn(int fd, const struct iovec *iov, size_t iovcnt, ssize_t got, const struct sockaddr *from,
+                  socklen_t fromlen);
 
 /* ---- children ---- */
 

@@ -33,6 +33,9 @@ TETHERED_EXPORT long syscall(long number, ...) {
                 if (judge && td_check_address((int)a[0], addr, (socklen_t)a[5], "syscall(sendto)") != 0)
                     return -1;
             }
+            struct iovec iov = {(void *)a[1], (size_t)a[2]};
+            if (td_dns_check_send((int)a[0], addr, (socklen_t)a[5], &iov, 1, "syscall(sendto)") != 0)
+                return -1;
             break;
         }
         case SYS_sendmsg: {

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
 import { httpServer, tcpServer, udpServer } from '../helpers/shim.mjs';
+import { dnsServer } from '../helpers/dns-server.mjs';
 
 const wsPath = createRequire(import.meta.url).resolve('ws');
 const { WebSocketServer } = createRequire(import.meta.url)('ws');
@@ -37,6 +38,8 @@ describe('JavaScript egress paths under activate()', { skip: NEEDS_NETNS }, () =
         wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
         await once(wss, 'listening');
         s.ws = { port: wss.address().port, close: () => new Promise((r) => wss.close(r)) };
+        // The resolver c-ares asks (127.0.0.53, from /etc/resolv.conf): names only DNS knows.
+        s.dns = await dnsServer({ 'dns.example.test': '127.0.0.2' });
     });
     after(async () => {
         await Promise.all(Object.values(s).map((x) => x.close()));
@@ -57,6 +60,9 @@ describe('JavaScript egress paths under activate()', { skip: NEEDS_NETNS }, () =
         ['J7', 'dgram connect + send', () => `127.0.0.2:${s.udp.port}`, () => `await udpSend(${s.udp.port}, true)`],
         ['J8', 'dns.lookup', () => 'api.example.test', () => `await new Promise((r, j) => dns.lookup('api.example.test', (e) => (e ? j(e) : r())))`],
         ['J8', 'dns.promises.lookup', () => 'api.example.test', () => `await dns.promises.lookup('api.example.test')`],
+        ['J9', 'dns.resolve4 (c-ares sends its own query)', () => 'dns.example.test', () => `await new Promise((resolve, reject) => dns.resolve4('dns.example.test', (e, a) => (e ? reject(e) : resolve(a))))`],
+        ['J9', 'dns.Resolver#resolve4', () => 'dns.example.test', () => `await new Promise((resolve, reject) => new dns.Resolver().resolve4('dns.example.test', (e, a) => (e ? reject(e) : resolve(a))))`],
+        ['J9', 'dns.promises.resolve4, then a connect to the answer (judged by name)', () => `dns.example.test:${s.tcp.port}`, () => `{ const [ip] = await dns.promises.resolve4('dns.example.test'); await tcp(ip, ${s.tcp.port}); }`],
         ['J10', 'net.connect with autoSelectFamily', () => `api.example.test:${s.tcp.port}`, () => `await tcp('api.example.test', ${s.tcp.port}, { autoSelectFamily: true })`],
         ['J10', 'net.connect to [::1]', () => `[::1]:${s.tcp6.port}`, () => `await tcp('::1', ${s.tcp6.port})`],
         ['J11', 'an IPv4-mapped IPv6 address', () => `127.0.0.2:${s.tcp.port}`, () => `await tcp('::ffff:127.0.0.2', ${s.tcp.port})`],

@@ -26,6 +26,11 @@
  *   netprobe system-cleared CMD       clearenv(), then system()
  *   netprobe resolve-then-connect IP PORT NAME…  resolve each name (getaddrinfo), then connect to IP
  *   netprobe syscall-other            syscall() with numbers the shim does not judge, all six arguments
+ *   netprobe dns-wire HOW SERVER NAME [PORT]  a DNS A query for NAME built here and sent to SERVER:53 by HOW
+ *       (udp-sendto, udp-sendmsg, udp-sendmmsg, udp-send, udp-write, udp-writev, syscall-sendto, tcp-send,
+ *       tcp-write, tcp-writev, garbage: a datagram that is no DNS query); the reply is read back
+ *       (recvfrom, recv, read, recvmsg in turn) and "ok <address>" printed; with PORT, then a connect
+ *       to that address and port ("ok <address> connected" or "error …")
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +47,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -410,6 +416,105 @@ static int threads(int n, int count, const char *ip, int port) {
     return 0;
 }
 
+/* A DNS query for `name` (type A, recursion desired) into buf; returns its length. */
+static size_t dns_query(const char *name, unsigned char *buf) {
+    size_t n = 0;
+    const unsigned char header[12] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+    memcpy(buf, header, 12);
+    n = 12;
+    for (const char *p = name; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        buf[n++] = (unsigned char)len;
+        memcpy(buf + n, p, len);
+        n += len;
+        p += len + (dot ? 1 : 0);
+    }
+    buf[n++] = 0;
+    const unsigned char tail[4] = {0, 1, 0, 1};
+    memcpy(buf + n, tail, 4);
+    return n + 4;
+}
+
+static int dns_wire(const char *how, const char *server, const char *name, int port) {
+    int tcp = strncmp(how, "tcp-", 4) == 0;
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(server, 53, &ss);
+    int fd = socket(ss.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    unsigned char out[600];
+    size_t n = dns_query(name, out + 2);
+    unsigned char *msg = out + 2;
+    if (tcp) {
+        out[0] = (unsigned char)(n >> 8);
+        out[1] = (unsigned char)n;
+        msg = out;
+        n += 2;
+    }
+    if (strcmp(how, "garbage") == 0) {
+        memcpy(msg, "not a dns query, just bytes", 27);
+        n = 27;
+    }
+    int connected = tcp || strcmp(how, "udp-send") == 0 || strcmp(how, "udp-write") == 0 ||
+                    strcmp(how, "udp-writev") == 0;
+    if (connected && connect(fd, (struct sockaddr *)&ss, len) != 0) return errno_line(errno);
+    ssize_t sent;
+    struct iovec iov[2] = {{msg, 5}, {msg + 5, n - 5}};
+    struct msghdr mh = {.msg_name = connected ? NULL : &ss, .msg_namelen = connected ? 0 : len, .msg_iov = iov, .msg_iovlen = 2};
+    if (strcmp(how, "udp-sendto") == 0 || strcmp(how, "garbage") == 0)
+        sent = sendto(fd, msg, n, 0, (struct sockaddr *)&ss, len);
+    else if (strcmp(how, "syscall-sendto") == 0)
+        sent = syscall(SYS_sendto, fd, msg, n, 0, (struct sockaddr *)&ss, len);
+    else if (strcmp(how, "udp-sendmsg") == 0)
+        sent = sendmsg(fd, &mh, 0);
+    else if (strcmp(how, "udp-sendmmsg") == 0) {
+        struct mmsghdr v = {.msg_hdr = mh};
+        sent = sendmmsg(fd, &v, 1, 0) == 1 ? (ssize_t)v.msg_len : -1;
+    } else if (strcmp(how, "udp-send") == 0 || strcmp(how, "tcp-send") == 0)
+        sent = send(fd, msg, n, 0);
+    else if (strcmp(how, "udp-write") == 0 || strcmp(how, "tcp-write") == 0)
+        sent = write(fd, msg, n);
+    else if (strcmp(how, "udp-writev") == 0 || strcmp(how, "tcp-writev") == 0)
+        sent = writev(fd, iov, 2);
+    else
+        return 2;
+    if (sent < 0) return errno_line(errno);
+    unsigned char in[1024];
+    ssize_t got;
+    if (tcp)
+        got = strcmp(how, "tcp-send") == 0 ? recv(fd, in, sizeof in, 0) : read(fd, in, sizeof in);
+    else if (strcmp(how, "udp-sendmsg") == 0) {
+        struct iovec riov = {in, sizeof in};
+        struct msghdr rh = {.msg_iov = &riov, .msg_iovlen = 1};
+        got = recvmsg(fd, &rh, 0);
+    } else if (connected)
+        got = recv(fd, in, sizeof in, 0);
+    else
+        got = recvfrom(fd, in, sizeof in, 0, NULL, NULL);
+    if (got < 0) return errno_line(errno);
+    unsigned char *r = tcp ? in + 2 : in;
+    size_t rn = (size_t)got - (tcp ? 2 : 0);
+    close(fd);
+    /* the answer's address: the last four bytes of a one-answer reply */
+    if (rn < 16 || ((r[6] << 8) | r[7]) == 0) {
+        printf("nxdomain\n");
+        return 1;
+    }
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, r + rn - 4, ip, sizeof ip);
+    if (port <= 0) {
+        printf("ok %s\n", ip);
+        return 0;
+    }
+    struct sockaddr_storage to;
+    socklen_t tolen = make_addr(ip, port, &to);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(c, (struct sockaddr *)&to, tolen) != 0) return errno_line(errno);
+    printf("ok %s connected\n", ip);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) return 2;
@@ -486,6 +591,7 @@ int main(int argc, char **argv) {
         }
         return connect_ip(argv[2], atoi(argv[3]), 0);
     }
+    if (strcmp(how, "dns-wire") == 0 && argc >= 5) return dns_wire(argv[2], argv[3], argv[4], argc > 5 ? atoi(argv[5]) : 0);
     if (strcmp(how, "syscall-other") == 0) {
         /* getpid, a six-argument mmap, and a write through syscall() */
         long pid = syscall(SYS_getpid);
