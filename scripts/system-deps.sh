@@ -12,6 +12,8 @@ needs=(
   unshare:util-linux mount:mount        # the private network namespace of the test harness
   ip:iproute2                           # bringing up its loopback
   curl:curl                             # a real client program the shim tests run
+  pg_config:libpq-dev                   # libpq's headers: pg-native's addon builds against them
+  psql:postgresql-client                # the driver tests' real programs
 )
 if [[ "${1:-}" == "--lint" ]]; then
   needs+=(clang-format:clang-format)
@@ -24,6 +26,10 @@ for pair in "${needs[@]}"; do
     [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
   fi
 done
+# The PostgreSQL server the driver tests start in the namespace (initdb and postgres live outside PATH).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then

@@ -50,6 +50,8 @@ describe('native binaries', () => {
             'getnameinfo', 'res_query', 'res_search', 'res_querydomain', 'res_send', 'res_nquery', 'res_nsearch',
             'res_nquerydomain', 'res_nsend', 'execve', 'execv', 'execvp', 'execvpe', 'execl', 'execlp', 'execle',
             'fexecve', 'execveat', 'posix_spawn', 'posix_spawnp', 'system', 'popen',
+            // DNS sockets: what is sent to port 53, and the answers read back
+            'send', 'write', 'writev', 'read', 'recv', 'recvfrom', 'recvmsg',
         ];
         for (const hook of hooks) assert.ok(names.has(hook), `${hook} is not interposed`);
         for (const name of names) {
