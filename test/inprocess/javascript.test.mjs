@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,14 @@ describe('JavaScript egress paths under activate()', { skip: NEEDS_NETNS }, () =
         wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
         await once(wss, 'listening');
         s.ws = { port: wss.address().port, close: () => new Promise((r) => wss.close(r)) };
+        // api.example.test redirects to evil.example.test
+        const redirect = http.createServer((req, res) => {
+            res.writeHead(302, { location: `http://evil.example.test:${s.other.port}/landing` });
+            res.end();
+        });
+        redirect.listen(0, '127.0.0.2');
+        await once(redirect, 'listening');
+        s.redirect = { port: redirect.address().port, close: () => new Promise((r) => redirect.close(r)) };
         // The resolver c-ares asks (127.0.0.53, from /etc/resolv.conf): names only DNS knows.
         s.dns = await dnsServer({ 'dns.example.test': '127.0.0.2' });
     });
@@ -113,4 +122,30 @@ describe('JavaScript egress paths under activate()', { skip: NEEDS_NETNS }, () =
             assert.deepEqual(allowed.results, ['ok', []], allowed.stderr);
         });
     }
+
+    test('J4 fetch follows a redirect from an allowed host to a blocked one: blocked, reported once in log mode, allowed by a rule', async () => {
+        const run = (allow, logOnly = false) =>
+            inFreshNode(`
+                const events = [];
+                t.activate({ allow: ${JSON.stringify(allow)}, allowLocalhost: false, logOnly: ${logOnly}, onBlocked: (e) => events.push(e) });
+                const outcome = await fetch('http://api.example.test:${s.redirect.port}/start').then(
+                    async (r) => [r.status, (await r.text()).trim()],
+                    (e) => [e.name, e.cause && e.cause.code, e.cause && e.cause.host, e.cause && e.cause.event.url],
+                );
+                await tick();
+                print(outcome);
+                print(events.map((e) => [e.decision, e.host, e.port]));
+            `);
+        const first = `api.example.test:${s.redirect.port}`;
+        const blocked = await run([first]);
+        assert.deepEqual(blocked.results, [
+            ['TypeError', 'ERR_EGRESS_BLOCKED', 'evil.example.test', null],
+            [['block', 'evil.example.test', null]],
+        ], blocked.stderr);
+        const logged = await run([first], true);
+        assert.deepEqual(logged.results[0], [200, 'hello from 127.0.0.3'], logged.stderr);
+        assert.deepEqual(logged.results[1].map(([d, h]) => [d, h]), [['would-block', 'evil.example.test'], ['would-block', 'evil.example.test']]);
+        const allowed = await run([first, `evil.example.test:${s.other.port}`]);
+        assert.deepEqual(allowed.results, [[200, 'hello from 127.0.0.3'], []], allowed.stderr);
+    });
 });

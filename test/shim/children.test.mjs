@@ -37,7 +37,7 @@ describe('child processes under the shim', { skip: NEEDS_NETNS }, () => {
     };
 
     for (const [name, command] of Object.entries(CLIENTS)) {
-        test(`${name} under tethered run: blocked, one event from ${name}`, async () => {
+        test(`C1 ${name} under tethered run: blocked, one event from ${name}`, async () => {
             const before = web.requests;
             const r = await tetheredRun(['--no-localhost', '--allow', 'other.example.test'], command());
             assert.notEqual(r.code, 0);
@@ -46,14 +46,14 @@ describe('child processes under the shim', { skip: NEEDS_NETNS }, () => {
             assert.equal(r.events[0].decision, 'block');
             assert.equal(r.events[0].host, 'api.example.test');
         });
-        test(`${name} under tethered run --log-only: works, the attempt reported`, async () => {
+        test(`C1 ${name} under tethered run --log-only: works, the attempt reported`, async () => {
             const r = await tetheredRun(['--no-localhost', '--log-only'], command());
             assert.equal(r.code, 0, r.stderr);
             assert.equal(r.stdout, 'hello from 127.0.0.2');
             assert.ok(r.events.length >= 1 && r.events.every((e) => e.decision === 'would-block'), JSON.stringify(r.events));
             assert.equal(r.events.filter((e) => e.protocol === 'tcp').length, 1);
         });
-        test(`${name} under tethered run with a rule: works`, async () => {
+        test(`C1 ${name} under tethered run with a rule: works`, async () => {
             const r = await tetheredRun(['--no-localhost', '--allow', `api.example.test:${web.port}`], command());
             assert.equal(r.code, 0, r.stderr);
             assert.equal(r.stdout, 'hello from 127.0.0.2');
@@ -71,7 +71,7 @@ describe('child processes under the shim', { skip: NEEDS_NETNS }, () => {
         ['clearenv() then system()', () => ['system-cleared', childArgs().join(' ')]],
     ];
     for (const [what, args] of EMPTY_ENV_PATHS) {
-        test(`${what}: the child still has the shim and the policy`, async () => {
+        test(`C2 ${what}: the child still has the shim and the policy (blocked, logged, allowed)`, async () => {
             const blocked = await runUnderShim(netprobe(), args(), { TETHERED_ALLOW_LOCALHOST: '0', TETHERED_ALLOW: 'other.example.test' });
             assert.equal(blocked.stdout, 'gai EAI_FAIL');
             assert.equal(blocked.events.length, 1, JSON.stringify(blocked.events));
@@ -85,14 +85,14 @@ describe('child processes under the shim', { skip: NEEDS_NETNS }, () => {
         });
     }
 
-    test('env -i inside sh -c: the grandchild still has the policy', async () => {
+    test('C2 env -i inside sh -c: the grandchild still has the policy', async () => {
         const r = await tetheredRun(['--no-localhost'], ['sh', '-c', `env -i /usr/bin/curl -sS --max-time 5 ${url}`]);
         assert.notEqual(r.code, 0);
         assert.equal(r.events.length, 1);
         assert.match(r.events[0].exe, /curl$/);
     });
 
-    test('a grandchild through sh -c is blocked, logged and allowed like the child', async () => {
+    test('C3 a grandchild through sh -c is blocked, logged and allowed like the child', async () => {
         const cmd = ['sh', '-c', `sh -c 'curl -sS --max-time 5 ${url}'`];
         assert.equal((await tetheredRun(['--no-localhost'], cmd)).events.length, 1);
         const logged = await tetheredRun(['--no-localhost', '--log-only'], cmd);

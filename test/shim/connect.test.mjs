@@ -26,14 +26,14 @@ describe('connect under the shim', { skip }, () => {
     });
 
     const paths = [
-        ['connect to a name (getaddrinfo + connect)', () => ['connect', 'api.example.test', String(v4.port)], () => 'api.example.test', () => v4],
-        ['connect to an IPv4 literal', () => ['connect-ip', '127.0.0.2', String(v4.port)], () => '127.0.0.2', () => v4],
-        ['connect to IPv6 [::1]', () => ['connect-ip', '::1', String(v6.port)], () => '[::1]', () => v6],
-        ['syscall(SYS_connect)', () => ['syscall-connect', '127.0.0.2', String(v4.port)], () => '127.0.0.2', () => v4],
+        ['N1 N5 connect to a name (getaddrinfo + connect)', () => ['connect', 'api.example.test', String(v4.port)], () => 'api.example.test', () => v4],
+        ['N1 connect to an IPv4 literal', () => ['connect-ip', '127.0.0.2', String(v4.port)], () => '127.0.0.2', () => v4],
+        ['N1 connect to IPv6 [::1]', () => ['connect-ip', '::1', String(v6.port)], () => '[::1]', () => v6],
+        ['N4 syscall(SYS_connect)', () => ['syscall-connect', '127.0.0.2', String(v4.port)], () => '127.0.0.2', () => v4],
     ];
 
     for (const [what, args, target, server] of paths) {
-        test(`blocks ${what} outside the allow list with EACCES and one event`, async () => {
+        test(`${what}: blocked outside the allow list with EACCES and one event`, async () => {
             const before = server().connections;
             const r = await runUnderShim(netprobe(), args(), { ...STRICT, TETHERED_ALLOW: 'other.example.test' });
             assert.match(r.stdout, /^(error EACCES|gai EAI_FAIL)$/, r.stderr);
@@ -46,7 +46,7 @@ describe('connect under the shim', { skip }, () => {
             assert.ok(Array.isArray(e.nativeStack) && e.nativeStack.some((f) => f.startsWith('netprobe')), JSON.stringify(e.nativeStack));
         });
 
-        test(`reports ${what} once in log mode and lets it through`, async () => {
+        test(`${what}: reported once in log mode and let through`, async () => {
             const r = await runUnderShim(netprobe(), args(), { ...STRICT, TETHERED_ALLOW: 'other.example.test', TETHERED_MODE: 'log' });
             assert.equal(r.stdout, 'ok pong:ping', r.stderr);
             const connects = r.events.filter((e) => e.op !== 'getaddrinfo');
@@ -55,7 +55,7 @@ describe('connect under the shim', { skip }, () => {
             assert.equal(connects[0].port, server().port);
         });
 
-        test(`allows ${what} with a rule, data round-trips`, async () => {
+        test(`${what}: allowed with a rule, data round-trips`, async () => {
             const r = await runUnderShim(netprobe(), args(), { ...STRICT, TETHERED_ALLOW: `${target()}:${server().port}` });
             assert.equal(r.stdout, 'ok pong:ping', r.stderr);
             assert.deepEqual(r.events, []);
@@ -125,10 +125,13 @@ describe('connect under the shim', { skip }, () => {
         });
     }
 
-    test('fork() without exec: the child keeps the policy', async () => {
+    test('C3 fork() without exec: the child keeps the policy (blocked, logged, allowed)', async () => {
         const blocked = await runUnderShim(netprobe(), ['fork-connect', '127.0.0.2', String(v4.port)], { ...STRICT, TETHERED_ALLOW: '' });
         assert.equal(blocked.stdout, 'error EACCES');
         assert.equal(blocked.events.length, 1);
+        const logged = await runUnderShim(netprobe(), ['fork-connect', '127.0.0.2', String(v4.port)], { ...STRICT, TETHERED_ALLOW: '', TETHERED_MODE: 'log' });
+        assert.equal(logged.stdout, 'ok pong:ping');
+        assert.deepEqual(logged.events.map((e) => e.decision), ['would-block']);
         const allowed = await runUnderShim(netprobe(), ['fork-connect', '127.0.0.2', String(v4.port)], { ...STRICT, TETHERED_ALLOW: '127.0.0.2' });
         assert.equal(allowed.stdout, 'ok pong:ping');
     });

@@ -34,7 +34,7 @@ describe('lookups under the shim', { skip: NEEDS_NETNS }, () => {
             ['api.example.test', '127.0.0.2'],
             ['dns-only.example.test', '127.0.0.9'],
         ]) {
-            test(`${how}(${name}): blocked before any query, one event`, async () => {
+            test(`N5 ${how}(${name}): blocked before any query, one event`, async () => {
                 const asked = dns.questions.length;
                 const r = await runUnderShim(netprobe(), [how, name], { ...STRICT, TETHERED_ALLOW: 'other.example.test' });
                 assert.equal(r.stdout, BLOCKED_ANSWER[how], r.stderr);
@@ -45,13 +45,13 @@ describe('lookups under the shim', { skip: NEEDS_NETNS }, () => {
                     { decision: 'block', op: how === 'gai' ? 'getaddrinfo' : how, protocol: 'dns', host: name, rule: name },
                 );
             });
-            test(`${how}(${name}): reported once in log mode, and resolved`, async () => {
+            test(`N5 ${how}(${name}): reported once in log mode, and resolved`, async () => {
                 const r = await runUnderShim(netprobe(), [how, name], { ...STRICT, TETHERED_ALLOW: '', TETHERED_MODE: 'log' });
                 assert.equal(r.stdout, `ok ${address}`, r.stderr);
                 assert.equal(r.events.length, 1);
                 assert.equal(r.events[0].decision, 'would-block');
             });
-            test(`${how}(${name}): allowed by a name rule (any port), resolved`, async () => {
+            test(`N5 ${how}(${name}): allowed by a name rule (any port), resolved`, async () => {
                 const r = await runUnderShim(netprobe(), [how, name], { ...STRICT, TETHERED_ALLOW: `${name}:443` });
                 assert.equal(r.stdout, `ok ${address}`, r.stderr);
                 assert.deepEqual(r.events, []);

@@ -23,8 +23,9 @@ describe('datagrams and Fast Open under the shim', { skip: NEEDS_NETNS }, () => 
     });
 
     const udpPaths = ['udp-sendto', 'udp-sendmsg', 'udp-connect-send', 'syscall-sendto', 'syscall-sendmsg'];
+    const row = (how) => (how.startsWith('syscall') ? 'N4' : 'N2');
     for (const how of udpPaths) {
-        test(`${how}: blocked with EACCES, nothing arrives, one event`, async () => {
+        test(`${row(how)} ${how}: blocked with EACCES, nothing arrives, one event`, async () => {
             const seen = udp.datagrams.length;
             const r = await runUnderShim(netprobe(), [how, '127.0.0.2', String(udp.port)], { ...STRICT, TETHERED_ALLOW: 'other.example.test' });
             assert.equal(r.stdout, 'error EACCES', r.stderr);
@@ -33,13 +34,13 @@ describe('datagrams and Fast Open under the shim', { skip: NEEDS_NETNS }, () => 
             assert.equal(r.events[0].protocol, 'udp');
             assert.equal(r.events[0].port, udp.port);
         });
-        test(`${how}: reported once in log mode, and delivered`, async () => {
+        test(`${row(how)} ${how}: reported once in log mode, and delivered`, async () => {
             const r = await runUnderShim(netprobe(), [how, '127.0.0.2', String(udp.port)], { ...STRICT, TETHERED_ALLOW: '', TETHERED_MODE: 'log' });
             assert.equal(r.stdout, 'ok pong:ping', r.stderr);
             assert.equal(r.events.length, 1);
             assert.equal(r.events[0].decision, 'would-block');
         });
-        test(`${how}: allowed by a rule, the reply comes back`, async () => {
+        test(`${row(how)} ${how}: allowed by a rule, the reply comes back`, async () => {
             const r = await runUnderShim(netprobe(), [how, '127.0.0.2', String(udp.port)], { ...STRICT, TETHERED_ALLOW: `127.0.0.2:${udp.port}` });
             assert.equal(r.stdout, 'ok pong:ping', r.stderr);
             assert.deepEqual(r.events, []);
@@ -54,7 +55,15 @@ describe('datagrams and Fast Open under the shim', { skip: NEEDS_NETNS }, () => 
         assert.equal(allowed.stdout, 'ok pong:ping');
     });
 
-    test('sendmmsg judges every message: the batch stops at the first blocked one', async () => {
+    test('N2 sendmmsg judges every message: the batch stops at the first blocked one (blocked, logged, allowed)', async () => {
+        const logged = await runUnderShim(netprobe(), ['udp-sendmmsg', '127.0.0.2', String(udp.port), '127.0.0.3', String(udpOther.port)], {
+            ...STRICT,
+            TETHERED_ALLOW: '',
+            TETHERED_MODE: 'log',
+        });
+        assert.match(logged.stdout, /^sent 2\n/, logged.stderr);
+        assert.deepEqual(logged.events.map((e) => [e.decision, e.op, e.ip]), [['would-block', 'sendmmsg', '127.0.0.2'], ['would-block', 'sendmmsg', '127.0.0.3']]);
+
         const allowedFirst = await runUnderShim(netprobe(), ['udp-sendmmsg', '127.0.0.2', String(udp.port), '127.0.0.3', String(udpOther.port)], {
             ...STRICT,
             TETHERED_ALLOW: '127.0.0.2',
@@ -78,7 +87,7 @@ describe('datagrams and Fast Open under the shim', { skip: NEEDS_NETNS }, () => 
     });
 
     for (const how of ['tfo-sendto', 'tfo-sendmsg']) {
-        test(`${how}: TCP Fast Open is blocked before the SYN leaves`, async () => {
+        test(`N3 ${how}: TCP Fast Open is blocked before the SYN leaves`, async () => {
             const seen = tcp.connections;
             const r = await runUnderShim(netprobe(), [how, '127.0.0.2', String(tcp.port)], { ...STRICT, TETHERED_ALLOW: '' });
             assert.equal(r.stdout, 'error EACCES', r.stderr);
@@ -86,12 +95,12 @@ describe('datagrams and Fast Open under the shim', { skip: NEEDS_NETNS }, () => 
             assert.equal(r.events.length, 1);
             assert.equal(r.events[0].protocol, 'tcp');
         });
-        test(`${how}: reported once in log mode, and connects`, async () => {
+        test(`N3 ${how}: reported once in log mode, and connects`, async () => {
             const r = await runUnderShim(netprobe(), [how, '127.0.0.2', String(tcp.port)], { ...STRICT, TETHERED_ALLOW: '', TETHERED_MODE: 'log' });
             assert.equal(r.stdout, 'ok pong:ping', r.stderr);
             assert.equal(r.events.length, 1);
         });
-        test(`${how}: allowed by a rule, data round-trips`, async () => {
+        test(`N3 ${how}: allowed by a rule, data round-trips`, async () => {
             const r = await runUnderShim(netprobe(), [how, '127.0.0.2', String(tcp.port)], { ...STRICT, TETHERED_ALLOW: `127.0.0.2:${tcp.port}` });
             assert.equal(r.stdout, 'ok pong:ping', r.stderr);
             assert.deepEqual(r.events, []);
