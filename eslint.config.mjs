@@ -16,7 +16,7 @@ export default tseslint.config(
         },
     },
     {
-        files: ['**/*.mjs', '**/*.js'],
+        files: ['**/*.mjs', '**/*.js', '**/*.cjs'],
         languageOptions: {
             globals: Object.fromEntries(
                 ['process', 'console', 'Buffer', 'URL', 'fetch', 'setTimeout', 'clearTimeout', 'setImmediate', 'setInterval', 'clearInterval', 'AbortController', 'AbortSignal', 'performance', 'TextEncoder', 'TextDecoder', 'structuredClone', 'queueMicrotask'].map((name) => [name, 'readonly']),
