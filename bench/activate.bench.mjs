@@ -1,6 +1,7 @@
 // In-process activate() (issue 4), figures in one run:
 //   1. an http.get loop without keep-alive to a loopback server, and a fetch loop: baseline (no tethered),
 //      activate(), and preload (LD_PRELOAD, no activate) — interleaved, medians; target <= 3% overhead;
+//      plus each request of the activate() loop inside scope() (the async hook scopes turn on);
 //   2. the time activate() takes to patch a process with 50 more shared objects loaded.
 //
 //   node bench/activate.bench.mjs [--rounds N] [--requests N]      (run it inside `npm run netns`)
@@ -23,34 +24,36 @@ function median(xs) {
 }
 
 // One child per measurement: a server on 127.0.0.2 and N requests to it, each on a new connection.
-const loopScript = (kind, activate) => `
+const loopScript = (kind, mode) => `
 const http = require('node:http');
-${activate ? `require(${JSON.stringify(root)}).activate({ allow: ['127.0.0.2', 'api.example.test:443'], allowLocalhost: false });` : ''}
+const t = require(${JSON.stringify(root)});
+${mode === 'activate' || mode === 'scope' ? "t.activate({ allow: ['127.0.0.2', 'api.example.test:443'], allowLocalhost: false });" : ''}
 const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.2', async () => {
     const url = 'http://127.0.0.2:' + server.address().port + '/';
     const agent = new http.Agent({ keepAlive: false });
     const one = ${kind === 'fetch' ? "() => fetch(url, { headers: { connection: 'close' } }).then((r) => r.text())" : '() => new Promise((resolve, reject) => http.get(url, { agent }, (res) => { res.resume(); res.on(\'end\', resolve); }).on(\'error\', reject))'};
-    for (let i = 0; i < 200; i++) await one();
-    const t = process.hrtime.bigint();
-    for (let i = 0; i < ${requests}; i++) await one();
-    console.log(Number(process.hrtime.bigint() - t) / ${requests} / 1000);
+    const request = ${mode === 'scope' ? "() => t.scope({ allow: ['127.0.0.2'], allowLocalhost: false, label: 'bench' }, one)" : 'one'};
+    for (let i = 0; i < 200; i++) await request();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < ${requests}; i++) await request();
+    console.log(Number(process.hrtime.bigint() - start) / ${requests} / 1000);
     server.close();
 });`;
 
 function measure(kind, mode) {
     const env = { ...process.env, LD_PRELOAD: '' };
     if (mode === 'preload') Object.assign(env, { LD_PRELOAD: shim, TETHERED_ALLOW: '127.0.0.2,api.example.test:443', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_LOG: 'off' });
-    return Number(execFileSync(process.execPath, ['-e', loopScript(kind, mode === 'activate')], { env, encoding: 'utf8' }).trim());
+    return Number(execFileSync(process.execPath, ['-e', loopScript(kind, mode)], { env, encoding: 'utf8' }).trim());
 }
 
 const results = {};
 for (const kind of ['http.get', 'fetch']) {
-    const samples = { baseline: [], activate: [], preload: [] };
+    const samples = { baseline: [], activate: [], preload: [], scope: [] };
     const modes = Object.keys(samples);
     // the order rotates every round, so that no mode always runs first (cold) or last
     for (let r = 0; r < rounds; r++) for (let i = 0; i < modes.length; i++) samples[modes[(r + i) % modes.length]].push(measure(kind, modes[(r + i) % modes.length]));
     const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
-    results[kind] = { usPerRequest: m, activateOverhead: m.activate / m.baseline - 1, preloadOverhead: m.preload / m.baseline - 1 };
+    results[kind] = { usPerRequest: m, activateOverhead: m.activate / m.baseline - 1, preloadOverhead: m.preload / m.baseline - 1, scopeOverhead: m.scope / m.baseline - 1 };
 }
 
 // activate() with 50 more shared objects loaded (copies of a small library, each its own object).
@@ -76,6 +79,6 @@ console.log(`in-process overhead, median of ${rounds} interleaved rounds, ${requ
 for (const kind of ['http.get', 'fetch']) {
     const r = results[kind];
     const u = r.usPerRequest;
-    console.log(`${kind.padEnd(9)} baseline ${u.baseline.toFixed(1)} us, activate() ${u.activate.toFixed(1)} us (${(r.activateOverhead * 100).toFixed(1)}%), preload ${u.preload.toFixed(1)} us (${(r.preloadOverhead * 100).toFixed(1)}%)  (target <= 3%)`);
+    console.log(`${kind.padEnd(9)} baseline ${u.baseline.toFixed(1)} us, activate() ${u.activate.toFixed(1)} us (${(r.activateOverhead * 100).toFixed(1)}%), preload ${u.preload.toFixed(1)} us (${(r.preloadOverhead * 100).toFixed(1)}%)  (target <= 3%); activate() + scope() per request ${u.scope.toFixed(1)} us (${(r.scopeOverhead * 100).toFixed(1)}%)`);
 }
 console.log(`activate() with ${results.activate.objects} shared objects loaded: ${results.activate.ms.toFixed(2)} ms (first activate, including loading the shim), ${results.activate.patchedSlots} GOT slots patched`);

@@ -56,6 +56,14 @@ const loop = buildC('connect-loop', [join(root, 'bench/c/connect_loop.c')], { op
     results.hookCost = { libc: median(bare.map((r) => r[0])), shim: median(bare.map((r) => r[1])) };
 }
 
+// 1b. read()/write() on ordinary descriptors: what the DNS-socket hooks cost everything else.
+const io = buildC('io-loop', [join(root, 'bench/c/io_loop.c')], { optimize: '-O2' });
+{
+    const env = { LD_PRELOAD: shim, TETHERED_ALLOW: '127.0.0.2', TETHERED_LOG: 'off' };
+    const runs = Array.from({ length: rounds }, () => run(io, ['400000'], env).split(' ').map(Number));
+    results.ioLoop = { libc: median(runs.map((r) => r[0])), shim: median(runs.map((r) => r[1])) };
+}
+
 // 2. Python getaddrinfo + connect, to a server of its own on 127.0.0.2; "localhost" comes from /etc/hosts.
 const py = `
 import socket, threading, time
@@ -108,6 +116,7 @@ if (values.json) {
     console.log(`libtethered.so overhead, median of ${rounds} interleaved rounds`);
     console.log(`C connect+close loop:     ${c.without.toFixed(0)} ns -> ${c.with.toFixed(0)} ns per call: ${pct(c)}, ${(c.extra / 1000).toFixed(3)} us extra (target <= 3%, <= 1 us)`);
     console.log(`hook cost alone:          ${(results.hookCost.shim - results.hookCost.libc).toFixed(0)} ns per connect (connect on fd -1: ${results.hookCost.libc.toFixed(0)} ns libc, ${results.hookCost.shim.toFixed(0)} ns through the shim)`);
+    console.log(`read()+write() of 1 byte:  ${results.ioLoop.libc.toFixed(0)} ns libc, ${results.ioLoop.shim.toFixed(0)} ns through the shim (${(results.ioLoop.shim - results.ioLoop.libc).toFixed(1)} ns for the DNS-socket check)`);
     console.log(`Python getaddrinfo+connect: ${(p.without / 1000).toFixed(1)} us -> ${(p.with / 1000).toFixed(1)} us per iteration: ${pct(p)}`);
     console.log(`node -e 0 start-up:       ${s.without.toFixed(1)} ms -> ${s.with.toFixed(1)} ms: ${s.extra.toFixed(2)} ms extra (target <= 5 ms)`);
     console.log('native decision:          ' + results.nativeDecision.map((r) => `${r.rules} rules ${r.nsPerDecision.toFixed(0)} ns (${r.ratioTo10.toFixed(2)}x)`).join(', '));

@@ -103,7 +103,23 @@ function runIn<T>(frame: ScopeFrame, fn: () => T): T {
  */
 export function scope<T>(options: ScopeOptions, fn: () => T): T {
     checkOptions('scope', options, fn, true);
-    return runIn(frameFor(options, false), fn);
+    return runIn(cachedFrame(options), fn);
+}
+
+// Compiled scope() frames by enclosing scope and options: a scope entered again (per request, per job)
+// is not compiled again. Bounded; the oldest entry goes first.
+const CACHE_LIMIT = 256;
+const frames = new Map<string, ScopeFrame>();
+
+function cachedFrame(options: ScopeOptions): ScopeFrame {
+    const parent = scopes.getStore();
+    const key = `${parent?.id ?? 0}:${JSON.stringify([options.allow, options.deny ?? [], options.label ?? null, options.allowLocalhost ?? true])}`;
+    const known = frames.get(key);
+    if (known) return known;
+    const frame = frameFor(options, false);
+    frames.set(key, frame);
+    if (frames.size > CACHE_LIMIT) frames.delete(frames.keys().next().value as string);
+    return frame;
 }
 
 function byTime(a: EgressEvent, b: EgressEvent): number {
