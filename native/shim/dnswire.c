@@ -25,9 +25,10 @@
 #define HEAD 600 /* enough of a query for its header and question name */
 
 static _Atomic unsigned char marked[MAX_FDS];
-/* The query this thread last had refused, and when (ms, monotonic). */
+/* The query this thread last had refused (name and id), and when (ms, monotonic). */
 static __thread char last_refused[TD_NAME_BUF] __attribute__((tls_model("initial-exec")));
 static __thread long long last_refused_at __attribute__((tls_model("initial-exec")));
+static __thread int last_refused_id __attribute__((tls_model("initial-exec")));
 static struct td_ip servers[MAX_SERVERS];
 static size_t nservers;
 
@@ -137,11 +138,14 @@ int td_dns_check_send(int fd, const struct sockaddr *addr, socklen_t alen, const
     char name[TD_NAME_BUF], normal[TD_NAME_BUF];
     /* Something sent to port 53 that is no query we can read is judged as a lookup of no valid name. */
     if ((n >= 3 && (msg[2] & 0x80)) || td_dns_question(msg, n, name) < 0) name[0] = 0;
-    /* A resolver retries a refused query (c-ares: every server, several times): one attempt, one event. */
+    /* A resolver resends a refused query (c-ares: every server, several times, same id): one attempt, one
+     * event. */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    int retry = last_refused_at && ms - last_refused_at < 1000 && strcmp(name, last_refused) == 0;
+    int id = n >= 2 ? msg[0] << 8 | msg[1] : -1; /* a resend keeps the query's id; a new query has another */
+    int retry = last_refused_at && ms - last_refused_at < 1000 && id == last_refused_id &&
+                strcmp(name, last_refused) == 0;
     td_set_quiet(retry);
     int rc = td_check_lookup(name, op, normal);
     td_set_quiet(0);
@@ -149,6 +153,7 @@ int td_dns_check_send(int fd, const struct sockaddr *addr, socklen_t alen, const
         last_refused_at = 0;
     } else {
         memcpy(last_refused, name, sizeof last_refused);
+        last_refused_id = id;
         last_refused_at = ms;
     }
     return rc;

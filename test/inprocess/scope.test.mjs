@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
 import { httpServer, tcpServer } from '../helpers/shim.mjs';
+import { dnsServer } from '../helpers/dns-server.mjs';
 
 const EACCES = 13;
 
@@ -120,6 +121,36 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
         `);
         const refused = ['ERR_EGRESS_BLOCKED', 'evil.example.test', 'dns', 'api-only', 'evil.example.test'];
         assert.deepEqual(r.results, ['ok', refused, refused, refused, -4 /* EAI_FAIL */, 0], r.stderr);
+    });
+
+    test("judges the queries c-ares sends on the JavaScript thread (dns.resolve*) by the scope's name rules", async () => {
+        const dns = await dnsServer({ 'dns.example.test': '127.0.0.2', 'evil.example.test': '127.0.0.3' });
+        try {
+            const r = await inFreshNode(`
+                const dns = require('node:dns');
+                const seen = [];
+                t.activate({ allow: ['*.example.test'], allowLocalhost: false, onBlocked: (e) => seen.push([e.op, e.host, e.scopeLabel]) });
+                const pick = (e) => [e.code, e.host, e.scopeLabel];
+                await t.scope({ allow: ['dns.example.test'], allowLocalhost: false, label: 'resolver' }, async () => {
+                    print(await dns.promises.resolve4('dns.example.test'));
+                    print(await dns.promises.resolve4('evil.example.test').catch(pick));
+                    print(await new Promise((r) => new dns.Resolver().resolve4('evil.example.test', (e, a) => r(e ? pick(e) : a))));
+                });
+                print(await dns.promises.resolve4('evil.example.test'));
+                await tick();
+                print(seen);
+            `);
+            assert.deepEqual(r.results, [
+                ['127.0.0.2'],
+                ['ERR_EGRESS_BLOCKED', 'evil.example.test', 'resolver'],
+                ['ERR_EGRESS_BLOCKED', 'evil.example.test', 'resolver'],
+                ['127.0.0.3'],
+                [['send', 'evil.example.test', 'resolver'], ['send', 'evil.example.test', 'resolver']],
+            ], r.stderr);
+            assert.deepEqual(dns.questions.filter((q) => q === 'evil.example.test').length, 1, 'only the query outside the scope reached the server');
+        } finally {
+            await dns.close();
+        }
     });
 
     test('in log-only mode a scope reports would-block and lets the attempt through', async () => {
