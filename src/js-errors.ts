@@ -49,6 +49,41 @@ function callSite(skip: (...args: never[]) => unknown): { stack?: string } {
     return site;
 }
 
+/**
+ * Could the policy in force or a scope the caller is in refuse this destination? Capturing a stack costs
+ * microseconds, so it is done only for attempts that may be refused (always when the policy is not known
+ * here: preloaded from the environment).
+ */
+function mayBlock(host: unknown, port?: unknown): boolean {
+    const policy = globalState()?.policy;
+    const frame = scopes.getStore() ?? null;
+    if (!policy && !frame) return true;
+    if (typeof host !== 'string' || host === '') return true;
+    const p = typeof port === 'number' || (typeof port === 'string' && /^\d+$/.test(port)) ? Number(port) : undefined;
+    if (p !== undefined && (p < 0 || p > 65535)) return true;
+    try {
+        if (policy && !policy.isAllowed(host, p)) return true;
+        for (let f = frame; f; f = f.parent) if (!f.policy.isAllowed(host, p)) return true;
+    } catch {
+        return true;
+    }
+    return false;
+}
+
+/** Where net.Socket#connect is going, from its many argument forms (null: a Unix socket or unknown). */
+function connectTarget(args: unknown[]): { host: unknown; port: unknown } | null {
+    const first: unknown = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
+    if (first !== null && typeof first === 'object') {
+        const o = first as { host?: unknown; port?: unknown; path?: unknown };
+        if (o.path) return null; // a Unix socket (net treats any truthy path so)
+        return { host: o.host ?? 'localhost', port: o.port };
+    }
+    if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
+        return { host: typeof args[1] === 'string' ? args[1] : 'localhost', port: first };
+    }
+    return null;
+}
+
 /** The shim's last event on this thread, if it is the block this error reports. */
 function lastBlock(err: SocketError): EgressEvent | null {
     const line = runtime().addon.takeLastEvent();
@@ -131,7 +166,10 @@ function wrapSockets(): void {
     const proto = net.Socket.prototype;
     const connect = methodOf(proto, 'connect');
     const wrappedConnect = function (this: Evidenced, ...args: unknown[]): unknown {
-        if (loaded) this[kCallSite] = callSite(wrappedConnect);
+        if (loaded) {
+            const target = connectTarget(args);
+            if (target && mayBlock(target.host, target.port)) this[kCallSite] = callSite(wrappedConnect);
+        }
         return connect.apply(this, args);
     };
     Reflect.set(proto, 'connect', wrappedConnect);
@@ -173,7 +211,11 @@ function wrapDgram(): void {
         const original = methodOf(proto, name);
         const wrapped = function (this: dgram.Socket, ...args: unknown[]): unknown {
             if (!loaded) return original.apply(this, args);
-            const site = callSite(wrapped);
+            // send(msg[, offset, length][, port][, address][, cb]); connect(port[, address][, cb])
+            let port: unknown;
+            for (let i = name === 'connect' ? 0 : 1; i < args.length; i++) if (typeof args[i] === 'number') port = args[i];
+            const address = args.find((a, i) => i > 0 && typeof a === 'string');
+            const site = port === undefined || mayBlock(address ?? 'localhost', port) ? callSite(wrapped) : {};
             const last = args.length - 1;
             const cb = args[last];
             if (typeof cb === 'function') args[last] = (err: unknown, ...rest: unknown[]) => (cb as (...a: unknown[]) => unknown)(mapped(err, site), ...rest);
@@ -195,7 +237,7 @@ function wrapLookups(): void {
         const callback = rest[rest.length - 1];
         if (!loaded || typeof callback !== 'function') return lookup.call(this, name, ...rest);
         const frame = scopes.getStore() ?? null;
-        const stack = frames(callSite(wrappedLookup));
+        const stack = mayBlock(name) ? frames(callSite(wrappedLookup)) : undefined;
         const refusal = scopeRefusal(name, frame, 'dns.lookup', stack);
         if (refusal) {
             report(refusal, frame, { notify: true });
@@ -220,7 +262,7 @@ function wrapLookups(): void {
     const wrappedPromiseLookup = async function (this: unknown, name: string, options?: unknown): Promise<unknown> {
         if (!loaded) return promiseLookup.call(this, name, options);
         const frame = scopes.getStore() ?? null;
-        const stack = frames(callSite(wrappedPromiseLookup));
+        const stack = mayBlock(name) ? frames(callSite(wrappedPromiseLookup)) : undefined;
         const refusal = scopeRefusal(name, frame, 'dns.promises.lookup', stack);
         if (refusal) {
             report(refusal, frame, { notify: true });
@@ -264,7 +306,7 @@ function wrapResolveMethods(target: object, promises: boolean): void {
             ? async function (this: unknown, name: unknown, ...rest: unknown[]): Promise<unknown> {
                   if (!loaded) return fn.call(this, name, ...rest);
                   const frame = scopes.getStore() ?? null;
-                  const site = callSite(wrapped);
+                  const site = mayBlock(name) ? callSite(wrapped) : {};
                   try {
                       return await fn.call(this, name, ...rest);
                   } catch (err) {
@@ -275,7 +317,7 @@ function wrapResolveMethods(target: object, promises: boolean): void {
                   const callback = rest[rest.length - 1];
                   if (!loaded || typeof callback !== 'function') return fn.call(this, name, ...rest);
                   const frame = scopes.getStore() ?? null;
-                  const site = callSite(wrapped);
+                  const site = mayBlock(name) ? callSite(wrapped) : {};
                   rest[rest.length - 1] = (err: unknown, ...results: unknown[]) => (callback as (...a: unknown[]) => unknown)(refusedQuery(err, name, op, frame, frames(site)), ...results);
                   return fn.call(this, name, ...rest);
               };
@@ -290,12 +332,21 @@ function wrapResolvers(): void {
     wrapResolveMethods(dns.promises.Resolver.prototype, true);
 }
 
+function fetchMayBlock(input: unknown): boolean {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : (input as { url?: unknown } | null)?.url;
+    if (typeof url !== 'string' || !URL.canParse(url)) return true;
+    const u = new URL(url);
+    const port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : u.protocol === 'http:' ? 80 : undefined;
+    // redirects go elsewhere: a fetch stays "may block" unless its first host is allowed
+    return mayBlock(u.hostname.replace(/^\[|\]$/g, ''), port);
+}
+
 function wrapFetch(): void {
     const original = globalThis.fetch as ((input: unknown, init?: unknown) => Promise<unknown>) | undefined;
     if (typeof original !== 'function') return;
     const wrappedFetch = async function (input: unknown, init?: unknown): Promise<Response> {
         // undici connects from its own callbacks: the caller's stack is the one to report.
-        const site = loaded ? callSite(wrappedFetch) : undefined;
+        const site = loaded && fetchMayBlock(input) ? callSite(wrappedFetch) : undefined;
         try {
             return (await original.call(globalThis, input, init)) as Response;
         } catch (err) {
