@@ -38,9 +38,10 @@ export interface Addon {
     takeLastEvent(): string | null;
     /** Compiles a scope (rules in normal form) under `parent`; throws with the shim's reason. */
     scopeNew(rules: { allow: readonly string[]; deny: readonly string[]; allowLocalhost: boolean }, label: string, parent: NativeScope | null, collect: boolean): NativeScope;
-    /** The scope the calling thread's attempts are judged by from now on (null: none). */
-    scopeEnter(scope: NativeScope | null): void;
     scopeId(scope: NativeScope): number;
+    /** The calling thread's scope pointer in the shim, as 8 bytes to store a scopeAddress() into. */
+    scopeSlot(): ArrayBuffer;
+    scopeAddress(scope: NativeScope): bigint;
     /** Keep the events of attempts made in collecting scope `id` ... */
     collect(id: number): void;
     /** ... until this returns them (event lines) and stops keeping them. */

@@ -13,6 +13,8 @@ export interface ScopeFrame {
     readonly label: string | null;
     readonly parent: ScopeFrame | null;
     readonly native: NativeScope;
+    /** Where the shim finds it (what scope.ts stores into this thread's scope slot). */
+    readonly address: bigint;
     readonly id: number;
     /** noEgress(): keeps the events of attempts made inside it. */
     readonly collecting: boolean;

@@ -8,7 +8,6 @@
 import { createHook } from 'node:async_hooks';
 import { EgressViolation, type EgressEvent } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
-import type { NativeScope } from './native.js';
 import { AllowPolicy } from './policy/index.js';
 import { collectorOf, eventFromLine, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
 
@@ -30,15 +29,19 @@ export interface NoEgressOptions {
     readonly allowLocalhost?: boolean | undefined;
 }
 
-// What the shim was last told about this thread's scope, and what each callback found on entry.
-let entered: NativeScope | null = null;
-const outer: (NativeScope | null)[] = [];
+// The scope this thread is in, as the shim sees it: a pointer cell in the shim that this thread stores the
+// frame's native address into (no call per switch). `entered` keeps that frame, and with it its native
+// scope, alive while the shim may read it; `outer` what each callback found on entry.
+let entered: ScopeFrame | null = null;
+let slot: BigUint64Array | null = null;
+const outer: (ScopeFrame | null)[] = [];
 let tracking = false;
 
-function enter(native: NativeScope | null): void {
-    if (native === entered) return;
-    entered = native;
-    runtime().addon.scopeEnter(native);
+function enter(frame: ScopeFrame | null): void {
+    if (frame === entered) return;
+    entered = frame;
+    slot ??= new BigUint64Array(runtime().addon.scopeSlot());
+    slot[0] = frame ? frame.address : 0n;
 }
 
 /** From the first scope on, every callback enters the scope it was created in (and leaves it after). */
@@ -48,7 +51,7 @@ function track(): void {
     createHook({
         before() {
             outer.push(entered);
-            enter(scopes.getStore()?.native ?? null);
+            enter(scopes.getStore() ?? null);
         },
         after() {
             enter(outer.pop() ?? null);
@@ -80,14 +83,14 @@ function frameFor(options: NoEgressOptions, collecting: boolean): ScopeFrame {
         parent?.native ?? null,
         collecting,
     );
-    return Object.freeze({ policy, label, parent, native, id: addon.scopeId(native), collecting, events: [] });
+    return Object.freeze({ policy, label, parent, native, address: addon.scopeAddress(native), id: addon.scopeId(native), collecting, events: [] });
 }
 
 function runIn<T>(frame: ScopeFrame, fn: () => T): T {
     track();
     return scopes.run(frame, () => {
         const previous = entered;
-        enter(frame.native);
+        enter(frame);
         try {
             return fn();
         } finally {

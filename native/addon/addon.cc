@@ -25,8 +25,8 @@ struct Shim {
     tethered_scope* (*scope_new)(const tethered_settings*, const char*, const tethered_scope*, int, char*,
                                  size_t) = nullptr;
     void (*scope_free)(tethered_scope*) = nullptr;
-    const tethered_scope* (*scope_enter)(const tethered_scope*) = nullptr;
     unsigned long long (*scope_id)(const tethered_scope*) = nullptr;
+    const tethered_scope** (*scope_slot)() = nullptr;
 };
 
 Shim shim;
@@ -63,8 +63,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.patch, "tethered_patch") && Resolve(shim.preloaded, "tethered_preloaded") &&
             Resolve(shim.active, "tethered_active") && Resolve(shim.abi, "tethered_abi") &&
             Resolve(shim.set_sink, "tethered_set_sink") && Resolve(shim.scope_new, "tethered_scope_new") &&
-            Resolve(shim.scope_free, "tethered_scope_free") &&
-            Resolve(shim.scope_enter, "tethered_scope_enter") && Resolve(shim.scope_id, "tethered_scope_id");
+            Resolve(shim.scope_free, "tethered_scope_free") && Resolve(shim.scope_id, "tethered_scope_id") &&
+            Resolve(shim.scope_slot, "tethered_scope_slot");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
@@ -222,10 +222,18 @@ Napi::Value ScopeNew(const Napi::CallbackInfo& info) {
                                                [](Napi::Env, tethered_scope* s) { shim.scope_free(s); });
 }
 
-// scopeEnter(scope | null): the scope the calling thread's attempts are judged by from now on.
-Napi::Value ScopeEnter(const Napi::CallbackInfo& info) {
-    shim.scope_enter(info[0].IsExternal() ? info[0].As<Napi::External<tethered_scope>>().Data() : nullptr);
-    return info.Env().Undefined();
+// scopeSlot() -> an 8-byte ArrayBuffer over the calling thread's scope pointer in the shim: JavaScript
+// enters a scope by storing its address (scopeAddress) there, without a call per switch.
+Napi::Value ScopeSlot(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    void* slot = static_cast<void*>(shim.scope_slot());
+    return Napi::ArrayBuffer::New(env, slot, sizeof(void*));
+}
+
+// scopeAddress(scope) -> the address to store in the slot (a BigInt).
+Napi::Value ScopeAddress(const Napi::CallbackInfo& info) {
+    auto* scope = info[0].As<Napi::External<tethered_scope>>().Data();
+    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(scope)));
 }
 
 Napi::Value ScopeId(const Napi::CallbackInfo& info) {
@@ -262,8 +270,9 @@ Napi::Value TakeCollected(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("scopeNew", Napi::Function::New(env, ScopeNew));
-    exports.Set("scopeEnter", Napi::Function::New(env, ScopeEnter));
     exports.Set("scopeId", Napi::Function::New(env, ScopeId));
+    exports.Set("scopeSlot", Napi::Function::New(env, ScopeSlot));
+    exports.Set("scopeAddress", Napi::Function::New(env, ScopeAddress));
     exports.Set("collect", Napi::Function::New(env, Collect));
     exports.Set("takeCollected", Napi::Function::New(env, TakeCollected));
     exports.Set("takeLastEvent", Napi::Function::New(env, TakeLastEvent));

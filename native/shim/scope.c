@@ -68,3 +68,7 @@ TETHERED_EXPORT const struct tethered_scope *tethered_scope_enter(const struct t
 TETHERED_EXPORT unsigned long long tethered_scope_id(const struct tethered_scope *scope) {
     return scope ? scope->id : 0;
 }
+
+TETHERED_EXPORT const struct tethered_scope **tethered_scope_slot(void) {
+    return &current;
+}

@@ -54,5 +54,8 @@ TETHERED_EXPORT void tethered_scope_free(struct tethered_scope *scope);
 /* Puts the calling thread in `scope` (NULL: in none); returns the scope it was in. */
 TETHERED_EXPORT const struct tethered_scope *tethered_scope_enter(const struct tethered_scope *scope);
 TETHERED_EXPORT unsigned long long tethered_scope_id(const struct tethered_scope *scope);
+/* The calling thread's scope pointer itself, for a caller that switches scopes often (the addon lets the
+ * JavaScript thread store into it directly, without a call). Valid for the thread's lifetime. */
+TETHERED_EXPORT const struct tethered_scope **tethered_scope_slot(void);
 
 #endif

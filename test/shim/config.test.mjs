@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
-import { logFile, netprobe, readEvents, runUnderShim, tcpServer } from '../helpers/shim.mjs';
+import { logFile, netprobe, readEvents, runUnderShim, sanitize, tcpServer } from '../helpers/shim.mjs';
+import { buildC, root } from '../helpers/cbuild.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'tethered-config-'));
 function file(name, content) {
@@ -114,5 +115,22 @@ describe('preload configuration', { skip: NEEDS_NETNS }, () => {
         // The addon loads the shim itself for in-process activate(); until then it must pass everything.
         const r = await runUnderShim(netprobe(), ['connect-ip', '127.0.0.3', String(other.port)], { TETHERED_ALLOW: '', TETHERED_ALLOW_LOCALHOST: '0' }, { preload: false });
         assert.equal(r.stdout, 'ok pong:ping');
+    });
+});
+
+describe('the scope API from C', { skip: NEEDS_NETNS }, () => {
+    test('a scope narrows the calling thread only, nests without widening, is left again; a bad rule is refused', async () => {
+        const a = await tcpServer('127.0.0.2');
+        const b = await tcpServer('127.0.0.3');
+        try {
+            const driver = buildC('scope_driver', [join(root, 'test/native/c/scope_driver.c')], { sanitize, libs: ['-lpthread'] });
+            const r = await runUnderShim(driver, [String(a.port), String(b.port)], { TETHERED_ALLOW: '127.0.0.0/8', TETHERED_ALLOW_LOCALHOST: '0' });
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(r.stdout, '0 0 13 0 13 0 0 error-reported');
+            assert.deepEqual(r.events.map((e) => [e.decision, e.ip, e.scopeLabel]), [['block', '127.0.0.3', 'outer'], ['block', '127.0.0.3', 'outer']]);
+        } finally {
+            await a.close();
+            await b.close();
+        }
     });
 });
