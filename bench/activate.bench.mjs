@@ -35,15 +35,17 @@ const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0
     const request = ${mode === 'scope' ? "() => t.scope({ allow: ['127.0.0.2'], allowLocalhost: false, label: 'bench' }, one)" : 'one'};
     for (let i = 0; i < 200; i++) await request();
     const start = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     for (let i = 0; i < ${requests}; i++) await request();
-    console.log(Number(process.hrtime.bigint() - start) / ${requests} / 1000);
+    const used = process.cpuUsage(cpu);
+    console.log(Number(process.hrtime.bigint() - start) / ${requests} / 1000, (used.user + used.system) / ${requests});
     server.close();
 });`;
 
 function measure(kind, mode) {
     const env = { ...process.env, LD_PRELOAD: '' };
     if (mode === 'preload') Object.assign(env, { LD_PRELOAD: shim, TETHERED_ALLOW: '127.0.0.2,api.example.test:443', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_LOG: 'off' });
-    return Number(execFileSync(process.execPath, ['-e', loopScript(kind, mode)], { env, encoding: 'utf8' }).trim());
+    return execFileSync(process.execPath, ['-e', loopScript(kind, mode)], { env, encoding: 'utf8' }).trim().split(' ').map(Number);
 }
 
 const results = {};
@@ -52,8 +54,17 @@ for (const kind of ['http.get', 'fetch']) {
     const modes = Object.keys(samples);
     // the order rotates every round, so that no mode always runs first (cold) or last
     for (let r = 0; r < rounds; r++) for (let i = 0; i < modes.length; i++) samples[modes[(r + i) % modes.length]].push(measure(kind, modes[(r + i) % modes.length]));
-    const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
-    results[kind] = { usPerRequest: m, activateOverhead: m.activate / m.baseline - 1, preloadOverhead: m.preload / m.baseline - 1, scopeOverhead: m.scope / m.baseline - 1 };
+    const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v.map((x) => x[0]))]));
+    // CPU time per request (this process's server and client together): less at the mercy of the scheduler
+    const c = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v.map((x) => x[1]))]));
+    results[kind] = {
+        usPerRequest: m,
+        cpuUsPerRequest: c,
+        activateOverhead: m.activate / m.baseline - 1,
+        preloadOverhead: m.preload / m.baseline - 1,
+        scopeOverhead: m.scope / m.baseline - 1,
+        cpu: { activate: c.activate / c.baseline - 1, preload: c.preload / c.baseline - 1, scope: c.scope / c.baseline - 1 },
+    };
 }
 
 // activate() with 50 more shared objects loaded (copies of a small library, each its own object).
@@ -79,6 +90,8 @@ console.log(`in-process overhead, median of ${rounds} interleaved rounds, ${requ
 for (const kind of ['http.get', 'fetch']) {
     const r = results[kind];
     const u = r.usPerRequest;
-    console.log(`${kind.padEnd(9)} baseline ${u.baseline.toFixed(1)} us, activate() ${u.activate.toFixed(1)} us (${(r.activateOverhead * 100).toFixed(1)}%), preload ${u.preload.toFixed(1)} us (${(r.preloadOverhead * 100).toFixed(1)}%)  (target <= 3%); activate() + scope() per request ${u.scope.toFixed(1)} us (${(r.scopeOverhead * 100).toFixed(1)}%)`);
+    const pc = (x) => `${(x * 100).toFixed(1)}%`;
+    console.log(`${kind.padEnd(9)} wall: baseline ${u.baseline.toFixed(1)} us, activate() ${u.activate.toFixed(1)} us (${pc(r.activateOverhead)}), preload ${u.preload.toFixed(1)} us (${pc(r.preloadOverhead)})  (target <= 3%); activate() + scope() per request ${u.scope.toFixed(1)} us (${pc(r.scopeOverhead)})`);
+    console.log(`${''.padEnd(9)} cpu:  baseline ${r.cpuUsPerRequest.baseline.toFixed(1)} us, activate() ${pc(r.cpu.activate)}, preload ${pc(r.cpu.preload)}, activate() + scope() ${pc(r.cpu.scope)}`);
 }
 console.log(`activate() with ${results.activate.objects} shared objects loaded: ${results.activate.ms.toFixed(2)} ms (first activate, including loading the shim), ${results.activate.patchedSlots} GOT slots patched`);

@@ -62,12 +62,28 @@ function mayBlock(host: unknown, port?: unknown): boolean {
     const p = typeof port === 'number' || (typeof port === 'string' && /^\d+$/.test(port)) ? Number(port) : undefined;
     if (p !== undefined && (p < 0 || p > 65535)) return true;
     try {
-        if (policy && !policy.isAllowed(host, p)) return true;
-        for (let f = frame; f; f = f.parent) if (!f.policy.isAllowed(host, p)) return true;
+        if (policy && !allowedCached(policy, host, p)) return true;
+        for (let f = frame; f; f = f.parent) if (!allowedCached(f.policy, host, p)) return true;
     } catch {
         return true;
     }
     return false;
+}
+
+// isAllowed answers by policy, for the destinations a process keeps going to (bounded, cleared when full).
+const answers = new WeakMap<AllowPolicy, Map<string, boolean>>();
+
+function allowedCached(policy: AllowPolicy, host: string, port: number | undefined): boolean {
+    let known = answers.get(policy);
+    if (!known) answers.set(policy, (known = new Map<string, boolean>()));
+    const key = port === undefined ? host : `${host} ${port}`;
+    let answer = known.get(key);
+    if (answer === undefined) {
+        if (known.size >= 1024) known.clear();
+        answer = policy.isAllowed(host, port);
+        known.set(key, answer);
+    }
+    return answer;
 }
 
 /** Where net.Socket#connect is going, from its many argument forms (null: a Unix socket or unknown). */
