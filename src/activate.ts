@@ -9,7 +9,7 @@ import { AllowPolicy } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
-import { patchProcess, runtime, setGlobal } from './runtime.js';
+import { patchProcess, runtime, setGlobal, type SharedSettings } from './runtime.js';
 
 export interface ActivateOptions {
     readonly allow: readonly string[];
@@ -121,6 +121,8 @@ export function activate(options: ActivateOptions): void {
         Object.assign(process.env, variables);
     }
     setGlobal({ policy, logOnly: options.logOnly ?? false, onBlocked: options.onBlocked ?? null });
+    const shared: SharedSettings = { allow: policy.allow.map((r) => r.text), deny: policy.deny.map((r) => r.text), allowLocalhost: policy.allowLocalhost, logOnly: options.logOnly ?? false };
+    addon.shareSettings(JSON.stringify(shared));
     current = Object.freeze({
         policy,
         options: Object.freeze({ ...options }),
@@ -136,6 +138,7 @@ export function deactivate(options: { lockToken?: object | undefined } = {}): vo
     checkLock('deactivate()', options.lockToken);
     if (!current) return;
     runtime().addon.disable();
+    runtime().addon.shareSettings('');
     setGlobal(null);
     restoreEnv(current.savedEnv);
     current = null;

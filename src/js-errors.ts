@@ -13,12 +13,17 @@
  *  - dns.resolve* and dns.Resolver (c-ares sends its own queries on this thread; the shim judges each by
  *    its name): the failure of a refused query becomes an EgressBlocked.
  *  - fetch: the URL of a request refused while connecting.
+ *  - worker_threads.Worker: workers started once tethered is at work load worker-init.js first, so that
+ *    their callers get the same errors (the shim judges their attempts either way).
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import http from 'node:http';
 import net from 'node:net';
+import { syncBuiltinESMExports } from 'node:module';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import workerThreads from 'node:worker_threads';
 import { EgressBlocked, type EgressEvent } from './errors.js';
 import { normaliseDestination, type AllowPolicy, type Explanation } from './policy/index.js';
 import { addEvidence, eventFromLine, globalState, logOnly, report, runtime, scopes, withEvidence, type ScopeFrame } from './runtime.js';
@@ -384,6 +389,48 @@ function wrapFetch(): void {
     globalThis.fetch = wrappedFetch;
 }
 
+const WORKER_INIT = join(__dirname, 'worker-init.js');
+
+/** What a worker inherits by default: the process's execArgv without the main script's -e/-p code. */
+function inheritedExecArgv(): string[] {
+    const out: string[] = [];
+    const argv = process.execArgv;
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i] ?? '';
+        if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') i++;
+        else if (!/^(--eval|--print)=/.test(a)) out.push(a);
+    }
+    return out;
+}
+let workersWrapped = false;
+
+/**
+ * Wraps worker_threads.Worker (at load, so that code which takes `Worker` after requiring tethered gets the
+ * wrapper); inert until tethered is at work. A worker whose execArgv cannot take --require is started as
+ * asked, without the wrappers.
+ */
+export function wrapWorkers(): void {
+    if (workersWrapped) return;
+    workersWrapped = true;
+    const Original = workerThreads.Worker;
+    const Wrapped = new Proxy(Original, {
+        construct(target, args: unknown[], newTarget: (...a: unknown[]) => unknown) {
+            if (loaded) {
+                const options = (args[1] ?? {}) as { execArgv?: string[] };
+                const withInit = { ...options, execArgv: [...(options.execArgv ?? inheritedExecArgv()), '--require', WORKER_INIT] };
+                try {
+                    return Reflect.construct(target, [args[0], withInit, ...args.slice(2)], newTarget) as object;
+                } catch (err) {
+                    if ((err as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+                }
+            }
+            return Reflect.construct(target, args, newTarget) as object;
+        },
+    });
+    Reflect.set(workerThreads, 'Worker', Wrapped);
+    syncBuiltinESMExports();
+}
+
 /** Installs the wrappers once; they do nothing until tethered is first activated or a scope is made. */
 export function installErrorMapping(): void {
     loaded = true;
@@ -394,4 +441,7 @@ export function installErrorMapping(): void {
     wrapLookups();
     wrapResolvers();
     wrapFetch();
+    wrapWorkers();
+    // `import { lookup } from 'node:dns'` reads the ESM view of the builtin: bring it up to date.
+    syncBuiltinESMExports();
 }

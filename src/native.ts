@@ -42,6 +42,9 @@ export interface Addon {
     /** The calling thread's scope pointer in the shim, as 8 bytes to store a scopeAddress() into. */
     scopeSlot(): ArrayBuffer;
     scopeAddress(scope: NativeScope): bigint;
+    /** Settings (JSON) for the JavaScript of worker threads; '' for none. */
+    shareSettings(json: string): void;
+    sharedSettings(): string | null;
     /** Keep the events of attempts made in collecting scope `id` ... */
     collect(id: number): void;
     /** ... until this returns them (event lines) and stops keeping them. */

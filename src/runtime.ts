@@ -37,6 +37,14 @@ export function setGlobal(state: GlobalState | null): void {
     global = state;
 }
 
+/** The settings worker threads' JavaScript needs to explain blocks (see worker-init.ts). */
+export interface SharedSettings {
+    readonly allow: readonly string[];
+    readonly deny: readonly string[];
+    readonly allowLocalhost: boolean;
+    readonly logOnly: boolean;
+}
+
 export function globalState(): GlobalState | null {
     return global;
 }

@@ -268,7 +268,26 @@ Napi::Value TakeCollected(const Napi::CallbackInfo& info) {
     return out;
 }
 
+// The settings activate() put in force, as JSON, for JavaScript in worker threads (each has its own module
+// state; this addon is loaded once per process).
+std::mutex shared_mutex;
+std::string shared_settings;
+
+Napi::Value ShareSettings(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(shared_mutex);
+    shared_settings = info[0].IsString() ? std::string(info[0].As<Napi::String>()) : "";
+    return info.Env().Undefined();
+}
+
+Napi::Value SharedSettings(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(shared_mutex);
+    if (shared_settings.empty()) return info.Env().Null();
+    return Napi::String::New(info.Env(), shared_settings);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("shareSettings", Napi::Function::New(env, ShareSettings));
+    exports.Set("sharedSettings", Napi::Function::New(env, SharedSettings));
     exports.Set("scopeNew", Napi::Function::New(env, ScopeNew));
     exports.Set("scopeId", Napi::Function::New(env, ScopeId));
     exports.Set("scopeSlot", Napi::Function::New(env, ScopeSlot));

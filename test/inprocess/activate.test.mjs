@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
-import { shim, tcpServer, udpServer } from '../helpers/shim.mjs';
+import { root } from '../helpers/cbuild.mjs';
+import { runUnderShim, shim, tcpServer, udpServer } from '../helpers/shim.mjs';
 
 const EACCES = 13;
 
@@ -246,6 +247,20 @@ describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(r.results, [{ address: '127.0.0.2', family: 4 }, [{ address: '127.0.0.2', family: 4 }], ['127.0.0.2', 4]], r.stderr);
     });
 
+    test('ESM callers too: named imports of node:dns and node:worker_threads see the wrappers', async () => {
+        const script = `
+            import * as t from ${JSON.stringify(join(root, 'dist', 'index.mjs'))};
+            import { lookup } from 'node:dns';
+            import { Worker } from 'node:worker_threads';
+            t.activate({ allow: ['other.example.test'], allowLocalhost: false });
+            const viaLookup = await new Promise((r) => lookup('evil.example.test', (e) => r(e && e.code)));
+            const inWorker = await new Promise((r) => new Worker("import { lookup } from 'node:dns'; import { parentPort } from 'node:worker_threads'; lookup('evil.example.test', (e) => parentPort.postMessage(e && e.code));", { eval: true }).on('message', r));
+            console.log(JSON.stringify([viaLookup, inWorker]));
+        `;
+        const r = await runUnderShim(process.execPath, ['--input-type=module', '-e', script], { TETHERED_LOG: undefined }, { preload: false });
+        assert.deepEqual(JSON.parse(r.stdout || 'null'), ['ERR_EGRESS_BLOCKED', 'ERR_EGRESS_BLOCKED'], r.stderr);
+    });
+
     test('errors that are not blocks pass through untouched', async () => {
         const r = await inFreshNode(`
             t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
@@ -290,7 +305,7 @@ describe('other threads of the process', { skip: NEEDS_NETNS }, () => {
         `);
         assert.equal(r.code, 0, r.stderr);
         const [blocked, logged, allowed, seen] = r.results;
-        assert.deepEqual(blocked, ['EACCES', 'EACCES']);
+        assert.deepEqual(blocked, ['ERR_EGRESS_BLOCKED', 'ERR_EGRESS_BLOCKED'], 'worker callers get EgressBlocked too');
         assert.equal(logged, 'ok');
         assert.equal(allowed, 'ok');
         assert.deepEqual(seen.slice(0, 2), ['block', 'block']);
