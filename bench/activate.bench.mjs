@@ -67,6 +67,37 @@ for (const kind of ['http.get', 'fetch']) {
     };
 }
 
+// 1b. The same loops in ONE process, alternating batches with the policy in force (activate()) and lifted
+// (deactivate(): the hooks stay patched in and pass through, the wrappers have nothing to check). Both
+// halves see the same machine moment by moment, so this ratio is far steadier than the one across
+// processes above: it is what judging costs, the one-time patching aside.
+const abScript = (kind) => `
+const http = require('node:http');
+const t = require(${JSON.stringify(root)});
+const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.2', async () => {
+    const url = 'http://127.0.0.2:' + server.address().port + '/';
+    const agent = new http.Agent({ keepAlive: false });
+    const one = ${kind === 'fetch' ? "() => fetch(url, { headers: { connection: 'close' } }).then((r) => r.text())" : '() => new Promise((resolve, reject) => http.get(url, { agent }, (res) => { res.resume(); res.on(\'end\', resolve); }).on(\'error\', reject))'};
+    const on = () => t.activate({ allow: ['127.0.0.2', 'api.example.test:443'], allowLocalhost: false });
+    on();
+    for (let i = 0; i < 300; i++) await one();
+    const total = { on: 0, off: 0 };
+    for (let round = 0; round < 30; round++) {
+        for (const mode of round % 2 ? ['off', 'on'] : ['on', 'off']) {
+            if (mode === 'on') on(); else t.deactivate();
+            const start = process.hrtime.bigint();
+            for (let i = 0; i < ${Math.max(20, Math.round(requests / 30))}; i++) await one();
+            total[mode] += Number(process.hrtime.bigint() - start);
+        }
+    }
+    console.log(total.on / total.off - 1);
+    server.close();
+});`;
+for (const kind of ['http.get', 'fetch']) {
+    const runs = Array.from({ length: rounds }, () => Number(execFileSync(process.execPath, ['-e', abScript(kind)], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '' } }).trim()));
+    results[kind].inProcessAB = median(runs);
+}
+
 // activate() with 50 more shared objects loaded (copies of a small library, each its own object).
 const dir = mkdtempSync(join(tmpdir(), 'tethered-50-'));
 const libs = Array.from({ length: 50 }, (_, i) => {
@@ -92,6 +123,7 @@ for (const kind of ['http.get', 'fetch']) {
     const u = r.usPerRequest;
     const pc = (x) => `${(x * 100).toFixed(1)}%`;
     console.log(`${kind.padEnd(9)} wall: baseline ${u.baseline.toFixed(1)} us, activate() ${u.activate.toFixed(1)} us (${pc(r.activateOverhead)}), preload ${u.preload.toFixed(1)} us (${pc(r.preloadOverhead)})  (target <= 3%); activate() + scope() per request ${u.scope.toFixed(1)} us (${pc(r.scopeOverhead)})`);
+    console.log(`${''.padEnd(9)} one process, policy in force vs lifted, alternating batches: ${pc(r.inProcessAB)}`);
     console.log(`${''.padEnd(9)} cpu:  baseline ${r.cpuUsPerRequest.baseline.toFixed(1)} us, activate() ${pc(r.cpu.activate)}, preload ${pc(r.cpu.preload)}, activate() + scope() ${pc(r.cpu.scope)}`);
 }
 console.log(`activate() with ${results.activate.objects} shared objects loaded: ${results.activate.ms.toFixed(2)} ms (first activate, including loading the shim), ${results.activate.patchedSlots} GOT slots patched`);

@@ -62,7 +62,8 @@ function callSite(skip: (...args: never[]) => unknown): { stack?: string } {
 function mayBlock(host: unknown, port?: unknown): boolean {
     const policy = globalState()?.policy;
     const frame = scopes.getStore() ?? null;
-    if (!policy && !frame) return true;
+    // No policy known here and no scope: only a policy the shim read from the environment can refuse.
+    if (!policy && !frame) return runtime().addon.active();
     if (typeof host !== 'string' || host === '') return true;
     const p = typeof port === 'number' || (typeof port === 'string' && /^\d+$/.test(port)) ? Number(port) : undefined;
     if (p !== undefined && (p < 0 || p > 65535)) return true;

@@ -30,6 +30,8 @@ export interface Addon {
     configure(settings: NativeSettings): void;
     /** No policy in force: every hook passes through. */
     disable(): void;
+    /** Does the shim judge attempts now (activate(), or a policy from the environment)? */
+    active(): boolean;
     /** Points every loaded object's GOT entries at the hooks; returns the slots patched so far. */
     patch(): number;
     /** Every event line (JSON) goes to `fn`, asynchronously, on the JavaScript thread. */

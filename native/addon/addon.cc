@@ -133,6 +133,11 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     return env.Undefined();
 }
 
+// active(): does the shim judge attempts now (a policy from activate() or from the environment)?
+Napi::Value Active(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), shim.active && shim.active() != 0);
+}
+
 Napi::Value Disable(const Napi::CallbackInfo& info) {
     shim.disable();
     return info.Env().Undefined();
@@ -300,6 +305,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("load", Napi::Function::New(env, Load));
     exports.Set("configure", Napi::Function::New(env, Configure));
     exports.Set("disable", Napi::Function::New(env, Disable));
+    exports.Set("active", Napi::Function::New(env, Active));
     exports.Set("patch", Napi::Function::New(env, Patch));
     exports.Set("onEvents", Napi::Function::New(env, OnEvents));
     return exports;
