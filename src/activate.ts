@@ -5,7 +5,7 @@
  * replaced in a single assignment.
  */
 import { shimPath as findShim } from './native.js';
-import { AllowPolicy } from './policy/index.js';
+import { AllowPolicy, normalRules } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
@@ -101,10 +101,9 @@ export function activate(options: ActivateOptions): void {
         failClosed: options.failClosed ?? false,
         log: userLog ?? 'stderr',
     });
+    const rules = normalRules(policy);
     addon.configure({
-        allow: policy.allow.map((r) => r.text),
-        deny: policy.deny.map((r) => r.text),
-        allowLocalhost: policy.allowLocalhost,
+        ...rules,
         logOnly: options.logOnly ?? false,
         failClosed: options.failClosed ?? false,
         childrenInherit: inherit,
@@ -121,7 +120,7 @@ export function activate(options: ActivateOptions): void {
         Object.assign(process.env, variables);
     }
     setGlobal({ policy, logOnly: options.logOnly ?? false, onBlocked: options.onBlocked ?? null });
-    const shared: SharedSettings = { allow: policy.allow.map((r) => r.text), deny: policy.deny.map((r) => r.text), allowLocalhost: policy.allowLocalhost, logOnly: options.logOnly ?? false };
+    const shared: SharedSettings = { ...rules, logOnly: options.logOnly ?? false };
     addon.shareSettings(JSON.stringify(shared));
     current = Object.freeze({
         policy,
@@ -137,8 +136,9 @@ export function activate(options: ActivateOptions): void {
 export function deactivate(options: { lockToken?: object | undefined } = {}): void {
     checkLock('deactivate()', options.lockToken);
     if (!current) return;
-    runtime().addon.disable();
-    runtime().addon.shareSettings('');
+    const { addon } = runtime();
+    addon.disable();
+    addon.shareSettings('');
     setGlobal(null);
     restoreEnv(current.savedEnv);
     current = null;
@@ -146,12 +146,13 @@ export function deactivate(options: { lockToken?: object | undefined } = {}): vo
 
 export function status(): Status {
     if (current) {
+        const { allow, deny } = normalRules(current.policy);
         return {
             active: true,
             mode: current.options.logOnly ? 'log' : 'enforce',
             layer: current.preloaded ? 'preload' : 'in-process',
             locked: current.lockToken !== null,
-            rules: { allow: current.policy.allow.map((r) => r.text), deny: current.policy.deny.map((r) => r.text) },
+            rules: { allow, deny },
             allowLocalhost: current.policy.allowLocalhost,
             children: current.options.children ?? 'inherit',
             patchedSlots: current.patchedSlots,

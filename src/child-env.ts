@@ -3,7 +3,7 @@
  * LD_PRELOAD, and the policy as TETHERED_* variables in normal form (ASCII, canonical, read the same way by
  * the C parser). Shared by `tethered run`/`learn` and by activate().
  */
-import type { AllowPolicy } from './policy/index.js';
+import { normalRules, type AllowPolicy } from './policy/index.js';
 
 /** LD_PRELOAD with the shim first, keeping the other entries of `existing` once. */
 export function preloadFirst(shim: string, existing: string | undefined): string {
@@ -16,10 +16,11 @@ export function policyVariables(
     policy: AllowPolicy,
     settings: { readonly mode: 'enforce' | 'log'; readonly log: string; readonly failClosed?: boolean },
 ): Record<string, string> {
+    const rules = normalRules(policy);
     return {
-        TETHERED_ALLOW: policy.allow.map((r) => r.text).join(','),
-        TETHERED_DENY: policy.deny.map((r) => r.text).join(','),
-        TETHERED_ALLOW_LOCALHOST: policy.allowLocalhost ? '1' : '0',
+        TETHERED_ALLOW: rules.allow.join(','),
+        TETHERED_DENY: rules.deny.join(','),
+        TETHERED_ALLOW_LOCALHOST: rules.allowLocalhost ? '1' : '0',
         TETHERED_MODE: settings.mode,
         ...(settings.failClosed === undefined ? {} : { TETHERED_FAIL_CLOSED: settings.failClosed ? '1' : '0' }),
         TETHERED_LOG: settings.log,

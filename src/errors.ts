@@ -23,7 +23,7 @@ export interface EgressEvent {
     readonly nativeStack?: readonly string[];
 }
 
-export function destination(e: Pick<EgressEvent, 'host' | 'ip' | 'port'>): string {
+function destination(e: Pick<EgressEvent, 'host' | 'ip' | 'port'>): string {
     const target = e.host ?? (e.ip?.includes(':') ? `[${e.ip}]` : (e.ip ?? 'unknown'));
     const withPort = e.port !== null ? `${target}:${e.port}` : target;
     return e.host && e.ip ? `${withPort} (${e.ip})` : withPort;

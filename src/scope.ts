@@ -8,7 +8,7 @@
 import { createHook } from 'node:async_hooks';
 import { EgressViolation, type EgressEvent } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
-import { AllowPolicy } from './policy/index.js';
+import { AllowPolicy, normalRules } from './policy/index.js';
 import { collectorOf, eventFromLine, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
 
 export interface ScopeOptions {
@@ -78,7 +78,7 @@ function frameFor(options: NoEgressOptions, collecting: boolean): ScopeFrame {
     const parent = scopes.getStore() ?? null;
     const label = options.label ?? null;
     const native = addon.scopeNew(
-        { allow: policy.allow.map((r) => r.text), deny: policy.deny.map((r) => r.text), allowLocalhost: policy.allowLocalhost },
+        normalRules(policy),
         label ?? '',
         parent?.native ?? null,
         collecting,

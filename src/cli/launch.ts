@@ -8,7 +8,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { preloadFirst, policyVariables } from '../child-env.js';
 import { shimPath } from '../native.js';
-import type { AllowPolicy } from '../policy/index.js';
+import { normalRules, type AllowPolicy } from '../policy/index.js';
 
 export interface LaunchSettings {
     readonly policy: AllowPolicy;
@@ -30,7 +30,8 @@ export function childEnvironment(settings: LaunchSettings, base: NodeJS.ProcessE
     const variables = policyVariables(settings.policy, { mode: settings.mode, log: settings.log });
     if ((variables.TETHERED_ALLOW ?? '').length + (variables.TETHERED_DENY ?? '').length > MAX_ENV_RULES) {
         const file = join(mkdtempSync(join(tmpdir(), 'tethered-run-')), 'policy.json');
-        writeFileSync(file, JSON.stringify({ allow: settings.policy.allow.map((r) => r.text), deny: settings.policy.deny.map((r) => r.text) }));
+        const { allow, deny } = normalRules(settings.policy);
+        writeFileSync(file, JSON.stringify({ allow, deny }));
         delete variables.TETHERED_ALLOW;
         delete variables.TETHERED_DENY;
         variables.TETHERED_POLICY_FILE = file;

@@ -1,5 +1,5 @@
 /** The pure policy module: parse, normalise, match, explain. No I/O, no global state. */
-export { AllowPolicy } from './policy.js';
+export { AllowPolicy, normalRules } from './policy.js';
 export type { AllowPolicyOptions, Explanation, ExplanationReason } from './policy.js';
 export { InvalidRuleError } from './errors.js';
 export { parseRule } from './rule.js';

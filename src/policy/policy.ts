@@ -223,3 +223,8 @@ function explanation(dest: Destination, port: number, names: readonly string[], 
         }
     }
 }
+
+/** A policy's rules in normal form, as the shim, children and workers are given them. */
+export function normalRules(policy: AllowPolicy): { allow: string[]; deny: string[]; allowLocalhost: boolean } {
+    return { allow: policy.allow.map((r) => r.text), deny: policy.deny.map((r) => r.text), allowLocalhost: policy.allowLocalhost };
+}
