@@ -149,26 +149,38 @@ function labelOf(frame: ScopeFrame | null): string | null {
 
 const ownName = normaliseDestination(hostname());
 
+/**
+ * The first of the policy in force (when `withGlobal`) and the scopes of `frame` that refuses a lookup of
+ * `name`: its explanation, and the scope it belongs to (null: the policy in force).
+ */
+function refuser(name: string, frame: ScopeFrame | null, withGlobal: boolean): { x: Explanation; by: ScopeFrame | null } | null {
+    const policy = withGlobal ? globalState()?.policy : undefined;
+    if (policy) {
+        const x = policy.explain(name);
+        if (!x.allowed) return { x, by: null };
+    }
+    for (let f = frame; f; f = f.parent) {
+        const x = f.policy.explain(name);
+        if (!x.allowed) return { x, by: f };
+    }
+    return null;
+}
+
 /** A lookup the scopes the caller is in do not allow (numeric names and this machine's name are no lookups). */
 function scopeRefusal(name: string, frame: ScopeFrame | null, op: string, stack: string | undefined): EgressEvent | null {
     if (!frame || typeof name !== 'string') return null;
     const dest = normaliseDestination(name);
     if (dest.kind === 'ip' || (dest.kind === 'name' && ownName.kind === 'name' && dest.name === ownName.name)) return null;
-    for (let f: ScopeFrame | null = frame; f; f = f.parent) {
-        const x = f.policy.explain(name);
-        if (!x.allowed) return lookupEvent(x, name, op, logOnly() ? 'would-block' : 'block', f.label ?? labelOf(frame), stack);
-    }
-    return null;
+    const r = refuser(name, frame, false);
+    return r && lookupEvent(r.x, name, op, logOnly() ? 'would-block' : 'block', r.by?.label ?? labelOf(frame), stack);
 }
 
 /** A lookup the policy in force refused (the shim's event is on a pool thread): explain it here. */
 function refusedLookup(err: NodeJS.ErrnoException | null, name: string, op: string, frame: ScopeFrame | null, stack: string | undefined): NodeJS.ErrnoException | null {
     if (!err || err.code !== 'EAI_FAIL') return err;
-    const policy = globalState()?.policy;
-    if (!policy) return err;
-    const x = policy.explain(name);
-    if (x.allowed) return err;
-    const event = lookupEvent(x, name, op, 'block', labelOf(frame), stack);
+    const r = refuser(name, null, true);
+    if (!r) return err;
+    const event = lookupEvent(r.x, name, op, 'block', labelOf(frame), stack);
     report(event, frame, { notify: false }); // onBlocked has the shim's event already
     return new EgressBlocked(event, { cause: err });
 }
@@ -304,17 +316,9 @@ const RESOLVE_METHODS = ['resolve', 'resolve4', 'resolve6', 'resolveAny', 'resol
 /** A query c-ares could not send because the policy in force or a scope refused its name. */
 function refusedQuery(err: unknown, name: unknown, op: string, frame: ScopeFrame | null, stack: string | undefined): unknown {
     if (!err || typeof name !== 'string' || logOnly()) return err;
-    const dest = normaliseDestination(name);
-    if (dest.kind === 'ip') return err;
-    const policies: [AllowPolicy, ScopeFrame | null][] = [];
-    const policy = globalState()?.policy;
-    if (policy) policies.push([policy, null]);
-    for (let f = frame; f; f = f.parent) policies.push([f.policy, f]);
-    for (const [p, f] of policies) {
-        const x = p.explain(name);
-        if (!x.allowed) return new EgressBlocked(lookupEvent(x, name, op, 'block', f?.label ?? labelOf(frame), stack), { cause: err });
-    }
-    return err;
+    if (normaliseDestination(name).kind === 'ip') return err;
+    const r = refuser(name, frame, true);
+    return r ? new EgressBlocked(lookupEvent(r.x, name, op, 'block', r.by?.label ?? labelOf(frame), stack), { cause: err }) : err;
 }
 
 /** Wraps the resolve methods of `target` (callback style, or promise style). */
@@ -354,13 +358,19 @@ function wrapResolvers(): void {
     wrapResolveMethods(dns.promises.Resolver.prototype, true);
 }
 
-function fetchMayBlock(input: unknown): boolean {
+/** What a fetch() was asked for: the URL as given, its host (IPv6 without brackets) and port; null if unparsable. */
+function fetchTarget(input: unknown): { url: string; host: string; port: number | undefined } | null {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : (input as { url?: unknown } | null)?.url;
-    if (typeof url !== 'string' || !URL.canParse(url)) return true;
+    if (typeof url !== 'string' || !URL.canParse(url)) return null;
     const u = new URL(url);
     const port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : u.protocol === 'http:' ? 80 : undefined;
+    return { url, host: u.hostname.replace(/^\[|\]$/g, ''), port };
+}
+
+function fetchMayBlock(input: unknown): boolean {
+    const target = fetchTarget(input);
     // redirects go elsewhere: a fetch stays "may block" unless its first host is allowed
-    return mayBlock(u.hostname.replace(/^\[|\]$/g, ''), port);
+    return !target || mayBlock(target.host, target.port);
 }
 
 function wrapFetch(): void {
@@ -374,13 +384,12 @@ function wrapFetch(): void {
         } catch (err) {
             const blocked = (err as { cause?: unknown }).cause;
             if (blocked instanceof EgressBlocked && !blocked.event.url) {
-                const url = typeof input === 'string' ? input : input instanceof URL ? input.href : (input as { url?: string }).url;
                 // The URL asked for, when it is the one refused (a redirect goes elsewhere).
-                if (url && URL.canParse(url)) {
-                    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-                    const target = normaliseDestination(host);
-                    const same = target.kind === 'name' ? target.name === blocked.host : host === blocked.ip;
-                    if (same) addEvidence(blocked.event.seq, { url }, true);
+                const target = fetchTarget(input);
+                if (target) {
+                    const dest = normaliseDestination(target.host);
+                    const same = dest.kind === 'name' ? dest.name === blocked.host : target.host === blocked.ip;
+                    if (same) addEvidence(blocked.event.seq, { url: target.url }, true);
                 }
                 addEvidence(blocked.event.seq, { stack: frames(site) }, true);
             }
