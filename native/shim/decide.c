@@ -26,10 +26,7 @@ void td_set_in_lookup(int on) {
 static const char *const REASON_NAMES[] = {"allow-rule", "localhost", "deny-rule", "no-rule", "invalid-host"};
 
 static const char *socket_protocol(int fd) {
-    int type = 0;
-    socklen_t len = sizeof type;
-    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return "tcp";
-    return type == SOCK_DGRAM ? "udp" : "tcp";
+    return td_socket_type(fd) == SOCK_DGRAM ? "udp" : "tcp";
 }
 
 /* The rule that would allow this destination, for the event (as explain() suggests it). */

@@ -93,14 +93,6 @@ static int still_dns(int fd) {
     return ok;
 }
 
-static int is_stream(int fd) {
-    int type = 0, saved = errno;
-    socklen_t len = sizeof type;
-    int ok = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
-    errno = saved;
-    return ok && type == SOCK_STREAM;
-}
-
 /* Copies up to cap bytes of the iovecs into buf; returns how many. */
 static size_t gather(const struct iovec *iov, size_t iovcnt, size_t limit, unsigned char *buf, size_t cap) {
     size_t n = 0;
@@ -119,7 +111,7 @@ int td_dns_check_send(int fd, const struct sockaddr *addr, socklen_t alen, const
     int port = port_of(addr, alen);
     int is_marked = td_dns_marked(fd);
     if (port != DNS_PORT && !is_marked) return 0; /* the common case: one byte read */
-    int stream = is_stream(fd);
+    int stream = td_socket_type(fd) == SOCK_STREAM;
     if (port >= 0 && !stream) { /* a datagram to this address */
         if (port != DNS_PORT) return 0;
         td_dns_mark(fd); /* for its answer */

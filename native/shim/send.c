@@ -6,21 +6,25 @@
 
 #include "shim.h"
 
+int td_socket_type(int fd) {
+    int saved = errno, type = 0;
+    socklen_t len = sizeof type;
+    int ok = fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+    errno = saved;
+    return ok ? type : -1;
+}
+
 /* Should a send with this address and these flags be judged? */
 static int judged(int fd, const struct sockaddr *addr, socklen_t len, int flags) {
     if (!addr || len < (socklen_t)sizeof(sa_family_t)) return 0;
     if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) return 0;
     if (flags & MSG_FASTOPEN) return 1;
-    int saved = errno, type = 0;
-    socklen_t tl = sizeof type;
-    int ok = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
-    errno = saved;
-    return ok && type != SOCK_STREAM;
+    int type = td_socket_type(fd);
+    return type >= 0 && type != SOCK_STREAM;
 }
 
-/* The address (datagrams, TCP Fast Open), then what is sent when it is DNS (port 53). */
-static int check_message(int fd, const struct sockaddr *addr, socklen_t len, const struct iovec *iov,
-                         size_t iovcnt, int flags, const char *op) {
+int td_check_send(int fd, const struct sockaddr *addr, socklen_t len, const struct iovec *iov, size_t iovcnt,
+                  int flags, const char *op) {
     if (judged(fd, addr, len, flags) && td_check_address(fd, addr, len, op) != 0) return -1;
     return td_dns_check_send(fd, addr, len, iov, iovcnt, op);
 }
@@ -29,13 +33,13 @@ TETHERED_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, con
                                socklen_t len) {
     if (!td_real.sendto) td_resolve_real();
     struct iovec iov = {(void *)buf, n};
-    if (check_message(fd, addr, len, &iov, 1, flags, "sendto") != 0) return -1;
+    if (td_check_send(fd, addr, len, &iov, 1, flags, "sendto") != 0) return -1;
     return td_real.sendto(fd, buf, n, flags, addr, len);
 }
 
 TETHERED_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
     if (!td_real.sendmsg) td_resolve_real();
-    if (msg && check_message(fd, msg->msg_name, msg->msg_namelen, msg->msg_iov, msg->msg_iovlen, flags,
+    if (msg && td_check_send(fd, msg->msg_name, msg->msg_namelen, msg->msg_iov, msg->msg_iovlen, flags,
                              "sendmsg") != 0)
         return -1;
     return td_real.sendmsg(fd, msg, flags);
@@ -47,7 +51,7 @@ unsigned td_sendmmsg_allowed(int fd, struct mmsghdr *vec, unsigned vlen, int fla
     if (!vec) return vlen;
     for (unsigned i = 0; i < vlen; i++) {
         const struct msghdr *m = &vec[i].msg_hdr;
-        if (check_message(fd, m->msg_name, m->msg_namelen, m->msg_iov, m->msg_iovlen, flags, op) != 0)
+        if (td_check_send(fd, m->msg_name, m->msg_namelen, m->msg_iov, m->msg_iovlen, flags, op) != 0)
             return i;
     }
     return vlen;

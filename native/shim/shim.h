@@ -128,6 +128,13 @@ void td_resolve_real(void);
  * the real function gives libc's own answer. */
 int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, const char *op);
 
+/* Judges a send: its address (datagrams, TCP Fast Open), then what it carries when it goes to port 53.
+ * Returns 0, or -1 with errno EACCES. */
+int td_check_send(int fd, const struct sockaddr *addr, socklen_t len, const struct iovec *iov, size_t iovcnt,
+                  int flags, const char *op);
+/* The socket type of fd (SOCK_STREAM, SOCK_DGRAM, …), or -1 when it is none; errno is preserved. */
+int td_socket_type(int fd);
+
 /* Judges each message of a batch in order; returns how many may go (all, or up to the first blocked). */
 unsigned td_sendmmsg_allowed(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const char *op);
 

@@ -21,20 +21,9 @@ TETHERED_EXPORT long syscall(long number, ...) {
                 return -1;
             break;
         case SYS_sendto: {
-            const struct sockaddr *addr = (const struct sockaddr *)a[4];
-            int flags = (int)a[3];
-            if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
-                int saved = errno, type = 0;
-                socklen_t tl = sizeof type;
-                int judge =
-                    (flags & MSG_FASTOPEN) ||
-                    (getsockopt((int)a[0], SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type != SOCK_STREAM);
-                errno = saved;
-                if (judge && td_check_address((int)a[0], addr, (socklen_t)a[5], "syscall(sendto)") != 0)
-                    return -1;
-            }
             struct iovec iov = {(void *)a[1], (size_t)a[2]};
-            if (td_dns_check_send((int)a[0], addr, (socklen_t)a[5], &iov, 1, "syscall(sendto)") != 0)
+            if (td_check_send((int)a[0], (const struct sockaddr *)a[4], (socklen_t)a[5], &iov, 1, (int)a[3],
+                              "syscall(sendto)") != 0)
                 return -1;
             break;
         }
