@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { buildC, root, shimDir } from './cbuild.mjs';
 
 export const sanitize = process.env.TETHERED_SANITIZE === '1';
@@ -120,3 +121,16 @@ export async function httpServer(host = '127.0.0.2') {
 }
 
 export { root };
+
+/**
+ * The loopback peers a suite needs, started before its tests and closed after them:
+ * `const s = serve({ tcp: () => tcpServer('127.0.0.2') })`, then `s.tcp.port` inside the tests.
+ */
+export function serve(factories) {
+    const running = {};
+    before(async () => {
+        for (const [name, start] of Object.entries(factories)) running[name] = await start();
+    });
+    after(() => Promise.all(Object.values(running).map((server) => server.close())));
+    return running;
+}

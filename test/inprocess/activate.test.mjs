@@ -4,25 +4,16 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
 import { root } from '../helpers/cbuild.mjs';
-import { runUnderShim, shim, tcpServer, udpServer } from '../helpers/shim.mjs';
+import { runUnderShim, serve, shim, tcpServer, udpServer } from '../helpers/shim.mjs';
 
 const EACCES = 13;
 
 describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
-    let tcp;
-    let udp;
-    before(async () => {
-        tcp = await tcpServer('127.0.0.2');
-        udp = await udpServer('127.0.0.2');
-    });
-    after(async () => {
-        await tcp.close();
-        await udp.close();
-    });
+    const s = serve({ tcp: () => tcpServer('127.0.0.2'), udp: () => udpServer('127.0.0.2') });
 
     test('patches the process and blocks JavaScript and native connects, on the main thread and on others', async () => {
         const r = await inFreshNode(`
@@ -30,11 +21,11 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
             t.activate({ allow: ['other.example.test'], allowLocalhost: false, onBlocked: (e) => blocked.push(e) });
             const s = t.status();
             print({ layer: s.layer, active: s.active, patched: s.patchedSlots > 0, preload: process.env.LD_PRELOAD.includes('libtethered.so') });
-            print({ js: await connectJs('127.0.0.2', ${tcp.port}) });
-            print({ native: addon.connectTo('127.0.0.2', ${tcp.port}) });
-            print({ thread: addon.connectOnThread('127.0.0.2', ${tcp.port}) });
-            print({ syscall: addon.syscallConnect('127.0.0.2', ${tcp.port}) });
-            print({ udp: addon.udpSendto('127.0.0.2', ${udp.port}) });
+            print({ js: await connectJs('127.0.0.2', ${s.tcp.port}) });
+            print({ native: addon.connectTo('127.0.0.2', ${s.tcp.port}) });
+            print({ thread: addon.connectOnThread('127.0.0.2', ${s.tcp.port}) });
+            print({ syscall: addon.syscallConnect('127.0.0.2', ${s.tcp.port}) });
+            print({ udp: addon.udpSendto('127.0.0.2', ${s.udp.port}) });
             await tick();
             print({ events: blocked.map((e) => [e.decision, e.op, e.ip, e.port]) });
         `);
@@ -47,18 +38,18 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(sys, { syscall: EACCES });
         assert.deepEqual(dgram, { udp: EACCES });
         assert.deepEqual(events.events, [
-            ['block', 'connect', '127.0.0.2', tcp.port],
-            ['block', 'connect', '127.0.0.2', tcp.port],
-            ['block', 'connect', '127.0.0.2', tcp.port],
-            ['block', 'syscall(connect)', '127.0.0.2', tcp.port],
-            ['block', 'sendto', '127.0.0.2', udp.port],
+            ['block', 'connect', '127.0.0.2', s.tcp.port],
+            ['block', 'connect', '127.0.0.2', s.tcp.port],
+            ['block', 'connect', '127.0.0.2', s.tcp.port],
+            ['block', 'syscall(connect)', '127.0.0.2', s.tcp.port],
+            ['block', 'sendto', '127.0.0.2', s.udp.port],
         ]);
     });
 
     test('allows what the rules allow: the same calls connect', async () => {
         const r = await inFreshNode(`
             t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
-            print([await connectJs('127.0.0.2', ${tcp.port}), addon.connectTo('127.0.0.2', ${tcp.port}), addon.connectOnThread('127.0.0.2', ${tcp.port}), addon.syscallConnect('127.0.0.2', ${tcp.port}), addon.udpSendto('127.0.0.2', ${udp.port})]);
+            print([await connectJs('127.0.0.2', ${s.tcp.port}), addon.connectTo('127.0.0.2', ${s.tcp.port}), addon.connectOnThread('127.0.0.2', ${s.tcp.port}), addon.syscallConnect('127.0.0.2', ${s.tcp.port}), addon.udpSendto('127.0.0.2', ${s.udp.port})]);
         `);
         assert.deepEqual(r.results, [['ok', 0, 0, 0, 0]], r.stderr);
     });
@@ -67,7 +58,7 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
         const r = await inFreshNode(`
             const seen = [];
             t.activate({ allow: [], allowLocalhost: false, logOnly: true, onBlocked: (e) => seen.push(e.decision) });
-            print([await connectJs('127.0.0.2', ${tcp.port}), addon.connectTo('127.0.0.2', ${tcp.port})]);
+            print([await connectJs('127.0.0.2', ${s.tcp.port}), addon.connectTo('127.0.0.2', ${s.tcp.port})]);
             await tick();
             print(seen);
         `);
@@ -77,14 +68,14 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
     test('a library dlopen()ed after activate() is patched before it can connect', async () => {
         const r = await inFreshNode(`
             t.activate({ allow: [], allowLocalhost: false });
-            print(addon.dlopenConnect(probeLibrary, '127.0.0.2', ${tcp.port}));
+            print(addon.dlopenConnect(probeLibrary, '127.0.0.2', ${s.tcp.port}));
         `);
         assert.deepEqual(r.results, [EACCES], r.stderr);
     });
 
     test('a thread started before activate() is judged from its next call', async () => {
         const r = await inFreshNode(`
-            addon.startWaitingThread('127.0.0.2', ${tcp.port});
+            addon.startWaitingThread('127.0.0.2', ${s.tcp.port});
             t.activate({ allow: [], allowLocalhost: false });
             print(addon.releaseWaitingThread());
         `);
@@ -94,13 +85,13 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
     test('deactivate() lifts the policy; activate() replaces it', async () => {
         const r = await inFreshNode(`
             t.activate({ allow: [], allowLocalhost: false });
-            print(addon.connectTo('127.0.0.2', ${tcp.port}));
-            t.activate({ allow: ['127.0.0.2:${tcp.port}'], allowLocalhost: false });
-            print(addon.connectTo('127.0.0.2', ${tcp.port}));
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
+            t.activate({ allow: ['127.0.0.2:${s.tcp.port}'], allowLocalhost: false });
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
             t.activate({ allow: [], allowLocalhost: false });
-            print(addon.connectTo('127.0.0.2', ${tcp.port}));
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
             t.deactivate();
-            print(addon.connectTo('127.0.0.2', ${tcp.port}));
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
             print(t.status().active);
         `);
         assert.deepEqual(r.results, [EACCES, 0, EACCES, 0, false], r.stderr);
@@ -110,7 +101,7 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
         const r = await inFreshNode(`
             t.activate({ allow: [], allowLocalhost: false });
             try { t.activate({ allow: ['https://api.example.test'] }); } catch (e) { print([e.name, e.code]); }
-            print(addon.connectTo('127.0.0.2', ${tcp.port}));
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
         `);
         assert.deepEqual(r.results, [['InvalidRuleError', 'ERR_TETHERED_INVALID_RULE'], EACCES], r.stderr);
     });
@@ -125,10 +116,10 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
             print(attempt(() => t.activate({ allow: ['127.0.0.2'], lockToken: {} })));
             print(attempt(() => t.deactivate()));
             print(attempt(() => t.deactivate({ lockToken: {} })));
-            print(addon.connectTo('127.0.0.2', ${tcp.port}));
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
             print(t.status().locked);
             print(attempt(() => t.deactivate({ lockToken: token })));
-            print(addon.connectTo('127.0.0.2', ${tcp.port}));
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
         `);
         assert.deepEqual(r.results, ['TypeError', 'ok', 'TetheredLocked', 'TetheredLocked', 'TetheredLocked', 'TetheredLocked', EACCES, true, 'ok', 0], r.stderr);
     });
@@ -136,7 +127,7 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
     test('children inherit the shim and the policy, even with an empty environment; not with children: none', async () => {
         const r = await inFreshNode(`
             const { spawnSync } = require('node:child_process');
-            const curl = (env) => spawnSync('/usr/bin/curl', ['-sS', '--max-time', '3', 'http://127.0.0.2:${tcp.port}/'], { env, encoding: 'utf8' }).stderr;
+            const curl = (env) => spawnSync('/usr/bin/curl', ['-sS', '--max-time', '3', 'http://127.0.0.2:${s.tcp.port}/'], { env, encoding: 'utf8' }).stderr;
             t.activate({ allow: [], allowLocalhost: false });
             print(/Failed to connect|Permission denied|Couldn't connect/.test(curl(process.env)));
             print(/Failed to connect|Permission denied|Couldn't connect/.test(curl({})));
@@ -151,9 +142,9 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
             `
             t.activate({ allow: [], allowLocalhost: false });
             const s = t.status();
-            print([s.layer, s.patchedSlots, addon.connectTo('127.0.0.2', ${tcp.port})]);
+            print([s.layer, s.patchedSlots, addon.connectTo('127.0.0.2', ${s.tcp.port})]);
             t.deactivate();
-            print(addon.connectTo('127.0.0.2', ${tcp.port}));
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
         `,
             { preload: true, env: { TETHERED_ALLOW: '127.0.0.0/8' } },
         );
@@ -167,7 +158,7 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
             `
             t.activate({ allow: [], allowLocalhost: false });
             const s = t.status();
-            print([s.layer, s.patchedSlots, addon.connectTo('127.0.0.2', ${tcp.port})]);
+            print([s.layer, s.patchedSlots, addon.connectTo('127.0.0.2', ${s.tcp.port})]);
         `,
             { env: { LD_PRELOAD: copy, TETHERED_ALLOW: '127.0.0.0/8' } },
         );
@@ -176,11 +167,7 @@ describe('activate() in-process', { skip: NEEDS_NETNS }, () => {
 });
 
 describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
-    let tcp;
-    before(async () => {
-        tcp = await tcpServer('127.0.0.2');
-    });
-    after(() => tcp.close());
+    const s = serve({ tcp: () => tcpServer('127.0.0.2') });
 
     test('net, http, fetch and dns callers get an EgressBlocked that names the destination and the fix', async () => {
         const r = await inFreshNode(`
@@ -188,14 +175,14 @@ describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
             const dns = require('node:dns');
             const pick = (e) => e && { name: e.name, code: e.code, host: e.host, ip: e.ip, port: e.port, protocol: e.protocol, rule: e.rule, message: e.message, cause: e.cause && e.cause.code };
             t.activate({ allow: ['other.example.test'], allowLocalhost: false });
-            print(await new Promise((r) => net.connect(${tcp.port}, '127.0.0.2').on('error', (e) => r(pick(e)))));
-            print(await new Promise((r) => net.connect(${tcp.port}, 'api.example.test').on('error', (e) => r(pick(e)))));
-            print(await new Promise((r) => http.get('http://127.0.0.2:${tcp.port}/').on('error', (e) => r(pick(e)))));
-            print(await fetch('http://127.0.0.2:${tcp.port}/').then(() => null, (e) => pick(e.cause)));
+            print(await new Promise((r) => net.connect(${s.tcp.port}, '127.0.0.2').on('error', (e) => r(pick(e)))));
+            print(await new Promise((r) => net.connect(${s.tcp.port}, 'api.example.test').on('error', (e) => r(pick(e)))));
+            print(await new Promise((r) => http.get('http://127.0.0.2:${s.tcp.port}/').on('error', (e) => r(pick(e)))));
+            print(await fetch('http://127.0.0.2:${s.tcp.port}/').then(() => null, (e) => pick(e.cause)));
             print(await dns.promises.lookup('evil.example.test').then(() => null, pick));
             print(await new Promise((r) => dns.lookup('evil.example.test', (e) => r(pick(e)))));
             t.activate({ allow: ['api.example.test:1'], allowLocalhost: false });
-            print(await new Promise((r) => net.connect(${tcp.port}, 'api.example.test').on('error', (e) => r(pick(e)))));
+            print(await new Promise((r) => net.connect(${s.tcp.port}, 'api.example.test').on('error', (e) => r(pick(e)))));
         `);
         assert.equal(r.code, 0, r.stderr);
         const [ip, name, http, fetched, promised, callback, byName] = r.results;
@@ -204,10 +191,10 @@ describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
             code: 'ERR_EGRESS_BLOCKED',
             host: null,
             ip: '127.0.0.2',
-            port: tcp.port,
+            port: s.tcp.port,
             protocol: 'tcp',
-            rule: `127.0.0.2:${tcp.port}`,
-            message: `Blocked by tethered: 127.0.0.2:${tcp.port} is not in the allow list — allow it with '127.0.0.2:${tcp.port}'`,
+            rule: `127.0.0.2:${s.tcp.port}`,
+            message: `Blocked by tethered: 127.0.0.2:${s.tcp.port} is not in the allow list — allow it with '127.0.0.2:${s.tcp.port}'`,
             cause: 'EACCES',
         };
         assert.deepEqual(ip, byAddress);
@@ -230,8 +217,8 @@ describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(byName, {
             ...byAddress,
             host: 'api.example.test',
-            rule: `api.example.test:${tcp.port}`,
-            message: `Blocked by tethered: api.example.test:${tcp.port} (127.0.0.2) is not in the allow list — allow it with 'api.example.test:${tcp.port}'`,
+            rule: `api.example.test:${s.tcp.port}`,
+            message: `Blocked by tethered: api.example.test:${s.tcp.port} (127.0.0.2) is not in the allow list — allow it with 'api.example.test:${s.tcp.port}'`,
         });
     });
 
@@ -271,11 +258,7 @@ describe('errors JavaScript callers get', { skip: NEEDS_NETNS }, () => {
 });
 
 describe('other threads of the process', { skip: NEEDS_NETNS }, () => {
-    let tcp;
-    before(async () => {
-        tcp = await tcpServer('127.0.0.2');
-    });
-    after(() => tcp.close());
+    const s = serve({ tcp: () => tcpServer('127.0.0.2') });
 
     test('T1 a worker thread using net and fetch is judged like the main thread (blocked, logged, allowed)', async () => {
         const r = await inFreshNode(`
@@ -285,8 +268,8 @@ describe('other threads of the process', { skip: NEEDS_NETNS }, () => {
                     const net = require('node:net');
                     const { parentPort } = require('node:worker_threads');
                     (async () => {
-                        const viaNet = await new Promise((r) => { const s = net.connect(${tcp.port}, '127.0.0.2'); s.on('connect', () => { s.destroy(); r('ok'); }); s.on('error', (e) => r(e.code)); });
-                        const viaFetch = await fetch('http://127.0.0.2:${tcp.port}/').then(() => 'ok', (e) => (e.cause && e.cause.code) || e.message);
+                        const viaNet = await new Promise((r) => { const s = net.connect(${s.tcp.port}, '127.0.0.2'); s.on('connect', () => { s.destroy(); r('ok'); }); s.on('error', (e) => r(e.code)); });
+                        const viaFetch = await fetch('http://127.0.0.2:${s.tcp.port}/').then(() => 'ok', (e) => (e.cause && e.cause.code) || e.message);
                         parentPort.postMessage([viaNet, viaFetch]);
                     })();
                 \`, { eval: true });
@@ -337,13 +320,13 @@ describe('other threads of the process', { skip: NEEDS_NETNS }, () => {
             const seen = [];
             const collect = (e) => seen.push([e.decision, e.op, e.host, e.tid !== process.pid]);
             t.activate({ allow: [], allowLocalhost: false, onBlocked: collect });
-            print(addon.resolveConnectOnThread('api.example.test', ${tcp.port}));
+            print(addon.resolveConnectOnThread('api.example.test', ${s.tcp.port}));
             t.activate({ allow: ['api.example.test:1'], allowLocalhost: false, onBlocked: collect });
-            print(addon.resolveConnectOnThread('api.example.test', ${tcp.port}));
+            print(addon.resolveConnectOnThread('api.example.test', ${s.tcp.port}));
             t.activate({ allow: [], allowLocalhost: false, logOnly: true, onBlocked: collect });
-            print(addon.resolveConnectOnThread('api.example.test', ${tcp.port}));
-            t.activate({ allow: ['api.example.test:${tcp.port}'], allowLocalhost: false, onBlocked: collect });
-            print(addon.resolveConnectOnThread('api.example.test', ${tcp.port}));
+            print(addon.resolveConnectOnThread('api.example.test', ${s.tcp.port}));
+            t.activate({ allow: ['api.example.test:${s.tcp.port}'], allowLocalhost: false, onBlocked: collect });
+            print(addon.resolveConnectOnThread('api.example.test', ${s.tcp.port}));
             await tick();
             print(seen);
         `);

@@ -2,35 +2,26 @@
 // node; a child given an empty environment; env -i inside a shell; grandchildren; fork() without exec —
 // keep the shim and the policy: blocked, reported once in log mode, allowed by a rule.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
-import { httpServer, logFile, netprobe, readEvents, tcpServer } from '../helpers/shim.mjs';
+import { httpServer, logFile, netprobe, readEvents, serve, tcpServer } from '../helpers/shim.mjs';
 
 describe('child processes of an activate()d process', { skip: NEEDS_NETNS }, () => {
-    let web;
-    let tcp;
-    before(async () => {
-        web = await httpServer('127.0.0.2');
-        tcp = await tcpServer('127.0.0.2');
-    });
-    after(async () => {
-        await web.close();
-        await tcp.close();
-    });
+    const s = serve({ web: () => httpServer('127.0.0.2'), tcp: () => tcpServer('127.0.0.2') });
 
-    const url = () => `http://api.example.test:${web.port}/`;
+    const url = () => `http://api.example.test:${s.web.port}/`;
     const curl = () => ['/usr/bin/curl', '-sS', '--max-time', '5', url()];
     // [row, what, [command, args], spawn options, the rule that allows it, what the child prints when it works]
     const SCENARIOS = [
-        ['C1', 'spawn curl', () => curl(), {}, () => `api.example.test:${web.port}`, 'hello from 127.0.0.2'],
-        ['C1', 'spawn python3', () => ['python3', '-c', `import urllib.request; print(urllib.request.urlopen('${url()}', timeout=5).read().decode().strip())`], {}, () => `api.example.test:${web.port}`, 'hello from 127.0.0.2'],
-        ['C1', 'spawn node', () => [process.execPath, '-e', `require('http').get('${url()}', (r) => r.pipe(process.stdout)).on('error', () => process.exit(3))`], {}, () => `api.example.test:${web.port}`, 'hello from 127.0.0.2'],
-        ['C1', 'exec (through a shell) curl', () => ['/bin/sh', '-c', curl().join(' ')], {}, () => `api.example.test:${web.port}`, 'hello from 127.0.0.2'],
-        ['C2', 'spawn curl with env: {}', () => curl(), { env: {} }, () => `api.example.test:${web.port}`, 'hello from 127.0.0.2'],
-        ['C2', 'env -i inside sh -c', () => ['/bin/sh', '-c', `env -i ${curl().join(' ')}`], {}, () => `api.example.test:${web.port}`, 'hello from 127.0.0.2'],
-        ['C3', "a grandchild: sh -c \"sh -c 'curl …'\"", () => ['/bin/sh', '-c', `sh -c '${curl().join(' ')}'`], {}, () => `api.example.test:${web.port}`, 'hello from 127.0.0.2'],
-        ['C3', 'fork() without exec in a child', () => [netprobe(), 'fork-connect', '127.0.0.2', String(tcp.port)], {}, () => `127.0.0.2:${tcp.port}`, 'ok pong:ping'],
+        ['C1', 'spawn curl', () => curl(), {}, () => `api.example.test:${s.web.port}`, 'hello from 127.0.0.2'],
+        ['C1', 'spawn python3', () => ['python3', '-c', `import urllib.request; print(urllib.request.urlopen('${url()}', timeout=5).read().decode().strip())`], {}, () => `api.example.test:${s.web.port}`, 'hello from 127.0.0.2'],
+        ['C1', 'spawn node', () => [process.execPath, '-e', `require('http').get('${url()}', (r) => r.pipe(process.stdout)).on('error', () => process.exit(3))`], {}, () => `api.example.test:${s.web.port}`, 'hello from 127.0.0.2'],
+        ['C1', 'exec (through a shell) curl', () => ['/bin/sh', '-c', curl().join(' ')], {}, () => `api.example.test:${s.web.port}`, 'hello from 127.0.0.2'],
+        ['C2', 'spawn curl with env: {}', () => curl(), { env: {} }, () => `api.example.test:${s.web.port}`, 'hello from 127.0.0.2'],
+        ['C2', 'env -i inside sh -c', () => ['/bin/sh', '-c', `env -i ${curl().join(' ')}`], {}, () => `api.example.test:${s.web.port}`, 'hello from 127.0.0.2'],
+        ['C3', "a grandchild: sh -c \"sh -c 'curl …'\"", () => ['/bin/sh', '-c', `sh -c '${curl().join(' ')}'`], {}, () => `api.example.test:${s.web.port}`, 'hello from 127.0.0.2'],
+        ['C3', 'fork() without exec in a child', () => [netprobe(), 'fork-connect', '127.0.0.2', String(s.tcp.port)], {}, () => `127.0.0.2:${s.tcp.port}`, 'ok pong:ping'],
     ];
 
     for (const [row, what, commandFor, options, ruleFor, works] of SCENARIOS) {

@@ -2,35 +2,26 @@
 // a native addon on the JavaScript thread and on its own thread, a library dlopen()ed after activate(), a
 // thread started before it — each blocked, reported once in log mode, and allowed by a rule.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
-import { tcpServer, udpServer } from '../helpers/shim.mjs';
+import { serve, tcpServer, udpServer } from '../helpers/shim.mjs';
 
 const EACCES = 13;
 const EAI_FAIL = -4;
 
 describe('native code in an activate()d process', { skip: NEEDS_NETNS }, () => {
-    let tcp;
-    let udp;
-    before(async () => {
-        tcp = await tcpServer('127.0.0.2');
-        udp = await udpServer('127.0.0.2');
-    });
-    after(async () => {
-        await tcp.close();
-        await udp.close();
-    });
+    const s = serve({ tcp: () => tcpServer('127.0.0.2'), udp: () => udpServer('127.0.0.2') });
 
     // [row, what, [setup before activate()], call, rule that allows it, what a block returns]
     const SCENARIOS = [
-        ['N1', "a native addon's connect() on the JavaScript thread", () => '', () => `addon.connectTo('127.0.0.2', ${tcp.port})`, () => `127.0.0.2:${tcp.port}`, EACCES],
-        ['N1', "a native addon's connect() on its own pthread", () => '', () => `addon.connectOnThread('127.0.0.2', ${tcp.port})`, () => `127.0.0.2:${tcp.port}`, EACCES],
-        ['N2', "a native addon's sendto() on an unconnected UDP socket", () => '', () => `addon.udpSendto('127.0.0.2', ${udp.port})`, () => `127.0.0.2:${udp.port}`, EACCES],
-        ['N4', 'syscall(SYS_connect) through libc', () => '', () => `addon.syscallConnect('127.0.0.2', ${tcp.port})`, () => `127.0.0.2:${tcp.port}`, EACCES],
-        ['N5', 'getaddrinfo then connect, from a native addon', () => '', () => `addon.resolveConnect('api.example.test', ${tcp.port})`, () => `api.example.test:${tcp.port}`, EAI_FAIL],
-        ['N7', 'a library dlopen()ed after activate()', () => '', () => `addon.dlopenConnect(probeLibrary, '127.0.0.2', ${tcp.port})`, () => `127.0.0.2:${tcp.port}`, EACCES],
-        ['N8', 'a thread started before activate()', () => `addon.startWaitingThread('127.0.0.2', ${tcp.port});`, () => 'addon.releaseWaitingThread()', () => `127.0.0.2:${tcp.port}`, EACCES],
+        ['N1', "a native addon's connect() on the JavaScript thread", () => '', () => `addon.connectTo('127.0.0.2', ${s.tcp.port})`, () => `127.0.0.2:${s.tcp.port}`, EACCES],
+        ['N1', "a native addon's connect() on its own pthread", () => '', () => `addon.connectOnThread('127.0.0.2', ${s.tcp.port})`, () => `127.0.0.2:${s.tcp.port}`, EACCES],
+        ['N2', "a native addon's sendto() on an unconnected UDP socket", () => '', () => `addon.udpSendto('127.0.0.2', ${s.udp.port})`, () => `127.0.0.2:${s.udp.port}`, EACCES],
+        ['N4', 'syscall(SYS_connect) through libc', () => '', () => `addon.syscallConnect('127.0.0.2', ${s.tcp.port})`, () => `127.0.0.2:${s.tcp.port}`, EACCES],
+        ['N5', 'getaddrinfo then connect, from a native addon', () => '', () => `addon.resolveConnect('api.example.test', ${s.tcp.port})`, () => `api.example.test:${s.tcp.port}`, EAI_FAIL],
+        ['N7', 'a library dlopen()ed after activate()', () => '', () => `addon.dlopenConnect(probeLibrary, '127.0.0.2', ${s.tcp.port})`, () => `127.0.0.2:${s.tcp.port}`, EACCES],
+        ['N8', 'a thread started before activate()', () => `addon.startWaitingThread('127.0.0.2', ${s.tcp.port});`, () => 'addon.releaseWaitingThread()', () => `127.0.0.2:${s.tcp.port}`, EACCES],
     ];
 
     for (const [row, what, setup, call, ruleFor, blockedAnswer] of SCENARIOS) {

@@ -1,33 +1,25 @@
 // scope() and noEgress(): the policy narrowed for an async call tree, on JavaScript and on native calls
 // made on the JavaScript thread; noEgress() reporting every blocked attempt, swallowed ones included.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
-import { httpServer, tcpServer } from '../helpers/shim.mjs';
+import { httpServer, serve, tcpServer } from '../helpers/shim.mjs';
 import { dnsServer } from '../helpers/dns-server.mjs';
 
 const EACCES = 13;
 
 describe('scope()', { skip: NEEDS_NETNS }, () => {
-    let a; // 127.0.0.2 (api.example.test)
-    let b; // 127.0.0.3 (evil.example.test)
-    before(async () => {
-        a = await tcpServer('127.0.0.2');
-        b = await tcpServer('127.0.0.3');
-    });
-    after(async () => {
-        await a.close();
-        await b.close();
-    });
+    // a: 127.0.0.2 (api.example.test), b: 127.0.0.3 (evil.example.test)
+    const s = serve({ a: () => tcpServer('127.0.0.2'), b: () => tcpServer('127.0.0.3') });
 
     test('narrows native and JavaScript calls in a synchronous function, and only inside it', async () => {
         const r = await inFreshNode(`
             t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
-            const inside = t.scope({ allow: ['127.0.0.2'], label: 'only-a', allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port}), addon.syscallConnect('127.0.0.3', ${b.port})]);
+            const inside = t.scope({ allow: ['127.0.0.2'], label: 'only-a', allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port}), addon.syscallConnect('127.0.0.3', ${s.b.port})]);
             print(inside);
-            print(addon.connectTo('127.0.0.3', ${b.port}));
-            print(await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, () => connectJs('127.0.0.3', ${b.port})));
+            print(addon.connectTo('127.0.0.3', ${s.b.port}));
+            print(await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, () => connectJs('127.0.0.3', ${s.b.port})));
         `);
         assert.deepEqual(r.results, [[0, EACCES, EACCES], 0, 'ERR_EGRESS_BLOCKED'], r.stderr);
     });
@@ -36,7 +28,7 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
         const r = await inFreshNode(`
             const { EventEmitter } = require('node:events');
             t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
-            const native = () => addon.connectTo('127.0.0.3', ${b.port});
+            const native = () => addon.connectTo('127.0.0.3', ${s.b.port});
             const emitter = new EventEmitter();
             const results = await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, async () => {
                 const out = {};
@@ -47,12 +39,12 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
                 out.tick = await new Promise((r) => process.nextTick(() => r(native())));
                 out.immediate = await new Promise((r) => setImmediate(() => r(native())));
                 out.emitter = await new Promise((r) => { emitter.once('go', () => r(native())); setTimeout(() => emitter.emit('go'), 1); });
-                out.js = await connectJs('127.0.0.3', ${b.port});
-                out.allowed = addon.connectTo('127.0.0.2', ${a.port});
+                out.js = await connectJs('127.0.0.3', ${s.b.port});
+                out.allowed = addon.connectTo('127.0.0.2', ${s.a.port});
                 return out;
             });
             print(results);
-            print([native(), await connectJs('127.0.0.3', ${b.port})]);
+            print([native(), await connectJs('127.0.0.3', ${s.b.port})]);
         `);
         const E = EACCES;
         assert.deepEqual(r.results, [{ await: E, timer: E, then: E, tick: E, immediate: E, emitter: E, js: 'ERR_EGRESS_BLOCKED', allowed: 0 }, [0, 'ok']], r.stderr);
@@ -65,7 +57,7 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
                 const out = [];
                 for (let i = 0; i < 5; i++) {
                     await new Promise((r) => setTimeout(r, 1 + (i % 2)));
-                    out.push(addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port}));
+                    out.push(addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port}));
                 }
                 return out;
             });
@@ -80,8 +72,8 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
             t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
             const seen = [];
             t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false, onBlocked: (e) => seen.push(e.scopeLabel) });
-            print(t.scope({ allow: ['127.0.0.2'], label: 'outer', allowLocalhost: false }, () => t.scope({ allow: ['127.0.0.2', '127.0.0.3'], label: 'inner', allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port})])));
-            print(t.scope({ allow: ['127.0.0.2', '127.0.0.3'], label: 'outer', allowLocalhost: false }, () => t.scope({ allow: ['127.0.0.3'], label: 'inner', allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port})])));
+            print(t.scope({ allow: ['127.0.0.2'], label: 'outer', allowLocalhost: false }, () => t.scope({ allow: ['127.0.0.2', '127.0.0.3'], label: 'inner', allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})])));
+            print(t.scope({ allow: ['127.0.0.2', '127.0.0.3'], label: 'outer', allowLocalhost: false }, () => t.scope({ allow: ['127.0.0.3'], label: 'inner', allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})])));
             await tick();
             print(seen);
         `);
@@ -91,16 +83,16 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
     test('a scope never widens the policy in force, and a deny rule of either wins', async () => {
         const r = await inFreshNode(`
             t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
-            print(t.scope({ allow: ['127.0.0.0/8'], allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port})]));
-            print(t.scope({ allow: ['127.0.0.0/8'], deny: ['127.0.0.2'], allowLocalhost: false }, () => addon.connectTo('127.0.0.2', ${a.port})));
+            print(t.scope({ allow: ['127.0.0.0/8'], allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})]));
+            print(t.scope({ allow: ['127.0.0.0/8'], deny: ['127.0.0.2'], allowLocalhost: false }, () => addon.connectTo('127.0.0.2', ${s.a.port})));
         `);
         assert.deepEqual(r.results, [[0, EACCES], EACCES], r.stderr);
     });
 
     test('works without activate(): only the scope narrows, and nothing outside it is touched', async () => {
         const r = await inFreshNode(`
-            print(t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${a.port}), addon.connectTo('127.0.0.3', ${b.port})]));
-            print([addon.connectTo('127.0.0.3', ${b.port}), await connectJs('127.0.0.3', ${b.port}), t.status().active]);
+            print(t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, () => [addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})]));
+            print([addon.connectTo('127.0.0.3', ${s.b.port}), await connectJs('127.0.0.3', ${s.b.port}), t.status().active]);
         `);
         assert.deepEqual(r.results, [[0, EACCES], [0, 'ok', false]], r.stderr);
     });
@@ -110,13 +102,13 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
             const dns = require('node:dns');
             t.activate({ allow: ['*.example.test'], allowLocalhost: false });
             const pick = (e) => e && [e.code, e.host, e.protocol, e.scopeLabel, e.rule];
-            await t.scope({ allow: ['api.example.test:${a.port}'], label: 'api-only', allowLocalhost: false }, async () => {
-                print(await connectJs('api.example.test', ${a.port}));
-                print(await new Promise((r) => net.connect(${b.port}, 'evil.example.test').on('error', (e) => r(pick(e)))));
+            await t.scope({ allow: ['api.example.test:${s.a.port}'], label: 'api-only', allowLocalhost: false }, async () => {
+                print(await connectJs('api.example.test', ${s.a.port}));
+                print(await new Promise((r) => net.connect(${s.b.port}, 'evil.example.test').on('error', (e) => r(pick(e)))));
                 print(await dns.promises.lookup('evil.example.test').then(() => 'resolved', pick));
                 print(await new Promise((r) => dns.lookup('evil.example.test', (e) => r(pick(e)))));
-                print(addon.resolveConnect('evil.example.test', ${b.port}));
-                print(addon.resolveConnect('api.example.test', ${a.port}));
+                print(addon.resolveConnect('evil.example.test', ${s.b.port}));
+                print(addon.resolveConnect('api.example.test', ${s.a.port}));
             });
         `);
         const refused = ['ERR_EGRESS_BLOCKED', 'evil.example.test', 'dns', 'api-only', 'evil.example.test'];
@@ -157,7 +149,7 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
         const r = await inFreshNode(`
             const seen = [];
             t.activate({ allow: ['127.0.0.0/8'], allowLocalhost: false, logOnly: true, onBlocked: (e) => seen.push([e.decision, e.scopeLabel]) });
-            print(t.scope({ allow: ['127.0.0.2'], label: 'narrow', allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${b.port})));
+            print(t.scope({ allow: ['127.0.0.2'], label: 'narrow', allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${s.b.port})));
             await tick();
             print(seen);
         `);
@@ -180,21 +172,12 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
 });
 
 describe('noEgress()', { skip: NEEDS_NETNS }, () => {
-    let a;
-    let web;
-    before(async () => {
-        a = await tcpServer('127.0.0.2');
-        web = await httpServer('127.0.0.2');
-    });
-    after(async () => {
-        await a.close();
-        await web.close();
-    });
+    const s = serve({ a: () => tcpServer('127.0.0.2'), web: () => httpServer('127.0.0.2') });
 
     test("resolves with fn's value when nothing was blocked (localhost is allowed by default)", async () => {
         const r = await inFreshNode(`
-            print(await t.noEgress({}, async () => { await connectJs('127.0.0.2', ${a.port}); return 'value'; }));
-            print(await t.noEgress({ allow: ['127.0.0.2'], allowLocalhost: false }, () => addon.connectTo('127.0.0.2', ${a.port})));
+            print(await t.noEgress({}, async () => { await connectJs('127.0.0.2', ${s.a.port}); return 'value'; }));
+            print(await t.noEgress({ allow: ['127.0.0.2'], allowLocalhost: false }, () => addon.connectTo('127.0.0.2', ${s.a.port})));
         `);
         assert.deepEqual(r.results, ['value', 0], r.stderr);
     });
@@ -205,10 +188,10 @@ describe('noEgress()', { skip: NEEDS_NETNS }, () => {
             const dns = require('node:dns');
             try {
                 await t.noEgress({ allowLocalhost: false, label: 'tool-call' }, async () => {
-                    try { await new Promise((res, rej) => http.get('http://api.example.test:${web.port}/path?q=1', res).on('error', rej)); } catch {}
-                    addon.connectTo('127.0.0.2', ${a.port});
+                    try { await new Promise((res, rej) => http.get('http://api.example.test:${s.web.port}/path?q=1', res).on('error', rej)); } catch {}
+                    addon.connectTo('127.0.0.2', ${s.a.port});
                     await dns.promises.lookup('other.example.test').catch(() => {});
-                    await fetch('http://127.0.0.2:${web.port}/f').catch(() => {});
+                    await fetch('http://127.0.0.2:${s.web.port}/f').catch(() => {});
                     return 'swallowed everything';
                 });
                 print('resolved');
@@ -224,14 +207,14 @@ describe('noEgress()', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(head, ['EgressViolation', 'ERR_EGRESS_VIOLATION', 'tool-call', 4]);
         assert.deepEqual(events, [
             ['block', 'dns', 'api.example.test', null, null, 'tool-call'],
-            ['block', 'tcp', null, '127.0.0.2', a.port, 'tool-call'],
+            ['block', 'tcp', null, '127.0.0.2', s.a.port, 'tool-call'],
             ['block', 'dns', 'other.example.test', null, null, 'tool-call'],
-            ['block', 'tcp', null, '127.0.0.2', web.port, 'tool-call'],
+            ['block', 'tcp', null, '127.0.0.2', s.web.port, 'tool-call'],
         ]);
         // URL where known; the JavaScript stack reaches the caller's own code; native frames for native calls.
         assert.deepEqual(evidence[0], [null, true, false]);
         assert.deepEqual(evidence[1], [null, false, true]);
-        assert.deepEqual(evidence[3], [`http://127.0.0.2:${web.port}/f`, true, true]);
+        assert.deepEqual(evidence[3], [`http://127.0.0.2:${s.web.port}/f`, true, true]);
         assert.equal(message, "tethered: 4 network attempts were not allowed inside 'tool-call':");
     });
 
@@ -240,24 +223,24 @@ describe('noEgress()', { skip: NEEDS_NETNS }, () => {
             const http = require('node:http');
             const seen = [];
             t.activate({ allow: [], allowLocalhost: false, onBlocked: (e) => seen.push(e) });
-            const err = await new Promise((res) => http.get('http://127.0.0.2:${web.port}/a/b?c=d', () => res(null)).on('error', res));
+            const err = await new Promise((res) => http.get('http://127.0.0.2:${s.web.port}/a/b?c=d', () => res(null)).on('error', res));
             await tick();
             print([err.code, err.event.url, seen.length, seen[0].url, seen[0].stack.includes('[eval]'), seen[0].seq === err.event.seq]);
             const { time, stack, nativeStack, seq, ...rest } = seen[0];
             print([typeof time, typeof stack, Array.isArray(nativeStack), typeof seq, rest]);
         `);
-        const url = `http://127.0.0.2:${web.port}/a/b?c=d`;
+        const url = `http://127.0.0.2:${s.web.port}/a/b?c=d`;
         assert.deepEqual(r.results[0], ['ERR_EGRESS_BLOCKED', url, 1, url, true, true], r.stderr);
         const [types, rest] = [r.results[1].slice(0, 4), r.results[1][4]];
         assert.deepEqual(types, ['string', 'string', true, 'number']);
         assert.deepEqual(Object.keys(rest).sort(), ['decision', 'exe', 'host', 'ip', 'op', 'pid', 'port', 'protocol', 'reason', 'rule', 'scopeLabel', 'tid', 'url']);
-        assert.deepEqual({ ...rest, pid: 0, tid: 0 }, { decision: 'block', exe: process.execPath, host: null, ip: '127.0.0.2', op: 'connect', pid: 0, port: web.port, protocol: 'tcp', reason: 'no-rule', rule: `127.0.0.2:${web.port}`, scopeLabel: null, tid: 0, url });
+        assert.deepEqual({ ...rest, pid: 0, tid: 0 }, { decision: 'block', exe: process.execPath, host: null, ip: '127.0.0.2', op: 'connect', pid: 0, port: s.web.port, protocol: 'tcp', reason: 'no-rule', rule: `127.0.0.2:${s.web.port}`, scopeLabel: null, tid: 0, url });
     });
 
     test("an error fn throws is the violation's cause; a synchronous fn works too", async () => {
         const r = await inFreshNode(`
             const outcome = (p) => p.then((v) => ['value', v], (e) => [e.name, e.cause ? e.cause.message ?? e.cause.code : null]);
-            print(await outcome(t.noEgress({ allowLocalhost: false }, () => { if (addon.connectTo('127.0.0.2', ${a.port}) !== 0) throw new Error('no network'); })));
+            print(await outcome(t.noEgress({ allowLocalhost: false }, () => { if (addon.connectTo('127.0.0.2', ${s.a.port}) !== 0) throw new Error('no network'); })));
             print(await outcome(t.noEgress({}, () => { throw new Error('plain failure'); })));
             print(await outcome(t.noEgress({}, () => 7)));
         `);
@@ -268,8 +251,8 @@ describe('noEgress()', { skip: NEEDS_NETNS }, () => {
         const r = await inFreshNode(`
             try {
                 await t.noEgress({ allowLocalhost: false, label: 'outer' }, async () => {
-                    await t.noEgress({ allowLocalhost: false, label: 'inner' }, () => addon.connectTo('127.0.0.2', ${a.port})).catch(() => {});
-                    addon.connectTo('127.0.0.3', ${a.port});
+                    await t.noEgress({ allowLocalhost: false, label: 'inner' }, () => addon.connectTo('127.0.0.2', ${s.a.port})).catch(() => {});
+                    addon.connectTo('127.0.0.3', ${s.a.port});
                 });
                 print('resolved');
             } catch (e) {
@@ -282,10 +265,10 @@ describe('noEgress()', { skip: NEEDS_NETNS }, () => {
     test('attempts are judged by the policy in force as well; in log-only mode they are reported, not blocked', async () => {
         const r = await inFreshNode(`
             t.activate({ allow: [], allowLocalhost: false, logOnly: true });
-            const e = await t.noEgress({ allow: ['127.0.0.2'] }, () => addon.connectTo('127.0.0.2', ${a.port})).catch((x) => x);
+            const e = await t.noEgress({ allow: ['127.0.0.2'] }, () => addon.connectTo('127.0.0.2', ${s.a.port})).catch((x) => x);
             print([e.name, e.events.map((x) => x.decision)]);
             t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
-            const f = await t.noEgress({ allow: ['127.0.0.0/8'], allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${a.port})).catch((x) => x);
+            const f = await t.noEgress({ allow: ['127.0.0.0/8'], allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${s.a.port})).catch((x) => x);
             print([f.name, f.events.map((x) => [x.decision, x.ip])]);
         `);
         assert.deepEqual(r.results, [['EgressViolation', ['would-block']], ['EgressViolation', [['block', '127.0.0.3']]]], r.stderr);
