@@ -33,7 +33,7 @@ let loaded = false;
 const kCallSite = Symbol('tethered.callSite');
 const kUrl = Symbol('tethered.url');
 
-type Evidenced = net.Socket & { [kCallSite]?: { stack?: string }; [kUrl]?: string; _httpMessage?: unknown };
+type Evidenced = net.Socket & { [kCallSite]?: { stack?: string }; [kUrl]?: string };
 type SocketError = NodeJS.ErrnoException & { address?: string; port?: number };
 
 /** "    at f (file:1:2)" lines of a captured call site, without the "Error" header. */

@@ -91,11 +91,6 @@ export function report(event: EgressEvent, frame: ScopeFrame | null, options: { 
     if (options.notify && event.decision !== 'allow') global?.onBlocked?.(event);
 }
 
-/** True once activate() or a scope loaded the shim: the JavaScript wrappers are then at work. */
-export function isLoaded(): boolean {
-    return loaded !== null;
-}
-
 function dispatch(line: string): void {
     const handler = global?.onBlocked;
     if (!handler) return;
