@@ -28,11 +28,11 @@ TETHERED_EXPORT long syscall(long number, ...) {
             break;
         }
         case SYS_sendmsg: {
+            /* like sendmsg(): the address, or (no address) what a DNS socket carries */
             const struct msghdr *m = (const struct msghdr *)a[1];
-            if (m && m->msg_name) {
-                struct mmsghdr one = {.msg_hdr = *m};
-                if (td_sendmmsg_allowed((int)a[0], &one, 1, (int)a[2], "syscall(sendmsg)") == 0) return -1;
-            }
+            if (m && td_check_send((int)a[0], m->msg_name, m->msg_namelen, m->msg_iov, m->msg_iovlen,
+                                   (int)a[2], "syscall(sendmsg)") != 0)
+                return -1;
             break;
         }
         case SYS_sendmmsg: {

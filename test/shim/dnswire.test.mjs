@@ -9,7 +9,7 @@ import { dnsServer } from '../helpers/dns-server.mjs';
 import { netprobe, runUnderShim, tcpServer } from '../helpers/shim.mjs';
 
 const STRICT = { TETHERED_ALLOW_LOCALHOST: '0' };
-const WAYS = ['udp-sendto', 'udp-sendmsg', 'udp-sendmmsg', 'udp-send', 'udp-write', 'udp-writev', 'syscall-sendto', 'tcp-send', 'tcp-write', 'tcp-writev'];
+const WAYS = ['udp-sendto', 'udp-sendmsg', 'udp-sendmmsg', 'udp-send', 'udp-write', 'udp-writev', 'syscall-sendto', 'udp-syscall-sendmsg', 'tcp-send', 'tcp-write', 'tcp-writev'];
 const NAME = 'wire.example.test'; // only the test DNS server knows it (not /etc/hosts)
 
 describe('DNS queries a program sends itself', { skip: NEEDS_NETNS }, () => {

@@ -27,7 +27,8 @@
  *   netprobe resolve-then-connect IP PORT NAME…  resolve each name (getaddrinfo), then connect to IP
  *   netprobe syscall-other            syscall() with numbers the shim does not judge, all six arguments
  *   netprobe dns-wire HOW SERVER NAME [PORT]  a DNS A query for NAME built here and sent to SERVER:53 by HOW
- *       (udp-sendto, udp-sendmsg, udp-sendmmsg, udp-send, udp-write, udp-writev, syscall-sendto, tcp-send,
+ *       (udp-sendto, udp-sendmsg, udp-sendmmsg, udp-send, udp-write, udp-writev, syscall-sendto,
+ *       udp-syscall-sendmsg (connected, no address), tcp-send,
  *       tcp-write, tcp-writev, garbage: a datagram that is no DNS query); the reply is read back
  *       (recvfrom, recv, read, recvmsg in turn) and "ok <address>" printed; with PORT, then a connect
  *       to that address and port ("ok <address> connected" or "error …")
@@ -457,7 +458,7 @@ static int dns_wire(const char *how, const char *server, const char *name, int p
         n = 27;
     }
     int connected = tcp || strcmp(how, "udp-send") == 0 || strcmp(how, "udp-write") == 0 ||
-                    strcmp(how, "udp-writev") == 0;
+                    strcmp(how, "udp-writev") == 0 || strcmp(how, "udp-syscall-sendmsg") == 0;
     if (connected && connect(fd, (struct sockaddr *)&ss, len) != 0) return errno_line(errno);
     ssize_t sent;
     struct iovec iov[2] = {{msg, 5}, {msg + 5, n - 5}};
@@ -468,6 +469,8 @@ static int dns_wire(const char *how, const char *server, const char *name, int p
         sent = syscall(SYS_sendto, fd, msg, n, 0, (struct sockaddr *)&ss, len);
     else if (strcmp(how, "udp-sendmsg") == 0)
         sent = sendmsg(fd, &mh, 0);
+    else if (strcmp(how, "udp-syscall-sendmsg") == 0)
+        sent = syscall(SYS_sendmsg, fd, &mh, 0);
     else if (strcmp(how, "udp-sendmmsg") == 0) {
         struct mmsghdr v = {.msg_hdr = mh};
         sent = sendmmsg(fd, &v, 1, 0) == 1 ? (ssize_t)v.msg_len : -1;
