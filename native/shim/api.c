@@ -52,6 +52,7 @@ TETHERED_EXPORT void tethered_disable(void) {
 
 TETHERED_EXPORT int tethered_patch(void) {
     td_ensure_init();
+    td_detour_libc();
     return td_patch_all();
 }
 

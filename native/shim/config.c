@@ -233,6 +233,8 @@ void td_ensure_init(void) {
     }
     if (preloaded()) {
         was_preloaded = 1;
+        /* Still alone in the process (a constructor): every libc entry can be redirected safely. */
+        td_detour_libc();
         struct td_config *c = config_from_env();
         if (c) {
             atomic_store_explicit(&current, c, memory_order_release);

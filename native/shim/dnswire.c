@@ -264,3 +264,9 @@ TETHERED_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
     }
     return got;
 }
+
+/* glibc's other exported names of the same functions (hooks.def) */
+TD_EXPORT_ALIAS(__send, send);
+TD_EXPORT_ALIAS(__write, write);
+TD_EXPORT_ALIAS(__read, read);
+TD_EXPORT_ALIAS(__recv, recv);

@@ -206,3 +206,7 @@ TETHERED_EXPORT FILE *popen(const char *command, const char *type) {
     restore_environ();
     return td_real.popen(command, type);
 }
+
+/* glibc's other exported names of the same functions (hooks.def) */
+TD_EXPORT_ALIAS(__libc_system, system);
+TD_EXPORT_ALIAS(_IO_popen, popen);

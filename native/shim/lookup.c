@@ -86,7 +86,7 @@ TETHERED_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, i
         h_errno = NO_RECOVERY;
         return NULL;
     }
-    return td_real.gethostbyaddr(addr, len, type);
+    return TD_IN_LOOKUP(td_real.gethostbyaddr(addr, len, type));
 }
 
 TETHERED_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret, char *buf,
@@ -94,7 +94,7 @@ TETHERED_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type, s
     if (!td_real.gethostbyaddr_r) td_resolve_real();
     if (td_check_reverse(type, len >= 4 ? addr : NULL, "gethostbyaddr_r") != 0)
         return refuse_r(result, h_errnop);
-    return td_real.gethostbyaddr_r(addr, len, type, ret, buf, buflen, result, h_errnop);
+    return TD_IN_LOOKUP(td_real.gethostbyaddr_r(addr, len, type, ret, buf, buflen, result, h_errnop));
 }
 
 TETHERED_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
@@ -109,10 +109,10 @@ TETHERED_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char
         if (addr && td_check_reverse(sa->sa_family, addr, "getnameinfo") != 0) {
             if (flags & NI_NAMEREQD) return EAI_FAIL;
             /* What getnameinfo itself answers when the lookup finds nothing: the address. */
-            return td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST);
+            return TD_IN_LOOKUP(td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST));
         }
     }
-    return td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
+    return TD_IN_LOOKUP(td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags));
 }
 
 struct notify {

@@ -4,9 +4,10 @@
  * read-only are made writable for the write and read-only again. dlopen() is redirected too, so that
  * objects loaded later are patched before the caller gets their handle.
  *
- * What this cannot reach (and preload mode does): a function pointer copied before activate() (from
- * dlsym, or a table filled at start-up), and calls inside libc itself, which do not go through a GOT.
- * libc and the dynamic loader are not patched; this library is not patched. */
+ * Function pointers stored in data (R_X86_64_64) are pointed at the hooks as well. What the GOT cannot
+ * reach — a pointer copied before activate(), libc calling itself — reaches libc's entry of the function,
+ * which detour.c redirects for the system-call wrappers. libc and the dynamic loader are not patched here;
+ * this library is not patched. */
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
@@ -20,57 +21,10 @@
 #include "shim.h"
 
 static const char *const HOOKED[] = {
-    "connect",
-    "sendto",
-    "sendmsg",
-    "sendmmsg",
-    "syscall",
-    "getaddrinfo",
-    "getaddrinfo_a",
-    "gai_error",
-    "gethostbyname",
-    "gethostbyname2",
-    "gethostbyname_r",
-    "gethostbyname2_r",
-    "gethostbyaddr",
-    "gethostbyaddr_r",
-    "getnameinfo",
-    "res_query",
-    "res_search",
-    "res_querydomain",
-    "res_send",
-    "res_nquery",
-    "res_nsearch",
-    "res_nquerydomain",
-    "res_nsend",
-    "__res_query",
-    "__res_search",
-    "__res_querydomain",
-    "__res_send",
-    "__res_nquery",
-    "__res_nsearch",
-    "__res_nquerydomain",
-    "__res_nsend",
-    "execve",
-    "execv",
-    "execvp",
-    "execvpe",
-    "execl",
-    "execlp",
-    "execle",
-    "fexecve",
-    "execveat",
-    "posix_spawn",
-    "posix_spawnp",
-    "system",
-    "popen",
-    "send",
-    "write",
-    "writev",
-    "read",
-    "recv",
-    "recvfrom",
-    "recvmsg",
+#define TD_HOOK(name, ret, params, detour) #name,
+#define TD_FRONT(name) #name,
+#define TD_ALIAS(alias, name) #alias,
+#include "hooks.def"
 };
 #define NHOOKED (sizeof HOOKED / sizeof HOOKED[0])
 
@@ -83,12 +37,13 @@ static void *patched_dlopen(const char *file, int mode);
 /* The hooks' own addresses, looked up in this library (a plain &connect here could bind to libc's). */
 static int resolve_hooks(void) {
     if (hook_address[0]) return 0;
-    void *self = dlopen(td_self_path, RTLD_LAZY | RTLD_NOLOAD);
-    if (!self) return -1;
-    for (size_t i = 0; i < NHOOKED; i++) hook_address[i] = dlsym(self, HOOKED[i]);
+    for (size_t i = 0; i < NHOOKED; i++) {
+        hook_address[i] = td_elf_symbol(td_self_path, HOOKED[i]);
+        if (!hook_address[i]) return -1;
+    }
     hook_address[NHOOKED] = (void *)patched_dlopen;
-    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
-    real_dlopen = (void *(*)(const char *, int))dlsym(libc ? libc : RTLD_DEFAULT, "dlopen");
+    real_dlopen = (void *(*)(const char *, int))td_elf_symbol("libc.so", "dlopen");
+    if (!real_dlopen) real_dlopen = (void *(*)(const char *, int))td_elf_symbol("libdl.so", "dlopen");
     return real_dlopen ? 0 : -1;
 }
 
@@ -132,17 +87,21 @@ static void patch_relocations(const struct object *o, const ElfW(Rela) * rel, si
                               const ElfW(Sym) * symtab, const char *strtab) {
     for (size_t i = 0; i < size / sizeof *rel; i++) {
         unsigned long type = ELF64_R_TYPE(rel[i].r_info);
+        /* Calls through the PLT, pointers loaded from the GOT, and function pointers stored in data
+         * (`static int (*p)() = connect;`, a table of handlers), which hold the symbol plus an addend. */
 #if defined(__x86_64__)
-        if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
+        if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT && type != R_X86_64_64) continue;
+        int data = type == R_X86_64_64;
 #elif defined(__aarch64__)
-        if (type != R_AARCH64_JUMP_SLOT && type != R_AARCH64_GLOB_DAT) continue;
+        if (type != R_AARCH64_JUMP_SLOT && type != R_AARCH64_GLOB_DAT && type != R_AARCH64_ABS64) continue;
+        int data = type == R_AARCH64_ABS64;
 #else
 #error "in-process patching supports x86_64 and aarch64"
 #endif
         const ElfW(Sym) *sym = &symtab[ELF64_R_SYM(rel[i].r_info)];
         if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC && ELF64_ST_TYPE(sym->st_info) != STT_NOTYPE) continue;
         void *hook = hook_for(strtab + sym->st_name);
-        if (hook) write_slot(o, (void **)(o->base + rel[i].r_offset), hook);
+        if (hook) write_slot(o, (void **)(o->base + rel[i].r_offset), (char *)hook + (data ? rel[i].r_addend : 0));
     }
 }
 

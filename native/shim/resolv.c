@@ -119,54 +119,37 @@ static int res_nsend_hook(res_state state, const unsigned char *msg, int msglen,
 }
 
 /* Both names of each function: the res_* ones, and the __res_* ones programs built against glibc before
- * 2.34 (or with the <resolv.h> macros) call. They call the static hooks, never each other. */
+ * 2.34 (or with the <resolv.h> macros) call (aliases of the same hook). */
 TETHERED_EXPORT int res_query(const char *d, int c, int t, unsigned char *a, int l) {
     return res_query_hook(d, c, t, a, l);
 }
-TETHERED_EXPORT int __res_query(const char *d, int c, int t, unsigned char *a, int l) {
-    return res_query_hook(d, c, t, a, l);
-}
+TD_EXPORT_ALIAS(__res_query, res_query);
 TETHERED_EXPORT int res_search(const char *d, int c, int t, unsigned char *a, int l) {
     return res_search_hook(d, c, t, a, l);
 }
-TETHERED_EXPORT int __res_search(const char *d, int c, int t, unsigned char *a, int l) {
-    return res_search_hook(d, c, t, a, l);
-}
+TD_EXPORT_ALIAS(__res_search, res_search);
 TETHERED_EXPORT int res_querydomain(const char *n, const char *d, int c, int t, unsigned char *a, int l) {
     return res_querydomain_hook(n, d, c, t, a, l);
 }
-TETHERED_EXPORT int __res_querydomain(const char *n, const char *d, int c, int t, unsigned char *a, int l) {
-    return res_querydomain_hook(n, d, c, t, a, l);
-}
+TD_EXPORT_ALIAS(__res_querydomain, res_querydomain);
 TETHERED_EXPORT int res_send(const unsigned char *m, int ml, unsigned char *a, int l) {
     return res_send_hook(m, ml, a, l);
 }
-TETHERED_EXPORT int __res_send(const unsigned char *m, int ml, unsigned char *a, int l) {
-    return res_send_hook(m, ml, a, l);
-}
+TD_EXPORT_ALIAS(__res_send, res_send);
 TETHERED_EXPORT int res_nquery(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
     return res_nquery_hook(s, d, c, t, a, l);
 }
-TETHERED_EXPORT int __res_nquery(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
-    return res_nquery_hook(s, d, c, t, a, l);
-}
+TD_EXPORT_ALIAS(__res_nquery, res_nquery);
 TETHERED_EXPORT int res_nsearch(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
     return res_nsearch_hook(s, d, c, t, a, l);
 }
-TETHERED_EXPORT int __res_nsearch(res_state s, const char *d, int c, int t, unsigned char *a, int l) {
-    return res_nsearch_hook(s, d, c, t, a, l);
-}
+TD_EXPORT_ALIAS(__res_nsearch, res_nsearch);
 TETHERED_EXPORT int res_nquerydomain(res_state s, const char *n, const char *d, int c, int t,
                                      unsigned char *a, int l) {
     return res_nquerydomain_hook(s, n, d, c, t, a, l);
 }
-TETHERED_EXPORT int __res_nquerydomain(res_state s, const char *n, const char *d, int c, int t,
-                                       unsigned char *a, int l) {
-    return res_nquerydomain_hook(s, n, d, c, t, a, l);
-}
+TD_EXPORT_ALIAS(__res_nquerydomain, res_nquerydomain);
 TETHERED_EXPORT int res_nsend(res_state s, const unsigned char *m, int ml, unsigned char *a, int l) {
     return res_nsend_hook(s, m, ml, a, l);
 }
-TETHERED_EXPORT int __res_nsend(res_state s, const unsigned char *m, int ml, unsigned char *a, int l) {
-    return res_nsend_hook(s, m, ml, a, l);
-}
+TD_EXPORT_ALIAS(__res_nsend, res_nsend);

@@ -63,3 +63,6 @@ TETHERED_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int
     if (ok == 0 && vlen > 0) return -1; /* errno = EACCES */
     return td_real.sendmmsg(fd, vec, ok, flags);
 }
+
+/* glibc's other exported names of the same functions (hooks.def) */
+TD_EXPORT_ALIAS(__sendmmsg, sendmmsg);

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -73,53 +74,30 @@ extern char td_sanitizer_runtime[TD_PATH_MAX];
 
 /* ---- the real functions ---- */
 
+struct __res_state; /* <resolv.h> is not included here: its macros (p_type, …) clash with <elf.h> */
+
 struct td_real {
-    int (*connect)(int, const struct sockaddr *, socklen_t);
-    ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-    ssize_t (*sendmsg)(int, const struct msghdr *, int);
-    int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
-    long (*syscall)(long, ...);
-    int (*getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
-    int (*getaddrinfo_a)(int, struct gaicb **, int, struct sigevent *);
-    int (*gai_error)(struct gaicb *);
-    struct hostent *(*gethostbyname)(const char *);
-    struct hostent *(*gethostbyname2)(const char *, int);
-    int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **, int *);
-    int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t, struct hostent **, int *);
-    struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
-    int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t, struct hostent **,
-                           int *);
-    int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t, int);
-    int (*res_query)(const char *, int, int, unsigned char *, int);
-    int (*res_search)(const char *, int, int, unsigned char *, int);
-    int (*res_querydomain)(const char *, const char *, int, int, unsigned char *, int);
-    int (*res_send)(const unsigned char *, int, unsigned char *, int);
-    int (*res_nquery)(void *, const char *, int, int, unsigned char *, int);
-    int (*res_nsearch)(void *, const char *, int, int, unsigned char *, int);
-    int (*res_nquerydomain)(void *, const char *, const char *, int, int, unsigned char *, int);
-    int (*res_nsend)(void *, const unsigned char *, int, unsigned char *, int);
-    int (*execve)(const char *, char *const[], char *const[]);
-    int (*execvpe)(const char *, char *const[], char *const[]);
-    int (*fexecve)(int, char *const[], char *const[]);
-    int (*execveat)(int, const char *, char *const[], char *const[], int);
-    int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-                       char *const[], char *const[]);
-    int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-                        char *const[], char *const[]);
-    int (*system)(const char *);
-    FILE *(*popen)(const char *, const char *);
-    ssize_t (*send)(int, const void *, size_t, int);
-    ssize_t (*write)(int, const void *, size_t);
-    ssize_t (*writev)(int, const struct iovec *, int);
-    ssize_t (*read)(int, void *, size_t);
-    ssize_t (*recv)(int, void *, size_t, int);
-    ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
-    ssize_t (*recvmsg)(int, struct msghdr *, int);
+#define TD_HOOK(name, ret, params, detour) ret(*name) params;
+#include "hooks.def"
 };
 
 extern struct td_real td_real;
 /* Fills td_real (idempotent; hooks call it when a pointer is still NULL). */
 void td_resolve_real(void);
+
+/* Redirects libc's own entries of the system-call wrappers to the hooks (detour.c); returns how many lead
+ * to the hooks so far. */
+int td_detour_libc(void);
+
+/* Exports `alias` as another name of the hook `name` (defined in the same file): see TD_ALIAS in hooks.def. */
+#define TD_EXPORT_ALIAS(other, name) \
+    TETHERED_EXPORT __typeof__(name) other __attribute__((alias(#name), copy(name)))
+
+/* A symbol's address in a loaded object whose file name starts with `prefix` ("libc.so"), read from its
+ * dynamic symbol table (the default version), without dlsym: the shim's own dlsym is a hook. NULL if none. */
+void *td_elf_symbol(const char *prefix, const char *name);
+/* The same in the object loaded at `base` with dynamic section `dyn`. */
+void *td_elf_lookup(uintptr_t base, const void *dyn, const char *name);
 
 /* ---- deciding ---- */
 
