@@ -199,8 +199,15 @@ static int preloaded(void) {
     return 0;
 }
 
+static atomic_ullong generation;
+
 void td_install_config(const struct td_config *c) {
     atomic_store_explicit(&current, c, memory_order_release);
+    atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
+}
+
+unsigned long long td_config_generation(void) {
+    return atomic_load_explicit(&generation, memory_order_acquire);
 }
 
 void td_ensure_init(void) {

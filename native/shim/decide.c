@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "shim.h"
@@ -116,21 +117,57 @@ static int conclude(const struct td_config *cfg, const struct judgement *j,
     return -1;
 }
 
-int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, const char *op) {
-    if (!addr || len < (socklen_t)sizeof(sa_family_t)) return 0;
+/* The IP destination the kernel will use for this address, as it reads the family and the length. */
+static int destination(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, struct td_ip *ip,
+                       int *port) {
+    if (!addr || len < (socklen_t)sizeof(sa_family_t)) return -1;
+    sa_family_t family = addr->sa_family;
+    if (family == AF_UNSPEC && use != TD_USE_CONNECT && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        /* connect(AF_UNSPEC) disconnects; an IPv4 socket's datagram to AF_UNSPEC goes to the IPv4 address in
+         * it (an IPv6 socket ignores such an address) */
+        int domain = 0, saved = errno;
+        socklen_t dl = sizeof domain;
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_INET) family = AF_INET;
+        errno = saved;
+    }
+    if (family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        td_ip_from_v4(ip, ntohl(in->sin_addr.s_addr));
+        *port = ntohs(in->sin_port);
+        return 0;
+    }
+    /* the kernel takes an IPv6 address without its scope id (SIN6_LEN_RFC2133, 24 bytes) */
+    if (family == AF_INET6 && len >= (socklen_t)offsetof(struct sockaddr_in6, sin6_scope_id)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        td_ip_from_v6(ip, in6->sin6_addr.s6_addr);
+        *port = ntohs(in6->sin6_port);
+        return 0;
+    }
+    return -1;
+}
+
+/* Does the kernel ignore the address of a send on this socket (a connected TCP stream without Fast Open)? */
+static int address_ignored(int fd) {
+    int protocol = 0, saved = errno;
+    socklen_t len = sizeof protocol;
+    int ok = getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0;
+    errno = saved;
+    return ok && (protocol == IPPROTO_TCP || protocol == 262 /* IPPROTO_MPTCP */);
+}
+
+/* The last destination this thread was allowed to reach, and what the answer depended on: a datagram loop
+ * to one peer is judged once, not per datagram. */
+static __thread struct {
+    struct td_ip ip;
+    int port;
+    const struct td_config *cfg;
+    unsigned long long scope, names, config; /* scope: its id (a freed scope's address may come back) */
+} last_allowed __attribute__((tls_model("initial-exec")));
+
+int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op) {
     struct td_dest dest;
     int port;
-    if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
-        td_ip_from_v4(&dest.ip, ntohl(in->sin_addr.s_addr));
-        port = ntohs(in->sin_port);
-    } else if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
-        td_ip_from_v6(&dest.ip, in6->sin6_addr.s6_addr);
-        port = ntohs(in6->sin6_port);
-    } else {
-        return 0; /* not IP, or too short: the real call answers */
-    }
+    if (destination(fd, addr, len, use, &dest.ip, &port) != 0) return 0;
     if (in_lookup) return 0; /* the resolver's own traffic inside an allowed lookup */
     const struct tethered_scope *scope = td_scope_current();
     const struct td_config *cfg = config_for(scope);
@@ -140,21 +177,38 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, const c
         td_dns_mark(fd);
         if (td_dns_is_server(&dest.ip)) return 0;
     }
+    unsigned long long names = td_hostmap_generation(), config = td_config_generation();
+    if (last_allowed.port == port && last_allowed.cfg == cfg &&
+        last_allowed.scope == (scope ? scope->id : 0) && last_allowed.names == names &&
+        last_allowed.config == config && td_ip_equal(&last_allowed.ip, &dest.ip))
+        return 0;
     int saved = errno;
     dest.kind = TD_DEST_IP;
-    char names[TD_HOSTMAP_NAMES][TD_NAME_BUF];
+    char names_of[TD_HOSTMAP_NAMES][TD_NAME_BUF];
     const char *ptrs[TD_HOSTMAP_NAMES];
-    size_t n = td_hostmap_names(&dest.ip, names);
-    for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
+    size_t n = td_hostmap_names(&dest.ip, names_of);
+    for (size_t i = 0; i < n; i++) ptrs[i] = names_of[i];
     struct judgement j;
     judge(cfg, scope, &dest, port, ptrs, n, &j);
     if (j.allowed && !cfg->log_allowed) {
+        if (port != 53) {
+            last_allowed.ip = dest.ip;
+            last_allowed.port = port;
+            last_allowed.cfg = cfg;
+            last_allowed.scope = scope ? scope->id : 0;
+            last_allowed.names = names;
+            last_allowed.config = config;
+        }
+        errno = saved;
+        return 0;
+    }
+    if (!j.allowed && use == TD_USE_SEND && address_ignored(fd)) {
         errno = saved;
         return 0;
     }
     char ip[48];
     td_ip_format(&dest.ip, ip);
-    const char *host = j.v.name_index >= 0 ? names[j.v.name_index] : (n ? names[0] : NULL);
+    const char *host = j.v.name_index >= 0 ? names_of[j.v.name_index] : (n ? names_of[0] : NULL);
     int rc = conclude(cfg, &j, scope, op, socket_protocol(fd), host, ip, dest.ip.family, port);
     if (rc == 0) errno = saved;
     return rc;

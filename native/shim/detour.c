@@ -10,11 +10,11 @@
  * `jmp rel32` to a second stub (an absolute jump to the hook) replaces the first instruction, written with
  * one aligned 8-byte store. The stubs live on a page mapped within ±2 GiB of libc.
  *
- * Safety with other threads running: a thread can be between two instructions of the bytes rewritten only
- * if the first instruction is shorter than the jump. Such entries (syscall(), execveat(), recvmsg() on
- * glibc 2.36) are redirected only while the process has a single thread — always true for a preloaded
- * shim's constructor, rarely for activate() in Node, where they keep the GOT and dlsym() coverage only.
- * x86-64 only; elsewhere nothing is redirected (the README says so). */
+ * Safety with other threads running: the jump is one aligned 8-byte store, and a thread that was stopped
+ * between two instructions of the rewritten bytes (syscall(), execveat(), recvmsg() start with short
+ * instructions on glibc 2.36) still runs the instruction it was at: see constrained_stub(). An entry whose
+ * 5 bytes straddle an 8-byte word is redirected only while the process has a single thread (always true
+ * for a preloaded shim's constructor). x86-64 only; elsewhere nothing is redirected (README). */
 #include <dirent.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -36,10 +36,13 @@ struct target {
     enum state state;
     unsigned char *entry; /* where the jump goes */
     int live_safe;        /* may be rewritten while other threads run */
+    int boundary;         /* the first instruction boundary inside the 5 rewritten bytes (5: none) */
+    unsigned char *to;    /* where the jump leads: the stub that jumps on to the hook */
 };
 
 static struct target targets[] = {
-#define TD_HOOK(name, ret, params, detour) {#name, (void **)&td_real.name, (detour) ? UNSEEN : DONE, NULL, 0},
+#define TD_HOOK(name, ret, params, detour) \
+    {#name, (void **)&td_real.name, (detour) ? UNSEEN : DONE, NULL, 0, 5, NULL},
 #include "hooks.def"
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
@@ -49,13 +52,13 @@ static struct target targets[] = {
 static size_t length(const unsigned char *p, int *riprel) {
     *riprel = -1;
     if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa) return 4; /* endbr64 */
-    if (p[0] == 0x80 && p[1] == 0x3d) {                                       /* cmpb $imm8, disp32(%rip) */
+    if (p[0] == 0x80 && p[1] == 0x3d) {                                         /* cmpb $imm8, disp32(%rip) */
         *riprel = 2;
         return 7;
     }
-    if (p[0] >= 0xb8 && p[0] <= 0xbf) return 5;                  /* mov $imm32, %r32 */
-    if (p[0] >= 0x50 && p[0] <= 0x57) return 1;                  /* push %r64 */
-    size_t rex = (p[0] & 0xf0) == 0x40 ? 1 : 0;                  /* REX prefix */
+    if (p[0] >= 0xb8 && p[0] <= 0xbf) return 5; /* mov $imm32, %r32 */
+    if (p[0] >= 0x50 && p[0] <= 0x57) return 1; /* push %r64 */
+    size_t rex = (p[0] & 0xf0) == 0x40 ? 1 : 0; /* REX prefix */
     const unsigned char *q = p + rex;
     if (rex && q[0] >= 0x50 && q[0] <= 0x57) return 2;           /* push %r8..%r15 */
     if ((q[0] == 0x89 || q[0] == 0x31) && (q[1] & 0xc0) == 0xc0) /* mov/xor between registers */
@@ -85,8 +88,8 @@ static unsigned char *stub_page(uintptr_t around) {
     for (uintptr_t step = 1; step < 1024; step++) {
         for (int dir = -1; dir <= 1; dir += 2) {
             uintptr_t hint = (around & ~(page - 1)) + (uintptr_t)((intptr_t)dir * (intptr_t)(step << 20));
-            void *p = mmap((void *)hint, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                           -1, 0);
+            void *p = mmap((void *)hint, page, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
             if (p == MAP_FAILED) continue;
             if (near((uintptr_t)p, around)) return p;
             munmap(p, page);
@@ -103,17 +106,17 @@ static void put_jump(unsigned char *at, uintptr_t to) {
 
 enum { STUB = 64, HOOK_AT = 40 };
 
-/* Builds the stub for `fn` at `stub` and says where to write the jump; 0 when the entry is not one we can
- * move (its first bytes are not of the known forms). */
-static int prepare(unsigned char *fn, unsigned char *stub, size_t *start, int *live_safe) {
+/* Builds the stub for `fn` at `stub` (its first instructions moved, then a jump back) and says where the
+ * jump will be written; 0 when the entry is not one we can move (its first bytes are not of the known
+ * forms). */
+static int prepare(unsigned char *fn, unsigned char *stub, struct target *t) {
     size_t at = 0, copied = 0;
     int riprel;
     if (length(fn, &riprel) == 4 && fn[0] == 0xf3) at = 4; /* keep endbr64 in place */
-    size_t first = 0;
+    t->boundary = 5;
     while (copied < 5) {
         size_t n = length(fn + at + copied, &riprel);
         if (n == 0 || copied + n > 24) return 0;
-        if (!first) first = n;
         memcpy(stub + copied, fn + at + copied, n);
         if (riprel >= 0) {
             int32_t disp;
@@ -125,13 +128,44 @@ static int prepare(unsigned char *fn, unsigned char *stub, size_t *start, int *l
             memcpy(stub + copied + riprel, &moved, 4);
         }
         copied += n;
+        if (copied < 5 && t->boundary == 5) t->boundary = (int)copied;
     }
     put_jump(stub + copied, (uintptr_t)(fn + at + copied));
-    *start = at;
-    /* another thread may sit between instructions of the rewritten bytes only if the first is short; the
-     * store is atomic only inside one aligned 8-byte word */
-    *live_safe = first >= 5 && (((uintptr_t)(fn + at)) & 7) <= 3;
+    t->entry = fn + at;
+    /* The jump is written with one aligned 8-byte store: its 5 bytes must lie inside one such word. */
+    t->live_safe = (((uintptr_t)t->entry) & 7) <= 3;
     return 1;
+}
+
+/* A thread stopped at an instruction boundary b inside the rewritten bytes resumes there and decodes the
+ * jump's displacement bytes b-1..3 followed by the original bytes from 5 on. If those displacement bytes
+ * equal the original bytes b..4, it runs exactly the instruction it was about to run. So the displacement's
+ * high bytes are fixed, and the stub it leads to must sit in the window they leave: a page is mapped there
+ * for it. Returns the stub's address, or NULL when that window has no free page. */
+static unsigned char *constrained_stub(const struct target *t, void *hook) {
+    int b = t->boundary;
+    uint32_t fixed = 0;
+    for (int k = b; k <= 4; k++) fixed |= (uint32_t)t->entry[k] << (8 * (k - 1));
+    uint32_t span = b == 1 ? 1 : 1u << (8 * (b - 1));
+    uintptr_t lo = (uintptr_t)t->entry + 5 + (uintptr_t)(intptr_t)(int32_t)fixed, hi = lo + span - 1;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (uintptr_t p = lo & ~(page - 1); p <= hi; p += page) {
+        void *m = mmap((void *)p, 2 * page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (m == MAP_FAILED) continue;
+        if ((uintptr_t)m != p) {
+            munmap(m, 2 * page);
+            continue;
+        }
+        unsigned char *stub = (unsigned char *)(lo > p ? lo : p);
+        put_jump(stub, (uintptr_t)hook);
+        if (mprotect(m, 2 * page, PROT_READ | PROT_EXEC) != 0) {
+            munmap(m, 2 * page);
+            return NULL;
+        }
+        return stub;
+    }
+    return NULL;
 }
 
 static int rewrite(unsigned char *entry, uintptr_t to) {
@@ -164,15 +198,18 @@ static unsigned char *build_stubs(void) {
         unsigned char *fn = *t->real;
         void *hook = td_elf_symbol(td_self_path, t->name);
         unsigned char *stub = page + i * STUB;
-        size_t start;
         if (t->state != UNSEEN || !fn || !hook || !near((uintptr_t)fn, (uintptr_t)page) ||
-            !prepare(fn, stub, &start, &t->live_safe)) {
+            !prepare(fn, stub, t)) {
             t->state = DONE; /* an entry of another shape: left to the GOT and dlsym() */
             continue;
         }
-        put_jump(stub + HOOK_AT, (uintptr_t)hook);
-        t->entry = fn + start;
-        t->state = READY;
+        if (t->boundary < 5) {
+            t->to = constrained_stub(t, hook);
+        } else {
+            put_jump(stub + HOOK_AT, (uintptr_t)hook);
+            t->to = stub + HOOK_AT;
+        }
+        t->state = t->to ? READY : DONE;
     }
     if (mprotect(page, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_EXEC) != 0) return NULL;
     return page;
@@ -195,7 +232,7 @@ int td_detour_libc(void) {
         /* From here the hook's real call runs the moved instructions, not the entry that jumps to it. */
         void *fn = *t->real;
         __atomic_store_n(t->real, (void *)(page + i * STUB), __ATOMIC_RELEASE);
-        if (rewrite(t->entry, (uintptr_t)(page + i * STUB + HOOK_AT)) != 0) {
+        if (rewrite(t->entry, (uintptr_t)t->to) != 0) {
             __atomic_store_n(t->real, fn, __ATOMIC_RELEASE);
             t->state = DONE;
             continue;

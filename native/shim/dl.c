@@ -47,15 +47,17 @@ static void *answer(void *found, int index) {
     return hook ? hook : found;
 }
 
-__attribute__((optimize("optimize-sibling-calls"))) TETHERED_EXPORT void *dlsym(void *handle, const char *name) {
+__attribute__((optimize("optimize-sibling-calls"))) TETHERED_EXPORT void *dlsym(void *handle,
+                                                                                const char *name) {
     if (!td_real.dlsym) td_resolve_real();
     int index = hooked(name);
     if (index < 0) return td_real.dlsym(handle, name);
     return answer(td_real.dlsym(handle, name), index);
 }
 
-__attribute__((optimize("optimize-sibling-calls"))) TETHERED_EXPORT void *dlvsym(void *handle, const char *name,
-                                                                                  const char *version) {
+__attribute__((optimize("optimize-sibling-calls"))) TETHERED_EXPORT void *dlvsym(void *handle,
+                                                                                 const char *name,
+                                                                                 const char *version) {
     if (!td_real.dlvsym) td_resolve_real();
     int index = hooked(name);
     if (index < 0) return td_real.dlvsym(handle, name, version);

@@ -55,7 +55,7 @@ static void *match(const struct table *t, uint32_t index, const char *name) {
     if (sym->st_shndx == SHN_UNDEF || sym->st_value == 0) return NULL;
     int type = ELF64_ST_TYPE(sym->st_info);
     if (type != STT_FUNC && type != STT_OBJECT && type != STT_NOTYPE) return NULL; /* IFUNC: not ours */
-    if (t->versym && (t->versym[index] & 0x8000)) return NULL;                      /* name@VERSION */
+    if (t->versym && (t->versym[index] & 0x8000)) return NULL;                     /* name@VERSION */
     if (strcmp(t->strtab + sym->st_name, name) != 0) return NULL;
     return (void *)(t->base + sym->st_value);
 }
@@ -113,8 +113,8 @@ static int visit(struct dl_phdr_info *info, size_t size, void *data) {
     if (strchr(q->prefix, '/') ? strcmp(path, q->prefix) != 0 : strncmp(base, q->prefix, n) != 0) return 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
-        q->found = td_elf_lookup(info->dlpi_addr, (const void *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr),
-                                 q->name);
+        q->found = td_elf_lookup(info->dlpi_addr,
+                                 (const void *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr), q->name);
         return q->found != NULL;
     }
     return 0;

@@ -105,3 +105,8 @@ size_t td_hostmap_names(const struct td_ip *ip, char names[TD_HOSTMAP_NAMES][TD_
     }
     return 0;
 }
+
+/* Changes whenever a name is recorded: a decision remembered under one value may depend on the names. */
+unsigned long long td_hostmap_generation(void) {
+    return (unsigned long long)atomic_load_explicit(&clock_ticks, memory_order_acquire);
+}

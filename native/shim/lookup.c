@@ -109,7 +109,8 @@ TETHERED_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char
         if (addr && td_check_reverse(sa->sa_family, addr, "getnameinfo") != 0) {
             if (flags & NI_NAMEREQD) return EAI_FAIL;
             /* What getnameinfo itself answers when the lookup finds nothing: the address. */
-            return TD_IN_LOOKUP(td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST));
+            return TD_IN_LOOKUP(
+                td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST));
         }
     }
     return TD_IN_LOOKUP(td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags));

@@ -101,7 +101,8 @@ static void patch_relocations(const struct object *o, const ElfW(Rela) * rel, si
         const ElfW(Sym) *sym = &symtab[ELF64_R_SYM(rel[i].r_info)];
         if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC && ELF64_ST_TYPE(sym->st_info) != STT_NOTYPE) continue;
         void *hook = hook_for(strtab + sym->st_name);
-        if (hook) write_slot(o, (void **)(o->base + rel[i].r_offset), (char *)hook + (data ? rel[i].r_addend : 0));
+        if (hook)
+            write_slot(o, (void **)(o->base + rel[i].r_offset), (char *)hook + (data ? rel[i].r_addend : 0));
     }
 }
 

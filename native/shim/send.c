@@ -1,8 +1,9 @@
 /* sendto(), sendmsg(), sendmmsg(): datagrams to an address, and TCP Fast Open, which connects without
- * connect() when MSG_FASTOPEN is set. On a stream socket without MSG_FASTOPEN the kernel ignores the
- * address (the socket is connected, or the call fails), so no address is judged there. Whatever goes to
- * port 53 is also judged as the DNS query it must be (dnswire.c). */
+ * connect() when MSG_FASTOPEN is set. The address (and the msghdr that points at it) is read once into a
+ * private copy; the copy is judged and is what the kernel gets. Whatever goes to port 53 is also judged as
+ * the DNS query it must be (dnswire.c). */
 #include <errno.h>
+#include <limits.h>
 
 #include "shim.h"
 
@@ -14,54 +15,95 @@ int td_socket_type(int fd) {
     return ok ? type : -1;
 }
 
-/* Should a send with this address and these flags be judged? */
-static int judged(int fd, const struct sockaddr *addr, socklen_t len, int flags) {
-    if (!addr || len < (socklen_t)sizeof(sa_family_t)) return 0;
-    if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) return 0;
-    if (flags & MSG_FASTOPEN) return 1;
-    int type = td_socket_type(fd);
-    return type >= 0 && type != SOCK_STREAM;
-}
-
 int td_check_send(int fd, const struct sockaddr *addr, socklen_t len, const struct iovec *iov, size_t iovcnt,
                   int flags, const char *op) {
-    if (judged(fd, addr, len, flags) && td_check_address(fd, addr, len, op) != 0) return -1;
+    if (addr && len > 0 &&
+        td_check_address(fd, addr, len, (flags & MSG_FASTOPEN) ? TD_USE_FASTOPEN : TD_USE_SEND, op) != 0)
+        return -1;
     return td_dns_check_send(fd, addr, len, iov, iovcnt, op);
+}
+
+/* Reads an address the kernel would take (at most a sockaddr_storage: it refuses longer ones unread). */
+static int copy_address(const void *addr, socklen_t len, struct sockaddr_storage *copy) {
+    if (!addr || len == 0 || (size_t)len > sizeof *copy) return 0;
+    return td_copy_in(copy, addr, len);
+}
+
+ssize_t td_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len,
+                  const char *op) {
+    if (!td_real.sendto) td_resolve_real();
+    struct sockaddr_storage copy;
+    if (copy_address(addr, len, &copy) != 0) return -1;
+    if (addr && len > 0 && (size_t)len <= sizeof copy) addr = (const struct sockaddr *)&copy;
+    struct iovec iov = {(void *)buf, n};
+    if (td_check_send(fd, addr, len, &iov, 1, flags, op) != 0) return -1;
+    return td_real.sendto(fd, buf, n, flags, addr, len);
+}
+
+/* A private msghdr whose name is a private copy of the caller's. */
+static int copy_message(const struct msghdr *msg, struct msghdr *m, struct sockaddr_storage *name) {
+    if (td_copy_in(m, msg, sizeof *m) != 0) return -1;
+    if (copy_address(m->msg_name, m->msg_namelen, name) != 0) return -1;
+    if (m->msg_name && m->msg_namelen > 0 && (size_t)m->msg_namelen <= sizeof *name) m->msg_name = name;
+    return 0;
+}
+
+ssize_t td_sendmsg(int fd, const struct msghdr *msg, int flags, const char *op) {
+    if (!td_real.sendmsg) td_resolve_real();
+    if (!msg) return td_real.sendmsg(fd, msg, flags); /* the kernel's EFAULT */
+    struct msghdr m;
+    struct sockaddr_storage name;
+    if (copy_message(msg, &m, &name) != 0) return -1;
+    if (td_check_send(fd, m.msg_name, m.msg_namelen, m.msg_iov, m.msg_iovlen, flags, op) != 0) return -1;
+    return td_real.sendmsg(fd, &m, flags);
+}
+
+/* In batches of private copies, judged in order. Messages before the first blocked one are sent; the call
+ * then reports how many went, and the caller's retry of the rest meets the block at once. The kernel takes
+ * at most UIO_MAXIOV messages a call, and so is no more judged. */
+int td_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const char *op) {
+    if (!td_real.sendmmsg) td_resolve_real();
+    if (!vec || vlen == 0) return td_real.sendmmsg(fd, vec, vlen, flags);
+    if (vlen > UIO_MAXIOV) vlen = UIO_MAXIOV;
+    enum { BATCH = 32 };
+    unsigned sent = 0;
+    while (sent < vlen) {
+        struct mmsghdr part[BATCH];
+        struct sockaddr_storage names[BATCH];
+        unsigned k = vlen - sent < BATCH ? vlen - sent : BATCH, ok = 0;
+        int failed = 0;
+        for (; ok < k; ok++) {
+            if (copy_message(&vec[sent + ok].msg_hdr, &part[ok].msg_hdr, &names[ok]) != 0 ||
+                td_check_send(fd, part[ok].msg_hdr.msg_name, part[ok].msg_hdr.msg_namelen,
+                              part[ok].msg_hdr.msg_iov, part[ok].msg_hdr.msg_iovlen, flags, op) != 0) {
+                failed = 1;
+                break;
+            }
+            part[ok].msg_len = 0;
+        }
+        if (ok == 0) return sent ? (int)sent : -1; /* errno: EACCES, or EFAULT */
+        int saved = errno;
+        int r = td_real.sendmmsg(fd, part, ok, flags);
+        if (r < 0) return sent ? (int)sent : r;
+        for (int i = 0; i < r; i++) vec[sent + (unsigned)i].msg_len = part[i].msg_len;
+        sent += (unsigned)r;
+        if ((unsigned)r < ok || failed) break;
+        errno = saved;
+    }
+    return (int)sent;
 }
 
 TETHERED_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
                                socklen_t len) {
-    if (!td_real.sendto) td_resolve_real();
-    struct iovec iov = {(void *)buf, n};
-    if (td_check_send(fd, addr, len, &iov, 1, flags, "sendto") != 0) return -1;
-    return td_real.sendto(fd, buf, n, flags, addr, len);
+    return td_sendto(fd, buf, n, flags, addr, len, "sendto");
 }
 
 TETHERED_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
-    if (!td_real.sendmsg) td_resolve_real();
-    if (msg && td_check_send(fd, msg->msg_name, msg->msg_namelen, msg->msg_iov, msg->msg_iovlen, flags,
-                             "sendmsg") != 0)
-        return -1;
-    return td_real.sendmsg(fd, msg, flags);
-}
-
-/* Judges the batch in order. Messages before the first blocked one are sent; the call then reports how
- * many went, and the caller's retry of the rest meets the block at once. */
-unsigned td_sendmmsg_allowed(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const char *op) {
-    if (!vec) return vlen;
-    for (unsigned i = 0; i < vlen; i++) {
-        const struct msghdr *m = &vec[i].msg_hdr;
-        if (td_check_send(fd, m->msg_name, m->msg_namelen, m->msg_iov, m->msg_iovlen, flags, op) != 0)
-            return i;
-    }
-    return vlen;
+    return td_sendmsg(fd, msg, flags, "sendmsg");
 }
 
 TETHERED_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
-    if (!td_real.sendmmsg) td_resolve_real();
-    unsigned ok = td_sendmmsg_allowed(fd, vec, vlen, flags, "sendmmsg");
-    if (ok == 0 && vlen > 0) return -1; /* errno = EACCES */
-    return td_real.sendmmsg(fd, vec, ok, flags);
+    return td_sendmmsg(fd, vec, vlen, flags, "sendmmsg");
 }
 
 /* glibc's other exported names of the same functions (hooks.def) */

@@ -45,6 +45,8 @@ const struct td_config *td_config(void);
 void td_ensure_init(void);
 /* Puts a configuration in force (NULL: none), in one store. */
 void td_install_config(const struct td_config *c);
+/* Changes whenever a configuration is put in force (a remembered decision is only good under one). */
+unsigned long long td_config_generation(void);
 
 /* ---- scopes (scope.c) ---- */
 
@@ -89,7 +91,8 @@ void td_resolve_real(void);
  * to the hooks so far. */
 int td_detour_libc(void);
 
-/* Exports `alias` as another name of the hook `name` (defined in the same file): see TD_ALIAS in hooks.def. */
+/* Exports `alias` as another name of the hook `name` (defined in the same file): see TD_ALIAS in hooks.def.
+ */
 #define TD_EXPORT_ALIAS(other, name) \
     TETHERED_EXPORT __typeof__(name) other __attribute__((alias(#name), copy(name)))
 
@@ -99,12 +102,31 @@ void *td_elf_symbol(const char *prefix, const char *name);
 /* The same in the object loaded at `base` with dynamic section `dyn`. */
 void *td_elf_lookup(uintptr_t base, const void *dyn, const char *name);
 
+/* ---- reading the caller's memory (address.c) ---- */
+
+/* Copies n bytes from the caller's pointer: 0, or -1 with errno EFAULT where the kernel would say so. */
+int td_copy_in(void *dst, const void *src, size_t n);
+/* Memory was unmapped or made unreadable somewhere: pages known readable must be checked again. */
+void td_memory_changed(void);
+
 /* ---- deciding ---- */
 
-/* Judges an attempt to reach `addr` (connect, a datagram, a TCP Fast Open send). Returns 0 to let it
- * through (errno untouched), -1 to block it (errno = EACCES). Non-IP families and malformed addresses pass:
- * the real function gives libc's own answer. */
-int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, const char *op);
+/* How an address is used: connect() (AF_UNSPEC there means "disconnect"), a send (a connected stream socket
+ * ignores the address), or a TCP Fast Open send (connects). */
+enum td_use { TD_USE_CONNECT, TD_USE_SEND, TD_USE_FASTOPEN };
+
+/* Judges an attempt to reach `addr` (the shim's private copy) as the kernel will read it: AF_INET from 16
+ * bytes on any socket, AF_INET6 from 24 (the scope id is optional), AF_UNSPEC as IPv4 when an IPv4 socket
+ * sends to it. Returns 0 to let it through (errno untouched), -1 to block it (errno = EACCES). Other
+ * families and short addresses pass: the kernel refuses them or they are not IP. */
+int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op);
+
+/* The hooks' bodies, shared with syscall(): private copies, judgement, the real call. */
+int td_connect(int fd, const struct sockaddr *addr, socklen_t len, const char *op);
+ssize_t td_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len,
+                  const char *op);
+ssize_t td_sendmsg(int fd, const struct msghdr *msg, int flags, const char *op);
+int td_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const char *op);
 
 /* Judges a send: its address (datagrams, TCP Fast Open), then what it carries when it goes to port 53.
  * Returns 0, or -1 with errno EACCES. */
@@ -112,9 +134,6 @@ int td_check_send(int fd, const struct sockaddr *addr, socklen_t len, const stru
                   int flags, const char *op);
 /* The socket type of fd (SOCK_STREAM, SOCK_DGRAM, …), or -1 when it is none; errno is preserved. */
 int td_socket_type(int fd);
-
-/* Judges each message of a batch in order; returns how many may go (all, or up to the first blocked). */
-unsigned td_sendmmsg_allowed(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const char *op);
 
 /* Judges a name lookup. Returns 0 to resolve it, -1 to block it (nothing leaves the process). Numeric names
  * and the machine's own hostname pass. *normal receives the name in normal form for td_record_answer. */
@@ -149,6 +168,8 @@ void td_set_in_lookup(int on);
 #define TD_HOSTMAP_NAMES 4
 void td_hostmap_add(const struct td_ip *ip, const char *name);
 size_t td_hostmap_names(const struct td_ip *ip, char names[TD_HOSTMAP_NAMES][TD_NAME_BUF]);
+/* Changes whenever a name is recorded. */
+unsigned long long td_hostmap_generation(void);
 
 /* ---- events ---- */
 

@@ -1,5 +1,6 @@
-/* syscall(): the network calls among its numbers are judged like their libc wrappers; every other call is
- * forwarded unchanged with all six arguments (never ENOSYS). A raw `syscall` instruction that bypasses
+/* syscall(): the network calls among its numbers are judged like their libc wrappers (the same code), and
+ * the exec calls keep the policy for the child; every other call is forwarded unchanged with all six
+ * arguments (never ENOSYS). A raw `syscall` instruction that bypasses
  * libc is not seen here: see the README. */
 #include <errno.h>
 #include <stdarg.h>
@@ -16,38 +17,24 @@ TETHERED_EXPORT long syscall(long number, ...) {
     va_end(ap);
     switch (number) {
         case SYS_connect:
-            if (td_check_address((int)a[0], (const struct sockaddr *)a[1], (socklen_t)a[2],
-                                 "syscall(connect)") != 0)
-                return -1;
-            break;
-        case SYS_sendto: {
-            struct iovec iov = {(void *)a[1], (size_t)a[2]};
-            if (td_check_send((int)a[0], (const struct sockaddr *)a[4], (socklen_t)a[5], &iov, 1, (int)a[3],
-                              "syscall(sendto)") != 0)
-                return -1;
-            break;
-        }
-        case SYS_sendmsg: {
-            /* like sendmsg(): the address, or (no address) what a DNS socket carries */
-            const struct msghdr *m = (const struct msghdr *)a[1];
-            if (m && td_check_send((int)a[0], m->msg_name, m->msg_namelen, m->msg_iov, m->msg_iovlen,
-                                   (int)a[2], "syscall(sendmsg)") != 0)
-                return -1;
-            break;
-        }
-        case SYS_sendmmsg: {
-            unsigned ok = td_sendmmsg_allowed((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3],
-                                              "syscall(sendmmsg)");
-            if (ok == 0 && a[2] > 0) return -1;
-            a[2] = (long)ok;
-            break;
-        }
-        case SYS_execve: {
-            char *const *envp = (char *const *)a[2];
+            return td_connect((int)a[0], (const struct sockaddr *)a[1], (socklen_t)a[2], "syscall(connect)");
+        case SYS_sendto:
+            return td_sendto((int)a[0], (const void *)a[1], (size_t)a[2], (int)a[3],
+                             (const struct sockaddr *)a[4], (socklen_t)a[5], "syscall(sendto)");
+        case SYS_sendmsg:
+            return td_sendmsg((int)a[0], (const struct msghdr *)a[1], (int)a[2], "syscall(sendmsg)");
+        case SYS_sendmmsg:
+            return td_sendmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3],
+                               "syscall(sendmmsg)");
+        case SYS_execve:
+        case SYS_execveat: {
+            /* the child keeps the shim and the policy, as through execve() and execveat() */
+            int at = number == SYS_execve ? 2 : 3;
+            char *const *envp = (char *const *)a[at];
             size_t n = td_env_count(envp);
             char *out[n + TD_MAX_INJECT + 2];
             char preload[TD_PATH_MAX * 2];
-            a[2] = (long)td_child_env(envp, out, preload, sizeof preload);
+            a[at] = (long)td_child_env(envp, out, preload, sizeof preload);
             return td_real.syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
         }
         default:

@@ -1,0 +1,135 @@
+// BYPASSES L1–L4: an attacker's ways around the libc hooks that need no raw system call, in preload and in
+// in-process mode. Each technique (test/native/c/escape.c) tries to send a marker to a peer the policy does
+// not allow; the peer's own log proves whether it got out. Every technique also runs with tethered off (the
+// marker arrives: the probe really is a way to the peer), in log-only mode (it gets out, reported once) and
+// towards an allowed peer (it works).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { join } from 'node:path';
+import { buildC, root } from '../helpers/cbuild.mjs';
+import { runUnderShim, serve, tcpServer, udpServer } from '../helpers/shim.mjs';
+import { inFreshNode } from '../helpers/inprocess.mjs';
+
+const source = join(root, 'test/native/c/escape.c');
+const program = () => buildC('escape', [source], { libs: ['-lpthread'] });
+const addon = () => buildC('escape-addon', [source], { shared: true, suffix: '.node', includes: ['/usr/include/node'], libs: ['-DESCAPE_ADDON'] });
+
+// technique → what kind of peer it talks to
+const TCP = ['alias', 'dlsym-libc', 'dlsym-alias', 'dlvsym', 'rtld-next', 'rtld-default', 'data-pointer', 'by-hand', 'by-hand-alias', 'by-hand-syscall', 'short-v6'];
+const UDP = ['by-hand-sendto', 'unspec-sendto'];
+const CHILD = ['child-execveat', 'child-syscall-execveat', 'child-execve-by-hand', 'child-posix_spawn', 'child-system-by-hand'];
+const ALL = [...TCP, ...UDP, ...CHILD];
+
+const peers = serve({
+    blockedTcp: () => tcpServer('127.0.0.3'),
+    allowedTcp: () => tcpServer('127.0.0.2'),
+    blockedUdp: () => udpServer('127.0.0.3'),
+    allowedUdp: () => udpServer('127.0.0.2'),
+});
+
+const POLICY = { TETHERED_ALLOW: '127.0.0.2', TETHERED_ALLOW_LOCALHOST: '0' };
+const received = (peer, marker) => (peer.lines ?? peer.datagrams).includes(marker);
+const peerFor = (how, allowed) => (UDP.includes(how) ? (allowed ? peers.allowedUdp : peers.blockedUdp) : allowed ? peers.allowedTcp : peers.blockedTcp);
+
+async function preload(how, marker, { allowed = false, env = POLICY, shim = true } = {}) {
+    const peer = peerFor(how, allowed);
+    const r = await runUnderShim(program(), [how, peer.host, String(peer.port), marker], env, { preload: shim });
+    return { ...r, line: r.stdout, arrived: received(peer, marker) };
+}
+
+describe('L1–L4 in preload mode: ways to libc\'s own functions', () => {
+    for (const how of ALL) {
+        test(`${how}: blocked — the marker never reaches the peer`, async () => {
+            const marker = `pre-block-${how}`;
+            const r = await preload(how, marker);
+            assert.equal(r.line, 'error EACCES', r.stderr);
+            assert.equal(r.arrived, false);
+        });
+        test(`${how}: with tethered off the same probe reaches the peer (positive control)`, async () => {
+            const marker = `pre-off-${how}`;
+            const r = await preload(how, marker, { shim: false, env: {} });
+            assert.match(r.line, /^ok pong:/, r.stderr);
+            assert.equal(r.arrived, true);
+        });
+        test(`${how}: log-only lets it through and reports it once`, async () => {
+            const marker = `pre-log-${how}`;
+            const r = await preload(how, marker, { env: { ...POLICY, TETHERED_MODE: 'log' } });
+            assert.match(r.line, /^ok pong:/, r.stderr);
+            assert.equal(r.arrived, true);
+            const port = peerFor(how, false).port;
+            const mine = r.events.filter((e) => e.port === port && e.decision === 'would-block');
+            assert.equal(mine.length, 1, JSON.stringify(r.events));
+        });
+        test(`${how}: an allowed peer works`, async () => {
+            const marker = `pre-allow-${how}`;
+            const r = await preload(how, marker, { allowed: true });
+            assert.match(r.line, /^ok pong:/, r.stderr);
+            assert.equal(r.arrived, true);
+        });
+    }
+});
+
+/** Runs every technique in one fresh node: with activate() (or without, as the control). */
+async function inProcess(prefix, { activate = true, logOnly = false, allowed = false } = {}) {
+    const targets = Object.fromEntries(ALL.map((how) => [how, peerFor(how, allowed)]).map(([how, p]) => [how, [p.host, p.port]]));
+    const body = `
+        const escape = require(${JSON.stringify(addon())});
+        ${activate ? `t.activate({ allow: ['127.0.0.2'], allowLocalhost: false, logOnly: ${logOnly} });` : ''}
+        const targets = ${JSON.stringify(targets)};
+        const out = {};
+        for (const [how, [ip, port]] of Object.entries(targets)) out[how] = escape.escape(how, ip, port, ${JSON.stringify(prefix)} + how);
+        print(out);
+        ${activate ? 'await tick(); print(t.status().patchedSlots);' : ''}`;
+    const r = await inFreshNode(body, { env: { ESCAPE_PROGRAM: program() } });
+    assert.equal(r.code, 0, r.stderr);
+    return { lines: r.results[0], r };
+}
+
+describe('L1–L4 in in-process mode (activate(), no LD_PRELOAD)', () => {
+    test('every technique is blocked — no marker reaches a peer', async () => {
+        const { lines } = await inProcess('in-block-');
+        for (const how of ALL) {
+            assert.equal(lines[how], 'error EACCES', `${how}: ${lines[how]}`);
+            assert.equal(received(peerFor(how, false), `in-block-${how}`), false, how);
+        }
+    });
+    test('without activate() every technique reaches its peer (positive control)', async () => {
+        const { lines } = await inProcess('in-off-', { activate: false });
+        for (const how of ALL) {
+            assert.match(lines[how], /^ok pong:/, how);
+            assert.equal(received(peerFor(how, false), `in-off-${how}`), true, how);
+        }
+    });
+    test('log-only lets every technique through', async () => {
+        const { lines } = await inProcess('in-log-', { logOnly: true });
+        for (const how of ALL) assert.match(lines[how], /^ok pong:/, how);
+    });
+    test('allowed peers work through every technique', async () => {
+        const { lines } = await inProcess('in-allow-', { allowed: true });
+        for (const how of ALL) assert.match(lines[how], /^ok pong:/, how);
+    });
+});
+
+describe('L3: the address is read once', () => {
+    test('a thread switching the address between an allowed and a blocked peer never reaches the blocked one', async () => {
+        const a = peers.allowedTcp, b = peers.blockedTcp;
+        const r = await runUnderShim(program(), ['race', a.host, String(a.port), 'race', `${b.host}:${b.port}`], POLICY);
+        const m = /blocked-peer=(\d+) allowed-peer=(\d+)/.exec(r.stdout);
+        assert.ok(m, r.stdout + r.stderr);
+        assert.equal(Number(m[1]), 0, r.stdout);
+        assert.ok(Number(m[2]) > 0, r.stdout);
+    });
+    test('without tethered the same race reaches the blocked peer (positive control)', async () => {
+        const a = peers.allowedTcp, b = peers.blockedTcp;
+        const r = await runUnderShim(program(), ['race', a.host, String(a.port), 'race', `${b.host}:${b.port}`], {}, { preload: false });
+        const m = /blocked-peer=(\d+)/.exec(r.stdout);
+        assert.ok(Number(m[1]) > 0, r.stdout);
+    });
+    test('bad address and msghdr pointers get libc\'s EFAULT, never a crash', async () => {
+        const off = await runUnderShim(program(), ['bad-pointers', '127.0.0.3', '1'], {}, { preload: false });
+        assert.equal(off.stdout, 'ok efault=16/16');
+        const on = await runUnderShim(program(), ['bad-pointers', '127.0.0.3', '1'], POLICY);
+        assert.equal(on.code, 0, on.stderr);
+        assert.equal(on.stdout, 'ok efault=16/16');
+    });
+});
