@@ -196,7 +196,7 @@ static unsigned char *build_stubs(void) {
     for (size_t i = 0; i < NTARGETS; i++) {
         struct target *t = &targets[i];
         unsigned char *fn = *t->real;
-        void *hook = td_elf_symbol(td_self_path, t->name);
+        void *hook = td_own_symbol(t->name);
         unsigned char *stub = page + i * STUB;
         if (t->state != UNSEEN || !fn || !hook || !near((uintptr_t)fn, (uintptr_t)page) ||
             !prepare(fn, stub, t)) {

@@ -38,7 +38,7 @@ static void *patched_dlopen(const char *file, int mode);
 static int resolve_hooks(void) {
     if (hook_address[0]) return 0;
     for (size_t i = 0; i < NHOOKED; i++) {
-        hook_address[i] = td_elf_symbol(td_self_path, HOOKED[i]);
+        hook_address[i] = td_own_symbol(HOOKED[i]);
         if (!hook_address[i]) return -1;
     }
     hook_address[NHOOKED] = (void *)patched_dlopen;

@@ -9,7 +9,7 @@
 
 struct td_real td_real;
 
-static void *real_symbol(const char *name) {
+TD_UNINSTRUMENTED static void *real_symbol(const char *name) {
     static const char *const objects[] = {"libc.so", "libresolv.so", "libanl.so", "libdl.so"};
     for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
         void *p = td_elf_symbol(objects[i], name);
@@ -18,7 +18,7 @@ static void *real_symbol(const char *name) {
     return NULL;
 }
 
-void td_resolve_real(void) {
+TD_UNINSTRUMENTED void td_resolve_real(void) {
     static atomic_int done;
     if (atomic_load_explicit(&done, memory_order_acquire)) return;
 #define TD_HOOK(name, ret, params, detour) \

@@ -96,6 +96,29 @@ int td_detour_libc(void);
 #define TD_EXPORT_ALIAS(other, name) \
     TETHERED_EXPORT __typeof__(name) other __attribute__((alias(#name), copy(name)))
 
+/* Code that may run before a sanitizer runtime has set itself up (it asks dlsym() for its own real
+ * functions first thing): never instrumented. */
+#define TD_UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined")))
+
+/* String helpers for that code: the sanitizer's strcmp() interceptor is not ready before it is. */
+TD_UNINSTRUMENTED static inline int td_str_equal(const char *a, const char *b) {
+    while (*a && *a == *b) a++, b++;
+    return *a == *b;
+}
+TD_UNINSTRUMENTED static inline int td_str_starts(const char *s, const char *prefix) {
+    while (*prefix && *s == *prefix) s++, prefix++;
+    return *prefix == 0;
+}
+TD_UNINSTRUMENTED static inline const char *td_basename(const char *path) {
+    const char *base = path;
+    for (; *path; path++)
+        if (*path == '/') base = path + 1;
+    return base;
+}
+
+/* The address of one of this library's own exported symbols (a hook), from its symbol table. */
+void *td_own_symbol(const char *name);
+
 /* A symbol's address in a loaded object whose file name starts with `prefix` ("libc.so"), read from its
  * dynamic symbol table (the default version), without dlsym: the shim's own dlsym is a hook. NULL if none. */
 void *td_elf_symbol(const char *prefix, const char *name);
