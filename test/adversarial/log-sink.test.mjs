@@ -56,14 +56,18 @@ function fifo(name) {
     return path;
 }
 
-/** runUnderShim without reading the log back as events: these logs are no event files (/proc/version). */
-async function runNoEvents(cmd, args, env, { timeoutMs = 10000 } = {}) {
-    const fullEnv = { ...process.env, ...(sanitize ? SANITIZER_ENV : {}), ...env, LD_PRELOAD: shim().preload };
-    const child = spawn(cmd, args, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * runUnderShim without reading the log back as events (these logs are no event files: /proc/version), and
+ * with any stderr (`stderr`: a socket of ours, handed to the child as its fd 2).
+ */
+async function runNoEvents(cmd, args, env, { timeoutMs = 10000, stderr: errStream = 'pipe', preload = true } = {}) {
+    const fullEnv = { ...process.env, ...(sanitize ? SANITIZER_ENV : {}), ...env };
+    if (preload) fullEnv.LD_PRELOAD = shim().preload;
+    const child = spawn(cmd, args, { env: fullEnv, stdio: ['ignore', 'pipe', errStream] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.stderr?.setEncoding('utf8').on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     const [code, signal] = await once(child, 'close');
     clearTimeout(timer);
@@ -133,6 +137,34 @@ describe('the event log never goes where the program’s data goes (preload)', {
         assert.equal(lines.length, 1, r.stderr);
         assert.equal(lines[0], `tethered: events are not being written: ${log}: its descriptor was closed or replaced by the program`);
         assert.equal(readFileSync(log, 'utf8'), '');
+    });
+
+    test('nothing is ever written to a stderr that is a network socket at start (an inetd-style service)', async () => {
+        // The program's fd 2 is a TCP connection to the peer, as inetd hands a service its client.
+        const withSocketStderr = async (env, { preload = true, cmd = fdprobe(), cmdArgs = ['attempts', '2', '127.0.0.3', String(s.blocked.port)] } = {}) => {
+            reset();
+            const socket = net.connect({ host: '127.0.0.2', port: s.peer.port });
+            await once(socket, 'connect');
+            try {
+                return await runNoEvents(cmd, cmdArgs, env, { stderr: socket, preload });
+            } finally {
+                socket.destroy();
+            }
+        };
+        // Events, a policy that cannot be used, a log that cannot be opened: nothing of it reaches the peer.
+        for (const env of [
+            { ...POLICY, TETHERED_LOG: 'stderr' },
+            { ...POLICY, TETHERED_LOG: 'stderr', TETHERED_ALLOW: '10.1' },
+            { ...POLICY, TETHERED_LOG: fifo(`inetd-${Math.random().toString(36).slice(2)}.fifo`) },
+        ]) {
+            const r = await withSocketStderr(env);
+            assert.deepEqual(r.stdout.split('\n'), ['blocked EACCES', 'blocked EACCES'], JSON.stringify(env));
+            assert.deepEqual(await s.peer.received(), [''], JSON.stringify(env));
+            assert.equal(s.blocked.connections, 0);
+        }
+        // Control: what the program itself writes to its fd 2 does reach the peer.
+        await withSocketStderr({}, { preload: false, cmd: '/bin/sh', cmdArgs: ['-c', 'echo program-bytes >&2'] });
+        assert.deepEqual(await s.peer.received(), ['program-bytes\n']);
     });
 
     test('a stderr pipe whose reader went away does not kill the program with SIGPIPE', async () => {
