@@ -135,8 +135,8 @@ void td_say(const char *line) {
 }
 
 static void say_not_written(const char *name, const char *why) {
-    char line[TD_PATH_MAX + 256];
-    snprintf(line, sizeof line, "tethered: events are not being written: %.*s: %s\n", 3000, name, why);
+    char line[1280]; /* on a hook's stack, next to the event's buffer: the path is cut to fit */
+    snprintf(line, sizeof line, "tethered: events are not being written: %.*s: %s\n", 1000, name, why);
     td_say(line);
 }
 
