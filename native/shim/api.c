@@ -36,6 +36,7 @@ TETHERED_EXPORT int tethered_configure(const struct tethered_settings *s, char *
         c->log = TD_LOG_FILE;
         snprintf(c->log_path, sizeof c->log_path, "%s", s->log);
     }
+    td_log_open(c);
     for (size_t i = 0; i < s->ninject && c->ninject < TD_MAX_INJECT; i++) {
         const char *eq = strchr(s->inject[i], '=');
         if (!eq) continue;

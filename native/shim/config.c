@@ -54,7 +54,8 @@ static int push_rule(struct rule_set *s, const char *text, size_t len) {
     return 0;
 }
 
-/* Rules separated by commas or whitespace. */
+/* Rules separated by commas or whitespace. Any other control character stays inside its rule, where
+ * check_rules refuses it. */
 static int split_rules(struct rule_set *s, const char *text) {
     if (!text) return 0;
     for (const char *p = text; *p;) {
@@ -83,6 +84,19 @@ static void add_inject(struct td_config *c, const char *name) {
     c->inject[c->ninject++] = entry;
 }
 
+/* A rule with a control character in it is refused whole (SPEC: a NUL would cut it short, and a cut
+ * allow rule is a wider one, a cut deny rule a narrower one). Returns 0, or -1 with the problem. */
+static int check_rules(const struct rule_set *s, char *problem, size_t cap) {
+    for (size_t i = 0; i < s->n; i++) {
+        if (!td_has_control(s->items[i], strlen(s->items[i]))) continue;
+        char quoted[220];
+        td_escape(s->items[i], strlen(s->items[i]), quoted, sizeof quoted);
+        snprintf(problem, cap, "invalid rule \"%s\": it contains a control character", quoted);
+        return -1;
+    }
+    return 0;
+}
+
 static void report(const char *what, const char *detail) {
     /* one write, so that the line is not torn by other threads or processes */
     char line[1024];
@@ -95,8 +109,8 @@ static void report(const char *what, const char *detail) {
         memcpy(line + n, parts[i], l);
         n += l;
     }
-    ssize_t ignored = write(2, line, n);
-    (void)ignored;
+    line[n] = 0;
+    td_say(line);
 }
 
 static int flag(const char *name, int fallback, int *bad) {
@@ -118,19 +132,26 @@ static struct td_config *config_from_env(void) {
     struct rule_set allow = {0}, deny = {0};
     int allow_localhost = 1, bad = 0;
     char problem[512] = "";
+    /* A rule that cannot be kept (out of memory) must not be skipped: a missing deny rule widens the
+     * policy. */
+    int lost = 0;
     const char *file = getenv("TETHERED_POLICY_FILE");
     if (file && *file) {
         struct td_policy_file pf;
         if (td_read_policy_file(file, &pf, problem, sizeof problem) == 0) {
-            for (size_t i = 0; i < pf.nallow; i++) push_rule(&allow, pf.allow[i], strlen(pf.allow[i]));
-            for (size_t i = 0; i < pf.ndeny; i++) push_rule(&deny, pf.deny[i], strlen(pf.deny[i]));
+            for (size_t i = 0; i < pf.nallow; i++)
+                lost |= push_rule(&allow, pf.allow[i], strlen(pf.allow[i]));
+            for (size_t i = 0; i < pf.ndeny; i++) lost |= push_rule(&deny, pf.deny[i], strlen(pf.deny[i]));
             if (pf.allow_localhost >= 0) allow_localhost = pf.allow_localhost;
             if (pf.mode == 1) c->mode = TD_MODE_LOG;
             td_policy_file_free(&pf);
         }
     }
-    split_rules(&allow, getenv("TETHERED_ALLOW"));
-    split_rules(&deny, getenv("TETHERED_DENY"));
+    lost |= split_rules(&allow, getenv("TETHERED_ALLOW"));
+    lost |= split_rules(&deny, getenv("TETHERED_DENY"));
+    if (lost && !*problem) snprintf(problem, sizeof problem, "out of memory while reading the rules");
+    if (!*problem) check_rules(&allow, problem, sizeof problem);
+    if (!*problem) check_rules(&deny, problem, sizeof problem);
     allow_localhost = flag("TETHERED_ALLOW_LOCALHOST", allow_localhost, &bad);
     if (bad && !*problem) snprintf(problem, sizeof problem, "TETHERED_ALLOW_LOCALHOST must be 1 or 0");
     c->fail_closed = flag("TETHERED_FAIL_CLOSED", 0, &bad);
@@ -154,6 +175,7 @@ static struct td_config *config_from_env(void) {
         c->log = TD_LOG_FILE;
         snprintf(c->log_path, sizeof c->log_path, "%s", log);
     }
+    td_log_open(c);
     const char *children = getenv("TETHERED_CHILDREN");
     c->children_inherit = !(children && strcmp(children, "none") == 0);
     if (!*problem) {
@@ -218,6 +240,7 @@ void td_ensure_init(void) {
         return;
     }
     int saved = errno;
+    td_note_stderr(); /* what stderr is as the shim arrives: where it may speak later */
     td_resolve_real();
     td_dns_load_servers();
     Dl_info info;
@@ -254,6 +277,7 @@ void td_ensure_init(void) {
                     .log = TD_LOG_STDERR,
                     .children_inherit = 1,
                     .internal_error = "out of memory while loading the policy"};
+                td_log_open(&fail_closed);
                 atomic_store_explicit(&current, &fail_closed, memory_order_release);
                 report("internal error: out of memory while loading the policy", "TETHERED_FAIL_CLOSED=1");
             } else {
@@ -261,8 +285,7 @@ void td_ensure_init(void) {
                     "tethered: internal error: out of memory while loading the policy; network egress of "
                     "this "
                     "process is NOT checked (set TETHERED_FAIL_CLOSED=1 to block instead)\n";
-                ssize_t ignored = write(2, open_msg, sizeof open_msg - 1);
-                (void)ignored;
+                td_say(open_msg);
             }
         }
     }

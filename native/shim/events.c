@@ -1,11 +1,10 @@
 /* Events: one JSON line per attempt (SPEC section 5 fields plus reason, exe and native frames), written
  * with a single write() so that lines from threads and child processes sharing a log never interleave.
- * Built in a stack buffer: no malloc, no stdio. The log file is opened for each event, so a program that
- * closes or reuses file descriptors cannot make events land in the wrong file. */
+ * Built in a stack buffer: no malloc, no stdio. Where the line goes (a private descriptor, checked before
+ * each write) is logsink.c's business. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -186,24 +185,11 @@ void td_emit(const struct td_config *cfg, const struct td_event *e) {
     o.buf[o.n++] = '}'; /* put() always leaves room for these two */
     o.buf[o.n++] = '\n';
     if (to_sink) to_sink(o.buf, o.n, e->collector);
-    if (cfg->log == TD_LOG_OFF) {
-        /* the sink has it */
-    } else if (cfg->log == TD_LOG_STDERR) {
-        ssize_t ignored = write(2, o.buf, o.n);
-        (void)ignored;
-    } else {
-        int fd = open(cfg->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            ssize_t ignored = write(fd, o.buf, o.n);
-            (void)ignored;
-            close(fd);
-        }
-    }
+    if (cfg->log != TD_LOG_OFF) td_log_write(cfg->log_sink, o.buf, o.n);
     errno = saved;
 }
 
 void td_warn_once(int *flag, const char *message) {
     if (__atomic_exchange_n(flag, 1, __ATOMIC_ACQ_REL)) return;
-    ssize_t ignored = write(2, message, strlen(message));
-    (void)ignored;
+    td_say(message);
 }

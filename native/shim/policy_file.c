@@ -1,4 +1,5 @@
-/* A small strict JSON reader for the one shape a policy file has. */
+/* A small strict JSON reader for the one shape a policy file has, and the reading of the file: opened
+ * without blocking (a FIFO must not hang the program at start) and refused unless it is a regular file. */
 #include "policy_file.h"
 
 #include <errno.h>
@@ -6,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "shim.h"
 
 struct reader {
     const char *s;
@@ -72,7 +76,43 @@ static void put_utf8(char *out, size_t *o, unsigned c) {
     }
 }
 
-/* A JSON string, decoded to UTF-8 in a fresh allocation. */
+int td_has_control(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) return 1;
+        /* C1 controls, U+0080 to U+009F, in UTF-8 */
+        if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f)
+            return 1;
+    }
+    return 0;
+}
+
+void td_escape(const char *s, size_t len, char *out, size_t cap) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 7 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            memcpy(out + o, e, 6);
+            o += 6;
+        } else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+                   (unsigned char)s[i + 1] <= 0x9f) {
+            c = (unsigned char)s[++i];
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            memcpy(out + o, e, 6);
+            o += 6;
+        } else {
+            if (c == '"' || c == '\\') out[o++] = '\\';
+            out[o++] = (char)c;
+        }
+    }
+    if (cap) out[o < cap ? o : cap - 1] = 0;
+}
+
+/* A JSON string, decoded to UTF-8 in a fresh allocation. A control character in it (raw, or written as
+ * an escape such as \u0000) makes it an error: a NUL would cut the string short where it is used, and a
+ * cut rule means another rule. */
 static int string(struct reader *r, char **out) {
     if (expect(r, '"') != 0) return -1;
     char *buf = malloc(r->n - r->i + 1); /* decoded text is never longer than its source */
@@ -93,7 +133,10 @@ static int string(struct reader *r, char **out) {
             buf[o++] = (char)c;
             continue;
         }
-        if (r->i >= r->n) break;
+        if (r->i >= r->n) {
+            free(buf);
+            return error(r, "a string is not closed");
+        }
         char e = r->s[r->i++];
         unsigned cp;
         switch (e) {
@@ -130,7 +173,14 @@ static int string(struct reader *r, char **out) {
                         free(buf);
                         return -1;
                     }
+                    if (lo < 0xdc00 || lo > 0xdfff) {
+                        free(buf);
+                        return error(r, "a \\u escape pairs a high surrogate with no low one");
+                    }
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                } else if (cp >= 0xd800 && cp <= 0xdfff) {
+                    free(buf);
+                    return error(r, "a \\u escape is a lone surrogate");
                 }
                 put_utf8(buf, &o, cp);
                 break;
@@ -140,6 +190,13 @@ static int string(struct reader *r, char **out) {
         }
     }
     buf[o] = 0;
+    if (td_has_control(buf, o)) {
+        char quoted[220];
+        td_escape(buf, o, quoted, sizeof quoted);
+        free(buf);
+        snprintf(r->problem, r->cap, "\"%s\" contains a control character (at byte %zu)", quoted, r->i);
+        return -1;
+    }
     *out = buf;
     return 0;
 }
@@ -224,12 +281,13 @@ int td_parse_policy_json(const char *text, size_t len, struct td_policy_file *ou
                 rc = -1, snprintf(problem, cap, "\"allowLocalhost\" must be true or false");
         } else if (strcmp(key, "mode") == 0) {
             char *mode = NULL;
-            if (r.i < r.n && r.s[r.i] == '"' && string(&r, &mode) == 0 &&
-                (strcmp(mode, "enforce") == 0 || strcmp(mode, "log") == 0)) {
+            int parsed = r.i < r.n && r.s[r.i] == '"' ? string(&r, &mode) : -2;
+            if (parsed == 0 && (strcmp(mode, "enforce") == 0 || strcmp(mode, "log") == 0)) {
                 out->mode = strcmp(mode, "log") == 0;
             } else {
                 rc = -1;
-                snprintf(problem, cap, "\"mode\" must be \"enforce\" or \"log\"");
+                if (parsed != -1) /* else string() said what is wrong with it */
+                    snprintf(problem, cap, "\"mode\" must be \"enforce\" or \"log\"");
             }
             free(mode);
         } else {
@@ -255,12 +313,37 @@ fail:
 
 int td_read_policy_file(const char *path, struct td_policy_file *out, char *problem, size_t cap) {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    out->allow_localhost = -1;
+    out->mode = -1;
+    /* O_NONBLOCK: opening a FIFO nobody writes to must not hang the program; fstat then refuses it */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        snprintf(problem, cap, "cannot read the policy file %.200s: %s", path, strerror(errno));
+        char buf[128];
+        snprintf(problem, cap, "cannot read the policy file %.200s: %s", path,
+                 errno == ENOENT ? "not found" : strerror_r(errno, buf, sizeof buf));
         return -1;
     }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        char buf[128];
+        snprintf(problem, cap, "cannot read the policy file %.200s: %s", path,
+                 strerror_r(errno, buf, sizeof buf));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(problem, cap, "cannot read the policy file %.200s: %s", path,
+                 S_ISDIR(st.st_mode)    ? "it is a directory, not a regular file"
+                 : S_ISFIFO(st.st_mode) ? "it is a FIFO, not a regular file"
+                                        : "it is not a regular file");
+        return -1;
+    }
+    /* libc's read(), not the shim's own read hook, which in preload mode is what plain read() binds to */
+    if (!td_real.read) td_resolve_real();
+    ssize_t (*real_read)(int, void *, size_t) = td_real.read ? td_real.read : read;
     size_t size = 0, room = 4096;
+    int failed = 0;
     char *text = malloc(room);
     for (;;) {
         if (!text) break;
@@ -273,14 +356,22 @@ int td_read_policy_file(const char *path, struct td_policy_file *out, char *prob
             }
             text = grown;
         }
-        ssize_t got = read(fd, text + size, room - size);
+        ssize_t got = real_read(fd, text + size, room - size);
         if (got < 0 && errno == EINTR) continue;
+        if (got < 0) failed = errno; /* never parse part of a file: a cut policy is another policy */
         if (got <= 0) break;
         size += (size_t)got;
     }
     close(fd);
     if (!text) {
         snprintf(problem, cap, "the policy file %.200s is too large", path);
+        return -1;
+    }
+    if (failed) {
+        char buf[128];
+        free(text);
+        snprintf(problem, cap, "cannot read the policy file %.200s: %s", path,
+                 strerror_r(failed, buf, sizeof buf));
         return -1;
     }
     char inner[400];

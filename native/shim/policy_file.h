@@ -17,4 +17,10 @@ int td_parse_policy_json(const char *text, size_t len, struct td_policy_file *ou
 int td_read_policy_file(const char *path, struct td_policy_file *out, char *problem, size_t cap);
 void td_policy_file_free(struct td_policy_file *pf);
 
+/* Does text hold a control character (C0, DEL or C1)? No rule may. */
+int td_has_control(const char *s, size_t len);
+/* text with its control characters written as \u00XX and quotes and backslashes escaped, for a message;
+ * cut to fit cap. */
+void td_escape(const char *s, size_t len, char *out, size_t cap);
+
 #endif

@@ -33,6 +33,7 @@ struct td_config {
     int allow_all;   /* no policy of its own: only scopes narrow (scope() without activate()) */
     enum td_log log;
     char log_path[TD_PATH_MAX];
+    struct td_log_sink *log_sink; /* the private descriptor td_log_open chose, or NULL: not written */
     int children_inherit;
     /* "NAME=value" strings every child gets, so that it keeps the policy whatever environment it is given */
     char *inject[TD_MAX_INJECT];
@@ -215,6 +216,20 @@ void td_emit(const struct td_config *cfg, const struct td_event *e);
 void td_set_sink(tethered_sink sink);
 /* Prints a line to stderr, once per process and key. */
 void td_warn_once(int *flag, const char *message);
+
+/* ---- where the shim's own output goes (logsink.c) ---- */
+
+struct td_log_sink;
+/* Decides where c's events go (c->log, c->log_path) and opens it once: sets c->log_sink, or NULL (and
+ * says once why, when it is a path that cannot be a log). Every configuration that logs goes through it. */
+void td_log_open(struct td_config *c);
+/* One event line, in one write(), if the sink's descriptor is still the file it opened. */
+void td_log_write(struct td_log_sink *s, const char *line, size_t n);
+/* Says a line on stderr: the stderr the process had when the shim arrived, never a socket or file of the
+ * program's that took fd 2 since. */
+void td_say(const char *line);
+/* Notes what fd 2 is now (once): called when the library is loaded. */
+void td_note_stderr(void);
 
 /* ---- DNS packets (resolv.c, and DNS a program sends itself) ---- */
 

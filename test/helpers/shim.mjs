@@ -2,7 +2,7 @@
 // TETHERED_SANITIZE=1 swaps in a shim built with AddressSanitizer and UndefinedBehaviorSanitizer.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
@@ -43,7 +43,8 @@ export function logFile() {
 }
 
 export function readEvents(path) {
-    if (!existsSync(path)) return [];
+    // Only a regular file: tests also hand the shim a FIFO, a directory or /dev/full as its log.
+    if (!existsSync(path) || !statSync(path).isFile()) return [];
     return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
