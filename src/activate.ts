@@ -4,7 +4,7 @@
  * library, any thread, objects loaded later — is judged. All activation state is one frozen object,
  * replaced in a single assignment.
  */
-import { shimPath as findShim } from './native.js';
+import { shimPath as findShim, type NativeStatus } from './native.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
@@ -75,6 +75,25 @@ function checkLock(what: string, token: object | undefined): void {
     if (current?.lockToken && token !== current.lockToken) throw new TetheredLocked(what);
 }
 
+/** Runs a call the shim may refuse because of its lock (set by this or any other copy of the package). */
+function throughLock(what: string, call: () => void): void {
+    try {
+        call();
+    } catch (e) {
+        if ((e as { code?: unknown } | null)?.code === 'ERR_TETHERED_LOCKED') throw new TetheredLocked(what);
+        throw e;
+    }
+}
+
+/** What the shim has in force, or null when the native layer cannot be loaded. */
+function nativeStatus(): NativeStatus | null {
+    try {
+        return runtime().addon.status();
+    } catch {
+        return null;
+    }
+}
+
 function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
     for (const [key, value] of Object.entries(saved)) {
         if (value === undefined) Reflect.deleteProperty(process.env, key);
@@ -102,14 +121,16 @@ export function activate(options: ActivateOptions): void {
         log: userLog ?? 'stderr',
     });
     const rules = normalRules(policy);
-    addon.configure({
+    // The shim keeps the lock (SPEC section 5): no other caller of its exports can loosen the policy.
+    const settings = {
         ...rules,
         logOnly: options.logOnly ?? false,
         failClosed: options.failClosed ?? false,
         childrenInherit: inherit,
         log: userLog ?? 'off',
         inject: Object.entries(variables).map(([k, v]) => `${k}=${v}`),
-    });
+    };
+    throughLock('activate()', () => { addon.configure(settings, options.lockToken ?? null, options.locked ?? false); });
     installErrorMapping();
     const patchedSlots = patchProcess();
     const savedEnv = current ? current.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
@@ -137,28 +158,46 @@ export function deactivate(options: { lockToken?: object | undefined } = {}): vo
     checkLock('deactivate()', options.lockToken);
     if (!current) return;
     const { addon } = runtime();
-    addon.disable();
+    throughLock('deactivate()', () => { addon.disable(options.lockToken ?? null); });
     addon.shareSettings('');
     setGlobal(null);
     restoreEnv(current.savedEnv);
     current = null;
 }
 
+/**
+ * Tells the truth from the shim where it knows better than this copy of the JavaScript: a policy from the
+ * environment that enforces (a ceiling) is in force even when nothing was activated here, and under it a
+ * logOnly activate() still blocks what the ceiling refuses, so the mode is 'enforce'.
+ */
 export function status(): Status {
+    const native = nativeStatus();
     if (current) {
         const { allow, deny } = normalRules(current.policy);
         return {
             active: true,
-            mode: current.options.logOnly ? 'log' : 'enforce',
+            mode: native?.ceiling === 'enforce' || !current.options.logOnly ? 'enforce' : 'log',
             layer: current.preloaded ? 'preload' : 'in-process',
-            locked: current.lockToken !== null,
+            locked: current.lockToken !== null || native?.locked === true,
             rules: { allow, deny },
             allowLocalhost: current.policy.allowLocalhost,
             children: current.options.children ?? 'inherit',
             patchedSlots: current.patchedSlots,
         };
     }
-    // Not activated here; preloaded with a policy from the environment, perhaps.
+    if (native) {
+        return {
+            active: native.active,
+            mode: native.mode,
+            layer: native.preloaded ? 'preload' : 'in-process',
+            locked: native.locked,
+            rules: { allow: [], deny: [] },
+            allowLocalhost: process.env.TETHERED_ALLOW_LOCALHOST !== '0',
+            children: process.env.TETHERED_CHILDREN === 'none' ? 'none' : 'inherit',
+            patchedSlots: 0,
+        };
+    }
+    // The native layer cannot be loaded here: preloaded with a policy from the environment, perhaps.
     const preloaded = (process.env.LD_PRELOAD ?? '').split(/[:\s]+/).includes(findShim());
     return {
         active: preloaded,

@@ -26,16 +26,22 @@ export interface Addon {
     readonly version: string;
     /** Loads the shim (or finds it preloaded). */
     load(path: string): { preloaded: boolean };
-    /** Replaces the policy in force; throws with the shim's reason. */
-    configure(settings: NativeSettings): void;
-    /** No policy in force: every hook passes through. */
-    disable(): void;
+    /**
+     * Replaces the policy in force; throws with the shim's reason. With `locked`, the shim locks it to
+     * `lockToken`: only a later call passing that very object changes it (an Error with code
+     * ERR_TETHERED_LOCKED otherwise, whoever calls).
+     */
+    configure(settings: NativeSettings, lockToken: object | null, locked: boolean): void;
+    /** No policy of this process's own in force (the environment's, if any, stays); needs the lockToken. */
+    disable(lockToken: object | null): void;
     /** Does the shim judge attempts now (activate(), or a policy from the environment)? */
     active(): boolean;
+    /** What the shim has in force, whoever put it there. */
+    status(): NativeStatus;
     /** Points every loaded object's GOT entries at the hooks; returns the slots patched so far. */
     patch(): number;
-    /** Every event line (JSON) goes to `fn`, asynchronously, on the JavaScript thread. */
-    onEvents(fn: (line: string) => void): void;
+    /** Every event line (JSON) goes to `fn`, asynchronously, on the JavaScript thread; false when a locked policy keeps another sink. */
+    onEvents(fn: (line: string) => void): boolean;
     /** The last event line made on the calling thread, or null; forgets it. */
     takeLastEvent(): string | null;
     /** Compiles a scope (rules in normal form) under `parent`; throws with the shim's reason. */
@@ -51,6 +57,15 @@ export interface Addon {
     collect(id: number): void;
     /** ... until this returns them (event lines) and stops keeping them. */
     takeCollected(id: number): string[];
+}
+
+export interface NativeStatus {
+    readonly active: boolean;
+    readonly mode: 'enforce' | 'log' | 'off';
+    readonly locked: boolean;
+    readonly preloaded: boolean;
+    /** The mode of the policy from the environment (a ceiling), or null when there is none. */
+    readonly ceiling: 'enforce' | 'log' | null;
 }
 
 /** A compiled scope, owned by the addon (freed when the last reference goes). */

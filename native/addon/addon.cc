@@ -1,8 +1,14 @@
 // The N-API bridge between the TypeScript engine and libtethered.so. It loads the shim (or finds it already
 // preloaded), pushes the compiled policy down, patches the process, and carries the shim's events up to
 // JavaScript through a thread-safe function: the shim never waits for JavaScript, whatever thread it is on.
+//
+// Anything in the process can require() this file and call its exports with any arguments, so every export
+// checks its arguments and throws a TypeError (never aborts the process), and the lock's key never leaves
+// native memory (see LockHolder).
 #include <dlfcn.h>
 #include <napi.h>
+#include <string.h>
+#include <sys/random.h>
 
 #include <map>
 #include <mutex>
@@ -15,13 +21,15 @@ namespace {
 
 struct Shim {
     void* handle = nullptr;
-    int (*configure)(const tethered_settings*, char*, size_t) = nullptr;
-    void (*disable)() = nullptr;
+    int (*configure)(const tethered_settings*, const unsigned char*, const unsigned char*, char*,
+                     size_t) = nullptr;
+    int (*disable)(const unsigned char*) = nullptr;
     int (*patch)() = nullptr;
     int (*preloaded)() = nullptr;
     int (*active)() = nullptr;
     int (*abi)() = nullptr;
-    void (*set_sink)(tethered_sink) = nullptr;
+    int (*set_sink)(tethered_sink) = nullptr;
+    void (*status)(struct tethered_status*) = nullptr;
     tethered_scope* (*scope_new)(const tethered_settings*, const char*, const tethered_scope*, int, char*,
                                  size_t) = nullptr;
     void (*scope_free)(tethered_scope*) = nullptr;
@@ -39,10 +47,118 @@ bool Resolve(T& field, const char* name) {
     return field != nullptr;
 }
 
+// ---- argument checks: each returns false with a JavaScript exception pending ----
+
+// Largest rule list accepted (a sparse array can claim a length of 2^32 - 1).
+constexpr uint32_t kMaxList = 1u << 22;
+
+bool Throw(Napi::Env env, const std::string& message) {
+    if (!env.IsExceptionPending())
+        Napi::TypeError::New(env, "tethered: " + message).ThrowAsJavaScriptException();
+    return false;
+}
+
+napi_valuetype TypeOf(Napi::Env env, napi_value v) {
+    napi_valuetype t = napi_undefined;
+    if (v == nullptr || napi_typeof(env, v, &t) != napi_ok) return napi_undefined;
+    return t;
+}
+
+bool Missing(Napi::Env env, napi_value v) {
+    napi_valuetype t = TypeOf(env, v);
+    return t == napi_undefined || t == napi_null;
+}
+
+bool GetString(Napi::Env env, napi_value v, std::string* out, const std::string& what) {
+    if (TypeOf(env, v) != napi_string) return Throw(env, what + " must be a string");
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok)
+        return Throw(env, what + " is unreadable");
+    std::vector<char> buf(len + 1);
+    if (napi_get_value_string_utf8(env, v, buf.data(), buf.size(), &len) != napi_ok)
+        return Throw(env, what + " is unreadable");
+    // A NUL would end the C string early: a rule cut short could allow more than it says.
+    if (memchr(buf.data(), 0, len) != nullptr) return Throw(env, what + " must not contain a NUL character");
+    out->assign(buf.data(), len);
+    return true;
+}
+
+// A property of `o`; false when reading it threw (a getter, a proxy), with that exception pending.
+bool GetProperty(Napi::Env env, napi_value o, const char* key, napi_value* out) {
+    if (napi_get_named_property(env, o, key, out) != napi_ok)
+        return Throw(env, std::string("cannot read ") + key);
+    return true;
+}
+
+bool GetBool(Napi::Env env, napi_value o, const char* key, int* out) {
+    napi_value v;
+    if (!GetProperty(env, o, key, &v)) return false;
+    napi_valuetype t = TypeOf(env, v);
+    if (t == napi_undefined) {
+        *out = 0;
+        return true;
+    }
+    bool b = false;
+    if (t != napi_boolean || napi_get_value_bool(env, v, &b) != napi_ok)
+        return Throw(env, std::string(key) + " must be a boolean");
+    *out = b ? 1 : 0;
+    return true;
+}
+
+bool GetStrings(Napi::Env env, napi_value o, const char* key, bool required, std::vector<std::string>* out) {
+    napi_value v;
+    if (!GetProperty(env, o, key, &v)) return false;
+    if (!required && TypeOf(env, v) == napi_undefined) return true;
+    bool array = false;
+    uint32_t n = 0;
+    if (napi_is_array(env, v, &array) != napi_ok || !array || napi_get_array_length(env, v, &n) != napi_ok)
+        return Throw(env, std::string(key) + " must be an array of strings");
+    if (n > kMaxList) return Throw(env, std::string(key) + " has too many entries");
+    out->reserve(n);
+    for (uint32_t i = 0; i < n; i++) {
+        napi_value item;
+        if (napi_get_element(env, v, i, &item) != napi_ok)
+            return Throw(env, std::string("cannot read ") + key);
+        std::string text;
+        if (!GetString(env, item, &text, std::string(key) + "[" + std::to_string(i) + "]")) return false;
+        out->push_back(std::move(text));
+    }
+    return true;
+}
+
+bool NeedShim(Napi::Env env) {
+    if (shim.handle) return true;
+    Napi::Error::New(env, "tethered: the shim is not loaded (call load() first)")
+        .ThrowAsJavaScriptException();
+    return false;
+}
+
+// Compiled scopes handed to JavaScript carry this tag: an External from anywhere else is refused.
+const napi_type_tag kScopeTag = {0x7465746865726564ULL, 0x73636f7065000001ULL};
+
+bool GetScope(Napi::Env env, napi_value v, tethered_scope** out) {
+    if (TypeOf(env, v) != napi_external) return Throw(env, "expected a scope made by scopeNew()");
+    Napi::External<tethered_scope> e(env, v);
+    if (!e.CheckTypeTag(&kScopeTag) || env.IsExceptionPending())
+        return Throw(env, "expected a scope made by scopeNew()");
+    *out = e.Data();
+    return true;
+}
+
+bool GetId(Napi::Env env, napi_value v, unsigned long long* out) {
+    double d = 0;
+    if (TypeOf(env, v) != napi_number || napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) ||
+        d > 9007199254740991.0)
+        return Throw(env, "a scope id must be a non-negative number");
+    *out = static_cast<unsigned long long>(d);
+    return true;
+}
+
 // load(path) -> { preloaded }
 Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::string path = info[0].As<Napi::String>();
+    std::string path;
+    if (!GetString(env, info[0], &path, "load(): the path")) return env.Undefined();
     if (!shim.handle) {
         // A libtethered.so already in the process (preloaded, perhaps from another path) is the one to
         // drive: loading a second copy would judge every call twice, by two policies.
@@ -64,7 +180,7 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.active, "tethered_active") && Resolve(shim.abi, "tethered_abi") &&
             Resolve(shim.set_sink, "tethered_set_sink") && Resolve(shim.scope_new, "tethered_scope_new") &&
             Resolve(shim.scope_free, "tethered_scope_free") && Resolve(shim.scope_id, "tethered_scope_id") &&
-            Resolve(shim.scope_slot, "tethered_scope_slot");
+            Resolve(shim.scope_slot, "tethered_scope_slot") && Resolve(shim.status, "tethered_status");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
@@ -78,14 +194,6 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     return result;
 }
 
-std::vector<std::string> Strings(const Napi::Value& value) {
-    std::vector<std::string> out;
-    if (!value.IsArray()) return out;
-    Napi::Array array = value.As<Napi::Array>();
-    for (uint32_t i = 0; i < array.Length(); i++) out.push_back(array.Get(i).As<Napi::String>());
-    return out;
-}
-
 std::vector<const char*> Pointers(const std::vector<std::string>& strings) {
     std::vector<const char*> out;
     for (const auto& s : strings) out.push_back(s.c_str());
@@ -93,41 +201,134 @@ std::vector<const char*> Pointers(const std::vector<std::string>& strings) {
 }
 
 // tethered_settings from { allow, deny, allowLocalhost, logOnly, failClosed, childrenInherit, log, inject },
-// with the strings it points into.
+// with the strings it points into. Parse() checks every field; false with a TypeError pending.
 struct Settings {
     std::vector<std::string> allow, deny, inject;
     std::vector<const char*> allow_p, deny_p, inject_p;
     std::string log;
     tethered_settings s{};
 
-    explicit Settings(const Napi::Object& o)
-        : allow(Strings(o.Get("allow"))),
-          deny(Strings(o.Get("deny"))),
-          inject(Strings(o.Get("inject"))),
-          allow_p(Pointers(allow)),
-          deny_p(Pointers(deny)),
-          inject_p(Pointers(inject)) {
-        if (o.Has("log") && o.Get("log").IsString()) log = std::string(o.Get("log").As<Napi::String>());
+    bool Parse(Napi::Env env, napi_value o) {
+        if (TypeOf(env, o) != napi_object) return Throw(env, "the settings must be an object");
+        int allow_localhost = 0, log_only = 0, fail_closed = 0, children_inherit = 0;
+        if (!GetStrings(env, o, "allow", true, &allow) || !GetStrings(env, o, "deny", false, &deny) ||
+            !GetStrings(env, o, "inject", false, &inject) ||
+            !GetBool(env, o, "allowLocalhost", &allow_localhost) || !GetBool(env, o, "logOnly", &log_only) ||
+            !GetBool(env, o, "failClosed", &fail_closed) ||
+            !GetBool(env, o, "childrenInherit", &children_inherit))
+            return false;
+        napi_value v;
+        if (!GetProperty(env, o, "log", &v)) return false;
+        if (TypeOf(env, v) != napi_undefined && !GetString(env, v, &log, "log")) return false;
+        allow_p = Pointers(allow);
+        deny_p = Pointers(deny);
+        inject_p = Pointers(inject);
         s.allow = allow_p.data();
         s.nallow = allow_p.size();
         s.deny = deny_p.data();
         s.ndeny = deny_p.size();
-        s.allow_localhost = o.Get("allowLocalhost").ToBoolean();
-        s.log_only = o.Get("logOnly").ToBoolean();
-        s.fail_closed = o.Get("failClosed").ToBoolean();
-        s.children_inherit = o.Get("childrenInherit").ToBoolean();
+        s.allow_localhost = allow_localhost;
+        s.log_only = log_only;
+        s.fail_closed = fail_closed;
+        s.children_inherit = children_inherit;
         s.log = log.empty() ? nullptr : log.c_str();
         s.inject = inject_p.data();
         s.ninject = inject_p.size();
+        return true;
     }
 };
 
-// configure({ allow, deny, allowLocalhost, logOnly, failClosed, childrenInherit, log, inject })
+// The lock's key, kept beside the very lockToken object it belongs to (a reference in the environment of
+// the JavaScript that locked). Only a call presenting that object (strict equality) gets the key handed
+// to the shim; JavaScript never sees the key, so a caller without the token, another copy of this addon
+// or a direct caller of the shim's symbols has no way to present it. One lock at a time in a process.
+struct LockHolder {
+    bool held = false;
+    napi_env env = nullptr;  // null once that environment is gone: the lock then stays for good
+    napi_ref token = nullptr;
+    unsigned char key[TETHERED_KEY_SIZE] = {};
+};
+
+std::mutex lock_mutex;
+LockHolder holder;
+
+// Is `token` the object the lock in force was made with (called with lock_mutex held)?
+bool Holds(Napi::Env env, napi_value token) {
+    if (!holder.held || holder.env != env || holder.token == nullptr || TypeOf(env, token) != napi_object)
+        return false;
+    napi_value held;
+    bool same = false;
+    return napi_get_reference_value(env, holder.token, &held) == napi_ok && held != nullptr &&
+           napi_strict_equals(env, held, token, &same) == napi_ok && same;
+}
+
+void Forget(Napi::Env env) {
+    if (holder.token != nullptr && holder.env == env) napi_delete_reference(env, holder.token);
+    explicit_bzero(holder.key, sizeof holder.key);
+    holder = LockHolder();
+}
+
+void ThrowLocked(Napi::Env env, const char* what) {
+    Napi::Error e = Napi::Error::New(env, std::string("tethered: the policy is locked; ") + what +
+                                              " needs the lockToken it was locked with");
+    e.Set("code", Napi::String::New(env, "ERR_TETHERED_LOCKED"));
+    e.ThrowAsJavaScriptException();
+}
+
+// A token argument: an object, or null/undefined for none.
+bool TokenArgument(Napi::Env env, napi_value v) {
+    if (Missing(env, v) || TypeOf(env, v) == napi_object) return true;
+    return Throw(env, "lockToken must be an object");
+}
+
+// configure(settings, lockToken, locked): replaces the policy in force; with locked, locks it to lockToken.
 Napi::Value Configure(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Settings settings(info[0].As<Napi::Object>());
+    Settings settings;
+    if (!NeedShim(env) || !settings.Parse(env, info[0]) || !TokenArgument(env, info[1]))
+        return env.Undefined();
+    bool locked = false;
+    if (!Missing(env, info[2]) &&
+        (TypeOf(env, info[2]) != napi_boolean || napi_get_value_bool(env, info[2], &locked) != napi_ok)) {
+        Throw(env, "locked must be a boolean");
+        return env.Undefined();
+    }
+    if (locked && TypeOf(env, info[1]) != napi_object) {
+        Throw(env, "locking needs a lockToken object");
+        return env.Undefined();
+    }
+    std::lock_guard<std::mutex> guard(lock_mutex);
+    const unsigned char* key = Holds(env, info[1]) ? holder.key : nullptr;
+    unsigned char fresh[TETHERED_KEY_SIZE];
+    const unsigned char* lock = nullptr;
+    if (locked) {
+        lock = key;  // the same token locks again with the same key
+        if (!lock) {
+            if (getrandom(fresh, sizeof fresh, 0) != static_cast<ssize_t>(sizeof fresh)) {
+                Napi::Error::New(env, "tethered: no random bytes for the lock").ThrowAsJavaScriptException();
+                return env.Undefined();
+            }
+            lock = fresh;
+        }
+    }
     char error[512] = "";
-    if (shim.configure(&settings.s, error, sizeof error) != 0) {
+    int rc = shim.configure(&settings.s, key, lock, error, sizeof error);
+    if (rc == 0 && lock == fresh) {
+        Forget(env);
+        napi_ref ref = nullptr;
+        if (napi_create_reference(env, info[1], 1, &ref) == napi_ok) {
+            holder.held = true;
+            holder.env = env;
+            holder.token = ref;
+            memcpy(holder.key, fresh, sizeof fresh);
+        }
+    } else if (rc == 0 && !locked) {
+        Forget(env);
+    }
+    explicit_bzero(fresh, sizeof fresh);
+    if (rc == TETHERED_LOCKED) {
+        ThrowLocked(env, "activate()");
+    } else if (rc != 0) {
         Napi::Error::New(env, std::string("tethered: ") + error).ThrowAsJavaScriptException();
     }
     return env.Undefined();
@@ -138,12 +339,40 @@ Napi::Value Active(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), shim.active && shim.active() != 0);
 }
 
+// disable(lockToken): no policy of this process's own in force (a locked one needs its lockToken).
 Napi::Value Disable(const Napi::CallbackInfo& info) {
-    shim.disable();
-    return info.Env().Undefined();
+    Napi::Env env = info.Env();
+    if (!NeedShim(env) || !TokenArgument(env, info[0])) return env.Undefined();
+    std::lock_guard<std::mutex> guard(lock_mutex);
+    const unsigned char* key = Holds(env, info[0]) ? holder.key : nullptr;
+    if (shim.disable(key) != 0) {
+        ThrowLocked(env, "deactivate()");
+        return env.Undefined();
+    }
+    Forget(env);
+    return env.Undefined();
+}
+
+// status() -> { active, mode, locked, preloaded, ceiling }: what the shim has in force, whoever put it there.
+Napi::Value Status(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
+    struct tethered_status st {};
+    shim.status(&st);
+    auto mode = [&](int m) -> Napi::Value {
+        return m < 0 ? env.Null() : Napi::String::New(env, m == 1 ? "log" : "enforce");
+    };
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("active", Napi::Boolean::New(env, st.active != 0));
+    out.Set("mode", st.mode < 0 ? Napi::String::New(env, "off") : mode(st.mode));
+    out.Set("locked", Napi::Boolean::New(env, st.locked != 0));
+    out.Set("preloaded", Napi::Boolean::New(env, st.preloaded != 0));
+    out.Set("ceiling", mode(st.ceiling_mode));
+    return out;
 }
 
 Napi::Value Patch(const Napi::CallbackInfo& info) {
+    if (!NeedShim(info.Env())) return info.Env().Undefined();
     return Napi::Number::New(info.Env(), shim.patch());
 }
 
@@ -184,8 +413,14 @@ void Sink(const char* json, size_t len, unsigned long long collector) {
 }
 
 // onEvents(fn): every event line goes to fn(line) on the JavaScript thread, asynchronously.
+// Returns false when a locked policy keeps the sink another copy of the addon set.
 Napi::Value OnEvents(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
+    if (TypeOf(env, info[0]) != napi_function) {
+        Throw(env, "onEvents() takes a function");
+        return env.Undefined();
+    }
     if (!have_events) {
         events = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "tethered-events", 0, 1);
         events.Unref(env);  // events never keep the process alive
@@ -196,8 +431,7 @@ Napi::Value OnEvents(const Napi::CallbackInfo& info) {
             events.Abort();
         });
     }
-    shim.set_sink(Sink);
-    return env.Undefined();
+    return Napi::Boolean::New(env, shim.set_sink(Sink) == 0);
 }
 
 // takeLastEvent(): the last event line of this (the JavaScript) thread, or null; then forgets it.
@@ -211,10 +445,17 @@ Napi::Value TakeLastEvent(const Napi::CallbackInfo& info) {
 // scopeNew({ allow, deny, allowLocalhost }, label, parent, collect) -> an external owning the compiled scope
 Napi::Value ScopeNew(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Settings settings(info[0].As<Napi::Object>());
-    std::string label = info[1].IsString() ? std::string(info[1].As<Napi::String>()) : "";
-    const tethered_scope* parent =
-        info[2].IsExternal() ? info[2].As<Napi::External<tethered_scope>>().Data() : nullptr;
+    Settings settings;
+    if (!NeedShim(env) || !settings.Parse(env, info[0])) return env.Undefined();
+    std::string label;
+    if (!Missing(env, info[1]) && !GetString(env, info[1], &label, "the label")) return env.Undefined();
+    tethered_scope* parent = nullptr;
+    if (!Missing(env, info[2]) && !GetScope(env, info[2], &parent)) return env.Undefined();
+    napi_valuetype collect = TypeOf(env, info[3]);
+    if (collect != napi_undefined && collect != napi_boolean) {
+        Throw(env, "collect must be a boolean");
+        return env.Undefined();
+    }
     char error[512] = "";
     tethered_scope* scope =
         shim.scope_new(&settings.s, label.c_str(), parent, info[3].ToBoolean() ? 1 : 0, error, sizeof error);
@@ -223,32 +464,38 @@ Napi::Value ScopeNew(const Napi::CallbackInfo& info) {
         return env.Undefined();
     }
     // Freed when JavaScript lets go of it; the JavaScript scope object keeps its parent alive.
-    return Napi::External<tethered_scope>::New(env, scope,
-                                               [](Napi::Env, tethered_scope* s) { shim.scope_free(s); });
+    auto external = Napi::External<tethered_scope>::New(
+        env, scope, [](Napi::Env, tethered_scope* s) { shim.scope_free(s); });
+    external.TypeTag(&kScopeTag);
+    return external;
 }
 
 // scopeSlot() -> an 8-byte ArrayBuffer over the calling thread's scope pointer in the shim: JavaScript
 // enters a scope by storing its address (scopeAddress) there, without a call per switch.
 Napi::Value ScopeSlot(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
     void* slot = static_cast<void*>(shim.scope_slot());
     return Napi::ArrayBuffer::New(env, slot, sizeof(void*));
 }
 
 // scopeAddress(scope) -> the address to store in the slot (a BigInt).
 Napi::Value ScopeAddress(const Napi::CallbackInfo& info) {
-    auto* scope = info[0].As<Napi::External<tethered_scope>>().Data();
+    tethered_scope* scope = nullptr;
+    if (!GetScope(info.Env(), info[0], &scope)) return info.Env().Undefined();
     return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(scope)));
 }
 
 Napi::Value ScopeId(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(
-        info.Env(), static_cast<double>(shim.scope_id(info[0].As<Napi::External<tethered_scope>>().Data())));
+    tethered_scope* scope = nullptr;
+    if (!NeedShim(info.Env()) || !GetScope(info.Env(), info[0], &scope)) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), static_cast<double>(shim.scope_id(scope)));
 }
 
 // collect(id): keep the events of attempts made in scope `id` until takeCollected(id).
 Napi::Value Collect(const Napi::CallbackInfo& info) {
-    auto id = static_cast<unsigned long long>(info[0].As<Napi::Number>().Int64Value());
+    unsigned long long id = 0;
+    if (!GetId(info.Env(), info[0], &id)) return info.Env().Undefined();
     std::lock_guard<std::mutex> lock(collected_mutex);
     collected.emplace(id, std::vector<std::string>());
     return info.Env().Undefined();
@@ -257,7 +504,8 @@ Napi::Value Collect(const Napi::CallbackInfo& info) {
 // takeCollected(id) -> the event lines kept for scope `id`; stops keeping them.
 Napi::Value TakeCollected(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto id = static_cast<unsigned long long>(info[0].As<Napi::Number>().Int64Value());
+    unsigned long long id = 0;
+    if (!GetId(env, info[0], &id)) return env.Undefined();
     std::vector<std::string> lines;
     {
         std::lock_guard<std::mutex> lock(collected_mutex);
@@ -279,8 +527,11 @@ std::mutex shared_mutex;
 std::string shared_settings;
 
 Napi::Value ShareSettings(const Napi::CallbackInfo& info) {
+    std::string json;
+    if (!GetString(info.Env(), info[0], &json, "shareSettings(): the settings"))
+        return info.Env().Undefined();
     std::lock_guard<std::mutex> lock(shared_mutex);
-    shared_settings = info[0].IsString() ? std::string(info[0].As<Napi::String>()) : "";
+    shared_settings = json;
     return info.Env().Undefined();
 }
 
@@ -291,6 +542,15 @@ Napi::Value SharedSettings(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    // The lock's token lives in this environment: when it goes, the reference goes, the lock stays.
+    env.AddCleanupHook([env] {
+        std::lock_guard<std::mutex> guard(lock_mutex);
+        if (holder.held && holder.env == env) {
+            napi_delete_reference(env, holder.token);
+            holder.token = nullptr;
+            holder.env = nullptr;
+        }
+    });
     exports.Set("shareSettings", Napi::Function::New(env, ShareSettings));
     exports.Set("sharedSettings", Napi::Function::New(env, SharedSettings));
     exports.Set("scopeNew", Napi::Function::New(env, ScopeNew));
@@ -306,6 +566,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("configure", Napi::Function::New(env, Configure));
     exports.Set("disable", Napi::Function::New(env, Disable));
     exports.Set("active", Napi::Function::New(env, Active));
+    exports.Set("status", Napi::Function::New(env, Status));
     exports.Set("patch", Napi::Function::New(env, Patch));
     exports.Set("onEvents", Napi::Function::New(env, OnEvents));
     return exports;

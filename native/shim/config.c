@@ -23,16 +23,12 @@ char td_sanitizer_runtime[TD_PATH_MAX];
 void __asan_init(void);
 #endif
 
-static _Atomic(const struct td_config *) current;
 /* 0: not yet, 1: someone is loading it, 2: done */
 static atomic_int init_state;
 static int was_preloaded;
 
-const struct td_config *td_config(void) {
-    const struct td_config *c = atomic_load_explicit(&current, memory_order_acquire);
-    if (c || atomic_load_explicit(&init_state, memory_order_acquire) == 2) return c;
-    td_ensure_init();
-    return atomic_load_explicit(&current, memory_order_acquire);
+int td_initialised(void) {
+    return atomic_load_explicit(&init_state, memory_order_acquire) == 2;
 }
 
 struct rule_set {
@@ -221,17 +217,6 @@ static int preloaded(void) {
     return 0;
 }
 
-static atomic_ullong generation;
-
-void td_install_config(const struct td_config *c) {
-    atomic_store_explicit(&current, c, memory_order_release);
-    atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
-}
-
-unsigned long long td_config_generation(void) {
-    return atomic_load_explicit(&generation, memory_order_acquire);
-}
-
 void td_ensure_init(void) {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&init_state, &expected, 1)) {
@@ -267,7 +252,8 @@ void td_ensure_init(void) {
         td_detour_libc();
         struct td_config *c = config_from_env();
         if (c) {
-            atomic_store_explicit(&current, c, memory_order_release);
+            /* A ceiling: code in the process may narrow it, never loosen it (current.c, api.c). */
+            td_install_env_config(c);
         } else {
             /* The check itself cannot run. Fail open and say so, unless TETHERED_FAIL_CLOSED=1. */
             const char *closed = getenv("TETHERED_FAIL_CLOSED");
@@ -278,7 +264,7 @@ void td_ensure_init(void) {
                     .children_inherit = 1,
                     .internal_error = "out of memory while loading the policy"};
                 td_log_open(&fail_closed);
-                atomic_store_explicit(&current, &fail_closed, memory_order_release);
+                td_install_env_config(&fail_closed);
                 report("internal error: out of memory while loading the policy", "TETHERED_FAIL_CLOSED=1");
             } else {
                 static const char open_msg[] =

@@ -40,33 +40,57 @@ static void suggestion(const char *host, const char *ip, int family, int port, c
         snprintf(out, cap, "%s%s%s", bracket ? "[" : "", target, bracket ? "]" : "");
 }
 
-/* A decision: the policy in force, then every scope of the thread's chain; the first that does not allow
- * decides. */
+/* A decision: the environment's policy (a ceiling), the policy in force, then every scope of the thread's
+ * chain; the first that does not allow decides. */
 struct judgement {
     struct td_verdict v;
     int allowed;
     const struct tethered_scope *by; /* the scope that refused, or NULL */
+    const struct td_config *layer;   /* whose mode and log the refusal follows: the ceiling or cfg */
 };
+
+/* One configuration's own policy; a broken one (NULL policy, not allow_all) allows nothing. */
+static int policy_allows(const struct td_config *cfg, const struct td_dest *dest, int port,
+                         const char *const *names, size_t n, struct td_verdict *v) {
+    *v = (struct td_verdict){TD_REASON_NO_RULE, NULL, -1};
+    if (cfg->policy) {
+        td_policy_decide(cfg->policy, dest, port, names, n, v);
+        return td_verdict_allowed(v);
+    }
+    if (cfg->allow_all) v->reason = TD_REASON_ALLOW_RULE;
+    return cfg->allow_all;
+}
+
+/* Records a refusal. The first decides, unless an enforcing one follows a log-only one (a ceiling in log
+ * mode must not turn an enforcing policy under it into log-only). Returns 1 when the judgement is over. */
+static int refuse(struct judgement *j, const struct td_verdict *v, const struct td_config *layer,
+                  const struct tethered_scope *by) {
+    if (j->allowed || (j->layer->mode == TD_MODE_LOG && layer->mode == TD_MODE_ENFORCE)) {
+        j->v = *v;
+        j->allowed = 0;
+        j->layer = layer;
+        j->by = by;
+    }
+    return layer->mode == TD_MODE_ENFORCE;
+}
 
 static void judge(const struct td_config *cfg, const struct tethered_scope *scope, const struct td_dest *dest,
                   int port, const char *const *names, size_t n, struct judgement *j) {
-    j->v = (struct td_verdict){TD_REASON_NO_RULE, NULL, -1};
+    j->allowed = 1;
     j->by = NULL;
-    if (cfg->policy) {
-        td_policy_decide(cfg->policy, dest, port, names, n, &j->v);
-        j->allowed = td_verdict_allowed(&j->v);
-    } else {
-        j->allowed = cfg->allow_all; /* else the policy is broken: everything is blocked */
-        if (cfg->allow_all) j->v.reason = TD_REASON_ALLOW_RULE;
+    j->layer = cfg;
+    struct td_verdict v;
+    const struct td_config *top = cfg->ceiling;
+    if (top && top != cfg && !policy_allows(top, dest, port, names, n, &v) && refuse(j, &v, top, NULL))
+        return;
+    if (!policy_allows(cfg, dest, port, names, n, &v)) {
+        if (refuse(j, &v, cfg, NULL)) return;
+    } else if (j->allowed) {
+        j->v = v;
     }
-    for (const struct tethered_scope *s = scope; j->allowed && s; s = s->parent) {
-        struct td_verdict sv;
-        td_policy_decide(s->policy, dest, port, names, n, &sv);
-        if (!td_verdict_allowed(&sv)) {
-            j->v = sv;
-            j->allowed = 0;
-            j->by = s;
-        }
+    for (const struct tethered_scope *s = scope; s; s = s->parent) {
+        td_policy_decide(s->policy, dest, port, names, n, &v);
+        if (!td_verdict_allowed(&v) && refuse(j, &v, cfg, s)) return;
     }
 }
 
@@ -81,6 +105,7 @@ static int conclude(const struct td_config *cfg, const struct judgement *j,
                     const struct tethered_scope *scope, const char *op, const char *protocol,
                     const char *host, const char *ip, int family, int port) {
     const struct td_verdict *v = &j->v;
+    cfg = j->layer; /* a refusal by the ceiling follows the ceiling's mode and goes to its log */
     int judged = cfg->policy || cfg->allow_all || j->by;
     char hint[TD_RULE_TEXT + 16];
     const char *rule = v->rule ? v->rule->text : NULL;

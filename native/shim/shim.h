@@ -38,14 +38,24 @@ struct td_config {
     /* "NAME=value" strings every child gets, so that it keeps the policy whatever environment it is given */
     char *inject[TD_MAX_INJECT];
     size_t ninject;
+    /* The environment's policy (preload mode) this one narrows: an attempt must pass both. NULL: none. */
+    const struct td_config *ceiling;
 };
 
 /* The active configuration, or NULL when the shim is loaded but not active (passes everything through). */
 const struct td_config *td_config(void);
 /* Loads the configuration from the environment (preload mode) if that has not happened yet. */
 void td_ensure_init(void);
-/* Puts a configuration in force (NULL: none), in one store. */
-void td_install_config(const struct td_config *c);
+/* Puts a configuration made by td_config_new in force (NULL: none, or the environment's policy when there
+ * is one), in one store; the replaced one is freed once no thread can be reading it (current.c). */
+void td_install_config(struct td_config *c);
+/* The policy from the environment (preload mode): in force from the start, and a ceiling for any other. */
+void td_install_env_config(const struct td_config *c);
+const struct td_config *td_ceiling(void);
+/* Frees a configuration no hook can reach any more. */
+void td_config_free(struct td_config *c);
+/* True once the environment has been read (td_ensure_init has finished). */
+int td_initialised(void);
 /* Changes whenever a configuration is put in force (a remembered decision is only good under one). */
 unsigned long long td_config_generation(void);
 

@@ -5,7 +5,7 @@
 #define TETHERED_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever the addon and the shim must change together. */
-#define TETHERED_ABI 2
+#define TETHERED_ABI 3
 #define TETHERED_VERSION "0.1.0"
 
 #include <stddef.h>
@@ -29,16 +29,37 @@ struct tethered_settings {
     size_t ninject;
 };
 
-/* Replaces the policy in force. Returns 0, or -1 with a message (the old policy stays). */
-TETHERED_EXPORT int tethered_configure(const struct tethered_settings *settings, char *error, size_t cap);
-/* No policy in force: every hook passes through. */
-TETHERED_EXPORT void tethered_disable(void);
+/* The lock (SPEC section 5: nothing the package exports loosens a locked policy without the token). A
+ * policy configured with a `lock` key is locked: until a configure or disable that presents that same key,
+ * every configure and disable fails with TETHERED_LOCKED and the sink cannot be changed. The addon makes a
+ * random key per lockToken and never shows it to JavaScript, so only JavaScript holding the token can
+ * unlock (through the addon), and no other caller of these symbols can. This closes the exported doors
+ * only: native code in the process can still write memory or make raw system calls (strict mode's job). */
+#define TETHERED_KEY_SIZE 32
+#define TETHERED_LOCKED (-2)
+
+/* Replaces the policy in force. `key`: the key of the lock in force, or NULL; `lock`: a key to lock the new
+ * policy with, or NULL to leave it unlocked. Returns 0; -1 with a message (the old policy stays); or
+ * TETHERED_LOCKED. When this library was preloaded with a policy in its environment, that policy stays in
+ * force too (a ceiling): the new one can only narrow it. */
+TETHERED_EXPORT int tethered_configure(const struct tethered_settings *settings, const unsigned char *key,
+                                       const unsigned char *lock, char *error, size_t cap);
+/* No policy of the addon's in force: every hook passes through, or, under a ceiling, the environment's
+ * policy alone is in force. Returns 0, or TETHERED_LOCKED (nothing changes) without the lock's key. */
+TETHERED_EXPORT int tethered_disable(const unsigned char *key);
 /* Points the GOT entries of every loaded object at the hooks; returns the slots patched so far, or -1. */
 TETHERED_EXPORT int tethered_patch(void);
 /* Every event line (JSON, with its newline) also goes to `sink`, from whatever thread made the attempt,
  * with the id of the innermost enclosing scope that collects events (0: none). */
 typedef void (*tethered_sink)(const char *json, size_t len, unsigned long long collector);
-TETHERED_EXPORT void tethered_set_sink(tethered_sink sink);
+/* Returns 0, or TETHERED_LOCKED when a lock is in force and `sink` is not the sink already set. */
+TETHERED_EXPORT int tethered_set_sink(tethered_sink sink);
+
+/* What is in force, for status(). mode: 0 enforce, 1 log-only, -1 off (for the ceiling: -1 none). */
+struct tethered_status {
+    int active, mode, locked, preloaded, ceiling_mode;
+};
+TETHERED_EXPORT void tethered_status(struct tethered_status *out);
 
 /* Scopes narrow the policy for the calling thread: an attempt must pass the policy in force and every
  * scope of the chain the thread is in. A scope is immutable once made; scopes of a chain must outlive it. */

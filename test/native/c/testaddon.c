@@ -200,13 +200,63 @@ static napi_value resolve_connect_on_thread(napi_env env, napi_callback_info inf
     return number(env, job.result);
 }
 
+/* callShim(name, key): calls an exported function of whichever libtethered.so is in the process, as any
+ * native code could (dlsym), trying to loosen the policy: tethered_disable, tethered_configure (allowing all
+ * of 127.0.0.0/8) or tethered_set_sink (NULL). key: "none" passes NULL, "zero" 32 zero bytes (a guess).
+ * path: the library's path when the addon loaded it, "" for a preloaded one. Returns the function's
+ * result, or -100 when the symbol is not found. */
+#define SHIM_KEY_SIZE 32
+struct shim_settings {
+    const char *const *allow;
+    size_t nallow;
+    const char *const *deny;
+    size_t ndeny;
+    int allow_localhost, log_only, fail_closed, children_inherit;
+    const char *log;
+    const char *const *inject;
+    size_t ninject;
+};
+
+/* A preloaded shim is global; one the addon loaded (RTLD_LOCAL) is found by its path. */
+static void *shim_symbol(const char *name, const char *path) {
+    if (!path[0]) return dlsym(RTLD_DEFAULT, name);
+    void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    return h ? dlsym(h, name) : NULL;
+}
+
+static napi_value call_shim(napi_env env, napi_callback_info info) {
+    size_t argc = 3;
+    napi_value argv[3];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    char name[64] = "", key_kind[16] = "none", path[4096] = "";
+    size_t len;
+    napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len);
+    if (argc > 1) napi_get_value_string_utf8(env, argv[1], key_kind, sizeof key_kind, &len);
+    if (argc > 2) napi_get_value_string_utf8(env, argv[2], path, sizeof path, &len);
+    void *fn = shim_symbol(name, path);
+    if (!fn) return number(env, -100);
+    static const unsigned char zero[SHIM_KEY_SIZE];
+    const unsigned char *key = strcmp(key_kind, "zero") == 0 ? zero : NULL;
+    if (strcmp(name, "tethered_disable") == 0) return number(env, ((int (*)(const unsigned char *))fn)(key));
+    if (strcmp(name, "tethered_set_sink") == 0) return number(env, ((int (*)(void *))fn)(NULL));
+    if (strcmp(name, "tethered_configure") == 0) {
+        static const char *const allow[] = {"127.0.0.0/8"};
+        struct shim_settings s = {.allow = allow, .nallow = 1, .allow_localhost = 1, .children_inherit = 1};
+        char error[256];
+        return number(
+            env, ((int (*)(const struct shim_settings *, const unsigned char *, const unsigned char *, char *,
+                           size_t))fn)(&s, key, NULL, error, sizeof error));
+    }
+    return number(env, -101);
+}
+
 NAPI_MODULE_INIT() {
-    const char *names[] = {"connectTo",          "syscallConnect",        "udpSendto",     "connectOnThread",
-                           "startWaitingThread", "releaseWaitingThread",  "dlopenConnect", "dlopenOnly",
-                           "resolveConnect",     "resolveConnectOnThread"};
-    napi_callback fns[] = {connect_to,           syscall_connect,          udp_sendto,     connect_on_thread,
-                           start_waiting_thread, release_waiting_thread,   dlopen_connect, dlopen_only,
-                           resolve_connect_here, resolve_connect_on_thread};
+    const char *names[] = {"connectTo",          "syscallConnect",         "udpSendto",     "connectOnThread",
+                           "startWaitingThread", "releaseWaitingThread",   "dlopenConnect", "dlopenOnly",
+                           "resolveConnect",     "resolveConnectOnThread", "callShim"};
+    napi_callback fns[] = {connect_to,           syscall_connect,           udp_sendto,     connect_on_thread,
+                           start_waiting_thread, release_waiting_thread,    dlopen_connect, dlopen_only,
+                           resolve_connect_here, resolve_connect_on_thread, call_shim};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         napi_value fn;
         napi_create_function(env, names[i], NAPI_AUTO_LENGTH, fns[i], NULL, &fn);

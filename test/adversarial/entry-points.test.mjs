@@ -1,0 +1,259 @@
+// L7, the package's own entry points: with a locked policy, no exported symbol of libtethered.so and no
+// export of the addon loosens it without the lockToken; a policy from the environment (preload) is a
+// ceiling that code in the process can only narrow. Each attack is made as native code or JavaScript in
+// the process would make it (dlsym and call; require the .node file and call), and judged at the peer: the
+// blocked peer must see no connection. Each has a positive control: the same call does loosen without the
+// lock, so that the test would notice a regression.
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NEEDS_NETNS } from '../helpers/netns.mjs';
+import { inFreshNode } from '../helpers/inprocess.mjs';
+import { root, serve, tcpServer } from '../helpers/shim.mjs';
+import nodeGypBuild from 'node-gyp-build';
+
+const EACCES = 13;
+const LOCKED = -2;
+
+/** Runs `body` in a fresh node and returns its results and how many connections `server` accepted meanwhile. */
+async function attempt(server, body, options) {
+    const before = server.connections;
+    const r = await inFreshNode(body, options);
+    await sleep(100); // let the peer's accept events run
+    assert.equal(r.code, 0, r.stderr);
+    return { results: r.results, reached: server.connections - before };
+}
+
+// The addon's file (the one activate() uses), required directly in the child.
+const addonPath = nodeGypBuild.resolve(root);
+const ADDON = `require(${JSON.stringify(addonPath)})`;
+
+describe('L7 in-process: a locked policy holds against every exported door', { skip: NEEDS_NETNS }, () => {
+    const s = serve({ tcp: () => tcpServer('127.0.0.2') });
+    const lock = (locked) => `t.activate({ allow: [], allowLocalhost: false, locked: ${locked}, lockToken: token });`;
+
+    for (const door of ['tethered_disable', 'tethered_configure']) {
+        for (const key of ['none', 'zero']) {
+            test(`dlsym("${door}") with ${key === 'none' ? 'no key' : 'a guessed key'} cannot loosen a locked policy`, async () => {
+                const r = await attempt(
+                    s.tcp,
+                    `const token = {};
+                    ${lock(true)}
+                    print(addon.callShim('${door}', '${key}', t.shimPath()));
+                    print(addon.connectTo('127.0.0.2', ${s.tcp.port}));`,
+                );
+                assert.deepEqual(r.results, [LOCKED, EACCES]);
+                assert.equal(r.reached, 0, 'the blocked peer saw a connection');
+            });
+        }
+        test(`control: dlsym("${door}") does loosen a policy that is not locked`, async () => {
+            const r = await attempt(
+                s.tcp,
+                `const token = {};
+                ${lock(false)}
+                print(addon.callShim('${door}', 'none', t.shimPath()));
+                print(addon.connectTo('127.0.0.2', ${s.tcp.port}));`,
+            );
+            assert.deepEqual(r.results, [0, 0]);
+            assert.equal(r.reached, 1);
+        });
+    }
+
+    test('dlsym("tethered_set_sink") cannot take the events away from a locked policy; it can without the lock', async () => {
+        const r = await attempt(
+            s.tcp,
+            `const token = {};
+            ${lock(true)}
+            print(addon.callShim('tethered_set_sink', 'none', t.shimPath()));
+            t.deactivate({ lockToken: token });
+            print(addon.callShim('tethered_set_sink', 'none', t.shimPath()));`,
+        );
+        assert.deepEqual(r.results, [LOCKED, 0]);
+    });
+
+    test("the addon's own disable() and configure(), called directly, cannot loosen a locked policy", async () => {
+        const r = await attempt(
+            s.tcp,
+            `const token = {};
+            ${lock(true)}
+            const native = ${ADDON};
+            const loose = { allow: ['127.0.0.0/8'], deny: [], allowLocalhost: true, logOnly: false, failClosed: false, childrenInherit: true, log: 'off', inject: [] };
+            const code = (fn) => { try { fn(); return 'ok'; } catch (e) { return e.code; } };
+            print(code(() => native.disable()));
+            print(code(() => native.disable({})));
+            print(code(() => native.configure(loose)));
+            print(code(() => native.configure(loose, {}, true)));
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
+            print(native.status().locked);`,
+        );
+        assert.deepEqual(r.results, ['ERR_TETHERED_LOCKED', 'ERR_TETHERED_LOCKED', 'ERR_TETHERED_LOCKED', 'ERR_TETHERED_LOCKED', EACCES, true]);
+        assert.equal(r.reached, 0, 'the blocked peer saw a connection');
+    });
+
+    test('a second copy of the addon (another path) cannot unlock either', async () => {
+        const copy = join(mkdtempSync(join(tmpdir(), 'tethered-addon-')), 'tethered.node');
+        copyFileSync(addonPath, copy);
+        const r = await attempt(
+            s.tcp,
+            `const token = {};
+            ${lock(true)}
+            const second = require(${JSON.stringify(copy)});
+            second.load(t.shimPath());
+            const code = (fn) => { try { fn(); return 'ok'; } catch (e) { return e.code; } };
+            print(code(() => second.disable(token)));
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));`,
+        );
+        assert.deepEqual(r.results, ['ERR_TETHERED_LOCKED', EACCES]);
+        assert.equal(r.reached, 0, 'the blocked peer saw a connection');
+    });
+
+    test('control: the addon called directly does loosen a policy that is not locked', async () => {
+        const r = await attempt(
+            s.tcp,
+            `const token = {};
+            ${lock(false)}
+            ${ADDON}.disable();
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));`,
+        );
+        assert.deepEqual(r.results, [0]);
+        assert.equal(r.reached, 1);
+    });
+
+    test('the lockToken still unlocks: activate() again and deactivate() with it succeed', async () => {
+        const r = await attempt(
+            s.tcp,
+            `const token = {};
+            ${lock(true)}
+            t.activate({ allow: [], allowLocalhost: false, locked: true, lockToken: token });
+            print(addon.connectTo('127.0.0.2', ${s.tcp.port}));
+            t.deactivate({ lockToken: token });
+            print([t.status().locked, addon.connectTo('127.0.0.2', ${s.tcp.port})]);
+            print(addon.callShim('tethered_disable', 'none', t.shimPath()));`,
+        );
+        assert.deepEqual(r.results, [EACCES, [false, 0], 0]);
+        assert.equal(r.reached, 1);
+    });
+});
+
+describe('L7 preload: the policy from the environment is a ceiling', { skip: NEEDS_NETNS }, () => {
+    const s = serve({ tcp: () => tcpServer('127.0.0.2') });
+    // The environment allows only 127.0.0.3 (no peer there); 127.0.0.2 is blocked by the ceiling.
+    const ceiling = { preload: true, env: { TETHERED_ALLOW: '127.0.0.3', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_LOG: 'off' } };
+
+    test('control: with the peer in the environment policy, a connect reaches it', async () => {
+        const r = await attempt(s.tcp, `print(addon.connectTo('127.0.0.2', ${s.tcp.port}));`, { preload: true, env: { TETHERED_ALLOW: '127.0.0.2', TETHERED_LOG: 'off' } });
+        assert.deepEqual(r.results, [0]);
+        assert.equal(r.reached, 1);
+    });
+
+    test('no exported door loosens it: dlsym disable/configure, the addon, activate() and deactivate()', async () => {
+        const r = await attempt(
+            s.tcp,
+            `const c = () => addon.connectTo('127.0.0.2', ${s.tcp.port});
+            print([addon.callShim('tethered_configure', 'none', ''), c()]);
+            print([addon.callShim('tethered_disable', 'none', ''), c()]);
+            t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+            print(c());
+            t.activate({ allow: ['127.0.0.2'], logOnly: true });
+            print([c(), t.status().mode]);
+            t.deactivate();
+            print([c(), t.status().active, t.status().mode, t.status().layer]);
+            ${ADDON}.disable();
+            print(c());`,
+            ceiling,
+        );
+        assert.deepEqual(r.results, [
+            [0, EACCES],
+            [0, EACCES],
+            EACCES,
+            [EACCES, 'enforce'],
+            [EACCES, true, 'enforce', 'preload'],
+            EACCES,
+        ]);
+        assert.equal(r.reached, 0, 'the blocked peer saw a connection');
+    });
+
+    test("children keep the ceiling, even with children: 'none' and an activate() that allows more", async () => {
+        const r = await attempt(
+            s.tcp,
+            `const { spawnSync } = require('node:child_process');
+            const child = (env) => spawnSync(process.execPath, ['-e', \`require('node:net').connect(${s.tcp.port}, '127.0.0.2').on('connect', () => { console.log('ok'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })\`], { env, encoding: 'utf8' }).stdout.trim();
+            t.activate({ allow: ['127.0.0.2'], allowLocalhost: false, children: 'none' });
+            print([child(process.env), child({})]);
+            t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+            print([child(process.env), child({})]);`,
+            ceiling,
+        );
+        assert.deepEqual(r.results, [
+            ['EACCES', 'EACCES'],
+            ['EACCES', 'EACCES'],
+        ]);
+        assert.equal(r.reached, 0, 'the blocked peer saw a connection');
+    });
+
+    test('a broken environment policy keeps blocking everything, whatever is configured after it', async () => {
+        const r = await attempt(
+            s.tcp,
+            `const c = () => addon.connectTo('127.0.0.2', ${s.tcp.port});
+            t.activate({ allow: ['127.0.0.2'] });
+            print(c());
+            t.deactivate();
+            print([addon.callShim('tethered_disable', 'none', ''), c(), t.status().active]);`,
+            { preload: true, env: { TETHERED_ALLOW: 'https://not-a-rule.test', TETHERED_LOG: 'off' } },
+        );
+        assert.deepEqual(r.results, [EACCES, [0, EACCES, true]]);
+        assert.equal(r.reached, 0, 'the blocked peer saw a connection');
+    });
+});
+
+describe("L7 the addon's exports never abort the process, whatever their arguments", () => {
+    test('every export, called with hostile argument lists before and after load(), works or throws an Error', async () => {
+        const r = await inFreshNode(
+            `const native = ${ADDON};
+            const boom = () => { throw new Error('getter'); };
+            const throwingArray = Object.defineProperty([], 0, { get: boom });
+            const sparse = []; sparse.length = 2 ** 32 - 1;
+            const hostile = [
+                [], [undefined], [null], [0], [-1], [NaN], [1e300], [''], ['x'], ['a\\0b'], [true], [{}], [[]],
+                [Symbol('s')], [10n], [() => {}], [new ArrayBuffer(8)], [new Proxy({}, { get: boom })],
+                [{ get allow() { return boom(); } }], [{ allow: 5 }], [{ allow: [1] }], [{ allow: [{}] }],
+                [{ allow: throwingArray }], [{ allow: sparse }], [{ allow: ['a\\0b'] }], [{ allow: ['a'], deny: 'x' }],
+                [{ allow: ['a'], inject: [{}] }], [{ allow: ['a'], log: 5 }], [{ allow: ['a'], logOnly: 'yes' }],
+                [{ allow: ['a'] }, 'token', 'yes'], [{ allow: ['a'] }, null, true], [{ allow: ['::'] }, {}, 1],
+                [{ allow: ['a'] }, 'label', {}, 'collect'], [{ allow: ['a'] }, 5, 5, 5],
+                [1, 2, 3, 4, 5, 6, 7, 8], [{}, {}, {}, {}, {}, {}],
+            ];
+            const names = Object.keys(native).filter((k) => typeof native[k] === 'function' && k !== 'load');
+            const outcomes = {};
+            const run = (phase) => {
+                for (const name of names) {
+                    for (const args of hostile) {
+                        let outcome = 'ok';
+                        try { native[name](...args); } catch (e) { outcome = e instanceof Error ? e.name : 'not an Error: ' + String(e); }
+                        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+                    }
+                }
+            };
+            run('before load');
+            for (const args of hostile) { try { native.load(...args); } catch (e) { outcomes[e instanceof Error ? e.name : 'not an Error'] ??= 0; } }
+            native.load(t.shimPath());
+            run('after load');
+            let expected = [];
+            for (const [fn, args] of [['configure', [1]], ['configure', [{ allow: [1] }]], ['scopeId', [{}]], ['collect', ['x']], ['onEvents', [1]], ['disable', ['token']]]) {
+                try { native[fn](...args); expected.push('ok'); } catch (e) { expected.push(e.name); }
+            }
+            print({ names: names.length, outcomes, expected });`,
+        );
+        assert.equal(r.signal, null, r.stderr);
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stderr, /FATAL ERROR/);
+        const [{ names, outcomes, expected }] = r.results;
+        assert.ok(names >= 15, `only ${names} exports were called`);
+        for (const outcome of Object.keys(outcomes)) assert.match(outcome, /^(ok|Error|TypeError|RangeError)$/);
+        assert.ok(outcomes.TypeError > 100, 'bad arguments are refused with a TypeError');
+        assert.deepEqual(expected, ['TypeError', 'TypeError', 'TypeError', 'TypeError', 'TypeError', 'TypeError']);
+    });
+});
