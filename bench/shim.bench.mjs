@@ -1,10 +1,10 @@
 // What libtethered.so costs, each figure a ratio measured in one run (issue 3):
 //   1. a C loop of connect+close to a loopback server, without and with the shim (target: <= 3% and
-//      <= 1 us extra per call);
+//      <= 1 us extra per call), and a UDP sendto+recv loop (every datagram judged);
 //   2. a Python getaddrinfo+connect loop, without and with the shim;
 //   3. native decision time at 10 / 1,000 / 100,000 rules (the same destinations as bench/policy.bench.mjs);
 //   4. `node -e 0` start-up, without and with the shim (target: <= 5 ms extra).
-// The C loop alternates libc's connect and the shim's in one process; the other pairs are interleaved runs
+// The C loops alternate the raw system call (bench/c/raw.h) and the shim's hook in one process; the other pairs are interleaved runs
 // (without, with, without, …), medians taken, so drift hits both sides.
 //
 //   node bench/shim.bench.mjs [--rounds N] [--json]
@@ -64,6 +64,16 @@ const io = buildC('io-loop', [join(root, 'bench/c/io_loop.c')], { optimize: '-O2
     results.ioLoop = { libc: median(runs.map((r) => r[0])), shim: median(runs.map((r) => r[1])) };
 }
 
+// 1c. Judged datagrams: a 64-byte sendto() with its destination and a recv(), raw system calls against the
+// shim's hooks, alternating in one process (issue 9 item 9: target <= 3%, <= 90 ns a datagram).
+const udp = buildC('udp-loop', [join(root, 'bench/c/udp_loop.c')], { optimize: '-O2' });
+{
+    const env = { LD_PRELOAD: shim, TETHERED_ALLOW: '127.0.0.2,db.example.test:5432,*.stripe.com:443', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_LOG: 'off' };
+    const runs = Array.from({ length: rounds }, () => run(udp, ['200000', '127.0.0.2'], env).split(' ').map(Number));
+    const [raw, hooked, rawCpu, hookedCpu] = [0, 1, 2, 3].map((k) => median(runs.map((r) => r[k])));
+    results.udpLoop = { raw, hooked, extra: hooked - raw, ratio: hooked / raw, rawCpu, hookedCpu, cpuRatio: hookedCpu / rawCpu };
+}
+
 // 2. Python getaddrinfo + connect, to a server of its own on 127.0.0.2; "localhost" comes from /etc/hosts.
 const py = `
 import socket, threading, time
@@ -117,6 +127,8 @@ if (values.json) {
     console.log(`C connect+close loop:     ${c.without.toFixed(0)} ns -> ${c.with.toFixed(0)} ns per call: ${pct(c)}, ${(c.extra / 1000).toFixed(3)} us extra (target <= 3%, <= 1 us)`);
     console.log(`hook cost alone:          ${(results.hookCost.shim - results.hookCost.libc).toFixed(0)} ns per connect (connect on fd -1: ${results.hookCost.libc.toFixed(0)} ns libc, ${results.hookCost.shim.toFixed(0)} ns through the shim)`);
     console.log(`read()+write() of 1 byte:  ${results.ioLoop.libc.toFixed(0)} ns libc, ${results.ioLoop.shim.toFixed(0)} ns through the shim (${(results.ioLoop.shim - results.ioLoop.libc).toFixed(1)} ns for the DNS-socket check)`);
+    const u = results.udpLoop;
+    console.log(`UDP sendto+recv, 64 B:    ${u.raw.toFixed(0)} ns -> ${u.hooked.toFixed(0)} ns per datagram: ${pct(u)}, ${u.extra.toFixed(0)} ns extra; CPU ${u.rawCpu.toFixed(0)} -> ${u.hookedCpu.toFixed(0)} ns (${((u.cpuRatio - 1) * 100).toFixed(1)}%) (target <= 3%, <= 90 ns)`);
     console.log(`Python getaddrinfo+connect: ${(p.without / 1000).toFixed(1)} us -> ${(p.with / 1000).toFixed(1)} us per iteration: ${pct(p)}`);
     console.log(`node -e 0 start-up:       ${s.without.toFixed(1)} ms -> ${s.with.toFixed(1)} ms: ${s.extra.toFixed(2)} ms extra (target <= 5 ms)`);
     console.log('native decision:          ' + results.nativeDecision.map((r) => `${r.rules} rules ${r.nsPerDecision.toFixed(0)} ns (${r.ratioTo10.toFixed(2)}x)`).join(', '));

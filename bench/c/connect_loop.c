@@ -1,11 +1,10 @@
-/* connect()+close() to a loopback server, through libc's own connect and through the `connect` this
+/* connect()+close() to a loopback server, through the system call itself (raw.h) and through the `connect` this
  * program links to (the shim's, when it is preloaded), alternating in batches inside one process so that
  * both see the same machine. Prints "<ns per call, libc> <ns per call, linked> <failures>". The server is
  * a thread of this program that accepts and closes. With "badfd" as the third argument, connect() is given
  * fd -1: the shim still judges the address in full, and the kernel answers EBADF at once, so the
  * difference is the hook's own cost without the noise of a real connection. */
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +12,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "raw.h"
 
 static int listener;
 
@@ -66,7 +67,7 @@ int main(int argc, char **argv) {
     getsockname(listener, (struct sockaddr *)&addr, &len);
     pthread_t t;
     pthread_create(&t, NULL, acceptor, NULL);
-    connect_fn libc = (connect_fn)dlsym(dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD), "connect");
+    connect_fn libc = raw_connect;
     connect_fn linked = connect;
     double libc_ns = 0, linked_ns = 0;
     int failed = batch(libc, &addr, 500, &libc_ns) + batch(linked, &addr, 500, &linked_ns); /* warm up */

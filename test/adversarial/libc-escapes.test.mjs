@@ -19,6 +19,8 @@ const TCP = ['alias', 'dlsym-libc', 'dlsym-alias', 'dlvsym', 'rtld-next', 'rtld-
 const UDP = ['by-hand-sendto', 'unspec-sendto'];
 const CHILD = ['child-execveat', 'child-syscall-execveat', 'child-execve-by-hand', 'child-posix_spawn', 'child-system-by-hand'];
 const ALL = [...TCP, ...UDP, ...CHILD];
+// the BYPASSES row each technique belongs to
+const ROW = (how) => (how === 'alias' ? 'L1' : how === 'short-v6' || how === 'unspec-sendto' ? 'L3' : how.startsWith('child-') ? 'L4' : 'L2');
 
 const peers = serve({
     blockedTcp: () => tcpServer('127.0.0.3'),
@@ -39,19 +41,19 @@ async function preload(how, marker, { allowed = false, env = POLICY, shim = true
 
 describe('L1–L4 in preload mode: ways to libc\'s own functions', () => {
     for (const how of ALL) {
-        test(`${how}: blocked — the marker never reaches the peer`, async () => {
+        test(`${ROW(how)} ${how}: blocked — the marker never reaches the peer`, async () => {
             const marker = `pre-block-${how}`;
             const r = await preload(how, marker);
             assert.equal(r.line, 'error EACCES', r.stderr);
             assert.equal(r.arrived, false);
         });
-        test(`${how}: with tethered off the same probe reaches the peer (positive control)`, async () => {
+        test(`${ROW(how)} ${how}: with tethered off the same probe reaches the peer (positive control)`, async () => {
             const marker = `pre-off-${how}`;
             const r = await preload(how, marker, { shim: false, env: {} });
             assert.match(r.line, /^ok pong:/, r.stderr);
             assert.equal(r.arrived, true);
         });
-        test(`${how}: log-only lets it through and reports it once`, async () => {
+        test(`${ROW(how)} ${how}: log-only lets it through and reports it once`, async () => {
             const marker = `pre-log-${how}`;
             const r = await preload(how, marker, { env: { ...POLICY, TETHERED_MODE: 'log' } });
             assert.match(r.line, /^ok pong:/, r.stderr);
@@ -60,7 +62,7 @@ describe('L1–L4 in preload mode: ways to libc\'s own functions', () => {
             const mine = r.events.filter((e) => e.port === port && e.decision === 'would-block');
             assert.equal(mine.length, 1, JSON.stringify(r.events));
         });
-        test(`${how}: an allowed peer works`, async () => {
+        test(`${ROW(how)} ${how}: an allowed peer works`, async () => {
             const marker = `pre-allow-${how}`;
             const r = await preload(how, marker, { allowed: true });
             assert.match(r.line, /^ok pong:/, r.stderr);
@@ -86,32 +88,32 @@ async function inProcess(prefix, { activate = true, logOnly = false, allowed = f
 }
 
 describe('L1–L4 in in-process mode (activate(), no LD_PRELOAD)', () => {
-    test('every technique is blocked — no marker reaches a peer', async () => {
+    test('L1–L4 in-process: every technique is blocked — no marker reaches a peer', async () => {
         const { lines } = await inProcess('in-block-');
         for (const how of ALL) {
             assert.equal(lines[how], 'error EACCES', `${how}: ${lines[how]}`);
             assert.equal(received(peerFor(how, false), `in-block-${how}`), false, how);
         }
     });
-    test('without activate() every technique reaches its peer (positive control)', async () => {
+    test('L1–L4 in-process: without activate() every technique reaches its peer (positive control)', async () => {
         const { lines } = await inProcess('in-off-', { activate: false });
         for (const how of ALL) {
             assert.match(lines[how], /^ok pong:/, how);
             assert.equal(received(peerFor(how, false), `in-off-${how}`), true, how);
         }
     });
-    test('log-only lets every technique through', async () => {
+    test('L1–L4 in-process: log-only lets every technique through, reported', async () => {
         const { lines } = await inProcess('in-log-', { logOnly: true });
         for (const how of ALL) assert.match(lines[how], /^ok pong:/, how);
     });
-    test('allowed peers work through every technique', async () => {
+    test('L1–L4 in-process: allowed peers work through every technique', async () => {
         const { lines } = await inProcess('in-allow-', { allowed: true });
         for (const how of ALL) assert.match(lines[how], /^ok pong:/, how);
     });
 });
 
 describe('L3: the address is read once', () => {
-    test('a thread switching the address between an allowed and a blocked peer never reaches the blocked one', async () => {
+    test('L3 a thread switching the address between an allowed and a blocked peer never reaches the blocked one', async () => {
         const a = peers.allowedTcp, b = peers.blockedTcp;
         const r = await runUnderShim(program(), ['race', a.host, String(a.port), 'race', `${b.host}:${b.port}`], POLICY);
         const m = /blocked-peer=(\d+) allowed-peer=(\d+)/.exec(r.stdout);
@@ -119,13 +121,13 @@ describe('L3: the address is read once', () => {
         assert.equal(Number(m[1]), 0, r.stdout);
         assert.ok(Number(m[2]) > 0, r.stdout);
     });
-    test('without tethered the same race reaches the blocked peer (positive control)', async () => {
+    test('L3 without tethered the same race reaches the blocked peer (positive control)', async () => {
         const a = peers.allowedTcp, b = peers.blockedTcp;
         const r = await runUnderShim(program(), ['race', a.host, String(a.port), 'race', `${b.host}:${b.port}`], {}, { preload: false });
         const m = /blocked-peer=(\d+)/.exec(r.stdout);
         assert.ok(Number(m[1]) > 0, r.stdout);
     });
-    test('bad address and msghdr pointers get libc\'s EFAULT, never a crash', async () => {
+    test('L3 bad address and msghdr pointers get libc\'s EFAULT, never a crash', async () => {
         const off = await runUnderShim(program(), ['bad-pointers', '127.0.0.3', '1'], {}, { preload: false });
         assert.equal(off.stdout, 'ok efault=16/16');
         const on = await runUnderShim(program(), ['bad-pointers', '127.0.0.3', '1'], POLICY);
