@@ -3,7 +3,7 @@
  * and `tethered run`, and by libtethered.so from TETHERED_POLICY_FILE. Unknown keys are errors, so that a
  * misspelt `"alow"` cannot silently leave a policy empty.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 
 export interface PolicyFile {
     readonly allow: readonly string[];
@@ -17,7 +17,7 @@ export class PolicyFileError extends Error {
     readonly path: string;
 
     constructor(path: string, problem: string) {
-        super(`Invalid tethered policy file ${path}: ${problem}`);
+        super(problem === 'not found' ? `Tethered policy file ${path} not found` : `Invalid tethered policy file ${path}: ${problem}`);
         this.name = 'PolicyFileError';
         this.path = path;
     }
@@ -52,13 +52,31 @@ export function policyFromJson(path: string, data: unknown): PolicyFile {
     return { allow: stringList(path, 'allow', record.allow), deny: stringList(path, 'deny', record.deny), allowLocalhost, mode };
 }
 
-export function readPolicyFile(path: string): PolicyFile {
-    let text: string;
+/**
+ * The file's text, opened without blocking and only if it is a regular file: a FIFO with no writer would
+ * hang the command, a directory or a device is no policy.
+ */
+function readRegularFile(path: string): string {
+    let fd: number;
     try {
-        text = readFileSync(path, 'utf8');
+        fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
     } catch (err) {
-        throw new PolicyFileError(path, (err as Error).message);
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new PolicyFileError(path, code === 'ENOENT' ? 'not found' : (err as Error).message);
     }
+    try {
+        if (!fstatSync(fd).isFile()) throw new PolicyFileError(path, 'not a regular file');
+        return readFileSync(fd, 'utf8');
+    } catch (err) {
+        if (err instanceof PolicyFileError) throw err;
+        throw new PolicyFileError(path, (err as Error).message);
+    } finally {
+        closeSync(fd);
+    }
+}
+
+export function readPolicyFile(path: string): PolicyFile {
+    const text = readRegularFile(path);
     let data: unknown;
     try {
         data = JSON.parse(text);

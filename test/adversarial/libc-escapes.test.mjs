@@ -76,15 +76,17 @@ async function inProcess(prefix, { activate = true, logOnly = false, allowed = f
     const targets = Object.fromEntries(ALL.map((how) => [how, peerFor(how, allowed)]).map(([how, p]) => [how, [p.host, p.port]]));
     const body = `
         const escape = require(${JSON.stringify(addon())});
-        ${activate ? `t.activate({ allow: ['127.0.0.2'], allowLocalhost: false, logOnly: ${logOnly} });` : ''}
+        const events = [];
+        ${activate ? `t.activate({ allow: ['127.0.0.2'], allowLocalhost: false, logOnly: ${logOnly}, onBlocked: (e) => events.push(e) });` : ''}
         const targets = ${JSON.stringify(targets)};
         const out = {};
         for (const [how, [ip, port]] of Object.entries(targets)) out[how] = escape.escape(how, ip, port, ${JSON.stringify(prefix)} + how);
         print(out);
-        ${activate ? 'await tick(); print(t.status().patchedSlots);' : ''}`;
+        await tick();
+        print(events.map((e) => ({ port: e.port, decision: e.decision, op: e.op })));`;
     const r = await inFreshNode(body, { env: { ESCAPE_PROGRAM: program() } });
     assert.equal(r.code, 0, r.stderr);
-    return { lines: r.results[0], r };
+    return { lines: r.results[0], events: r.results[1], r };
 }
 
 describe('L1–L4 in in-process mode (activate(), no LD_PRELOAD)', () => {
@@ -103,8 +105,12 @@ describe('L1–L4 in in-process mode (activate(), no LD_PRELOAD)', () => {
         }
     });
     test('L1–L4 in-process: log-only lets every technique through, reported', async () => {
-        const { lines } = await inProcess('in-log-', { logOnly: true });
+        const { lines, events } = await inProcess('in-log-', { logOnly: true });
         for (const how of ALL) assert.match(lines[how], /^ok pong:/, how);
+        // one would-block event per attempt made in this process (the children report in their own log)
+        const at = (port) => events.filter((e) => e.port === port && e.decision === 'would-block').length;
+        assert.equal(at(peers.blockedTcp.port), TCP.length, JSON.stringify(events));
+        assert.equal(at(peers.blockedUdp.port), UDP.length, JSON.stringify(events));
     });
     test('L1–L4 in-process: allowed peers work through every technique', async () => {
         const { lines } = await inProcess('in-allow-', { allowed: true });

@@ -1,5 +1,6 @@
 // `tethered run` and `tethered learn` as commands: exit codes, a bad policy stopping the command before it
 // starts, signals, and the allow list learn derives from a real run.
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +26,18 @@ describe('tethered run', () => {
         for (const args of [['--allow', 'https://api.example.test'], ['--deny', '10.1'], ['--policy', join(dir, 'missing.json')]]) {
             const r = await tethered('run', ...args, '--', 'touch', marker);
             assert.equal(r.code, 2, args.join(' '));
-            assert.match(r.stderr, /tethered run: Invalid tethered (rule|policy file)/);
+            assert.match(r.stderr, /tethered run: (Invalid tethered (rule|policy file)|Tethered policy file \S+ not found)/);
             assert.equal(existsSync(marker), false, 'the command never ran');
+        }
+    });
+
+    test('a policy file that is a FIFO or a directory is refused at once, never waited on', async () => {
+        const fifo = join(dir, 'policy.fifo');
+        execFileSync('mkfifo', [fifo]);
+        for (const path of [fifo, dir]) {
+            const r = await tethered('run', '--policy', path, '--', 'true');
+            assert.equal(r.code, 2, path);
+            assert.match(r.stderr, /not a regular file/);
         }
     });
 
