@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <node_api.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -250,13 +252,40 @@ static napi_value call_shim(napi_env env, napi_callback_info info) {
     return number(env, -101);
 }
 
+/* shimSymbols(path, names): { name: "0x…" }, each name's own definition in the shim at `path` (a handle on
+ * the shim finds the shim's symbol, never libc's). */
+static napi_value shim_symbols(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    char path[4096] = "";
+    size_t len;
+    napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len);
+    void *handle = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    napi_value out;
+    napi_create_object(env, &out);
+    uint32_t n = 0;
+    napi_get_array_length(env, argv[1], &n);
+    for (uint32_t i = 0; i < n; i++) {
+        napi_value item;
+        char name[128] = "", text[32];
+        napi_get_element(env, argv[1], i, &item);
+        napi_get_value_string_utf8(env, item, name, sizeof name, &len);
+        snprintf(text, sizeof text, "0x%lx", (unsigned long)(uintptr_t)(handle ? dlsym(handle, name) : NULL));
+        napi_value v;
+        napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
+        napi_set_named_property(env, out, name, v);
+    }
+    return out;
+}
+
 NAPI_MODULE_INIT() {
     const char *names[] = {"connectTo",          "syscallConnect",         "udpSendto",     "connectOnThread",
                            "startWaitingThread", "releaseWaitingThread",   "dlopenConnect", "dlopenOnly",
-                           "resolveConnect",     "resolveConnectOnThread", "callShim"};
+                           "resolveConnect",     "resolveConnectOnThread", "callShim",      "shimSymbols"};
     napi_callback fns[] = {connect_to,           syscall_connect,           udp_sendto,     connect_on_thread,
                            start_waiting_thread, release_waiting_thread,    dlopen_connect, dlopen_only,
-                           resolve_connect_here, resolve_connect_on_thread, call_shim};
+                           resolve_connect_here, resolve_connect_on_thread, call_shim,      shim_symbols};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         napi_value fn;
         napi_create_function(env, names[i], NAPI_AUTO_LENGTH, fns[i], NULL, &fn);
