@@ -37,7 +37,7 @@ describe('L7 in-process: a locked policy holds against every exported door', { s
 
     for (const door of ['tethered_disable', 'tethered_configure']) {
         for (const key of ['none', 'zero']) {
-            test(`dlsym("${door}") with ${key === 'none' ? 'no key' : 'a guessed key'} cannot loosen a locked policy`, async () => {
+            test(`L7 dlsym("${door}") with ${key === 'none' ? 'no key' : 'a guessed key'} cannot loosen a locked policy`, async () => {
                 const r = await attempt(
                     s.tcp,
                     `const token = {};
@@ -49,7 +49,7 @@ describe('L7 in-process: a locked policy holds against every exported door', { s
                 assert.equal(r.reached, 0, 'the blocked peer saw a connection');
             });
         }
-        test(`control: dlsym("${door}") does loosen a policy that is not locked`, async () => {
+        test(`L7 control: dlsym("${door}") does loosen a policy that is not locked`, async () => {
             const r = await attempt(
                 s.tcp,
                 `const token = {};
@@ -62,7 +62,7 @@ describe('L7 in-process: a locked policy holds against every exported door', { s
         });
     }
 
-    test('dlsym("tethered_set_sink") cannot take the events away from a locked policy; it can without the lock', async () => {
+    test('L7 dlsym("tethered_set_sink") cannot take the events away from a locked policy; it can without the lock', async () => {
         const r = await attempt(
             s.tcp,
             `const token = {};
@@ -74,7 +74,7 @@ describe('L7 in-process: a locked policy holds against every exported door', { s
         assert.deepEqual(r.results, [LOCKED, 0]);
     });
 
-    test("the addon's own disable() and configure(), called directly, cannot loosen a locked policy", async () => {
+    test("L7 the addon's own disable() and configure(), called directly, cannot loosen a locked policy", async () => {
         const r = await attempt(
             s.tcp,
             `const token = {};
@@ -93,7 +93,7 @@ describe('L7 in-process: a locked policy holds against every exported door', { s
         assert.equal(r.reached, 0, 'the blocked peer saw a connection');
     });
 
-    test('a second copy of the addon (another path) cannot unlock either', async () => {
+    test('L7 a second copy of the addon (another path) cannot unlock either', async () => {
         const copy = join(mkdtempSync(join(tmpdir(), 'tethered-addon-')), 'tethered.node');
         copyFileSync(addonPath, copy);
         const r = await attempt(
@@ -110,7 +110,7 @@ describe('L7 in-process: a locked policy holds against every exported door', { s
         assert.equal(r.reached, 0, 'the blocked peer saw a connection');
     });
 
-    test('control: the addon called directly does loosen a policy that is not locked', async () => {
+    test('L7 control: the addon called directly does loosen a policy that is not locked', async () => {
         const r = await attempt(
             s.tcp,
             `const token = {};
@@ -122,7 +122,7 @@ describe('L7 in-process: a locked policy holds against every exported door', { s
         assert.equal(r.reached, 1);
     });
 
-    test('the lockToken still unlocks: activate() again and deactivate() with it succeed', async () => {
+    test('L7 the lockToken still unlocks: activate() again and deactivate() with it succeed', async () => {
         const r = await attempt(
             s.tcp,
             `const token = {};
@@ -143,13 +143,13 @@ describe('L7 preload: the policy from the environment is a ceiling', { skip: NEE
     // The environment allows only 127.0.0.3 (no peer there); 127.0.0.2 is blocked by the ceiling.
     const ceiling = { preload: true, env: { TETHERED_ALLOW: '127.0.0.3', TETHERED_ALLOW_LOCALHOST: '0', TETHERED_LOG: 'off' } };
 
-    test('control: with the peer in the environment policy, a connect reaches it', async () => {
+    test('L7 control: with the peer in the environment policy, a connect reaches it', async () => {
         const r = await attempt(s.tcp, `print(addon.connectTo('127.0.0.2', ${s.tcp.port}));`, { preload: true, env: { TETHERED_ALLOW: '127.0.0.2', TETHERED_LOG: 'off' } });
         assert.deepEqual(r.results, [0]);
         assert.equal(r.reached, 1);
     });
 
-    test('no exported door loosens it: dlsym disable/configure, the addon, activate() and deactivate()', async () => {
+    test('L7 no exported door loosens it: dlsym disable/configure, the addon, activate() and deactivate()', async () => {
         const r = await attempt(
             s.tcp,
             `const c = () => addon.connectTo('127.0.0.2', ${s.tcp.port});
@@ -176,7 +176,7 @@ describe('L7 preload: the policy from the environment is a ceiling', { skip: NEE
         assert.equal(r.reached, 0, 'the blocked peer saw a connection');
     });
 
-    test("children keep the ceiling, even with children: 'none' and an activate() that allows more", async () => {
+    test("L7 children keep the ceiling, even with children: 'none' and an activate() that allows more", async () => {
         const r = await attempt(
             s.tcp,
             `const { spawnSync } = require('node:child_process');
@@ -194,7 +194,7 @@ describe('L7 preload: the policy from the environment is a ceiling', { skip: NEE
         assert.equal(r.reached, 0, 'the blocked peer saw a connection');
     });
 
-    test('a broken environment policy keeps blocking everything, whatever is configured after it', async () => {
+    test('L7 a broken environment policy keeps blocking everything, whatever is configured after it', async () => {
         const r = await attempt(
             s.tcp,
             `const c = () => addon.connectTo('127.0.0.2', ${s.tcp.port});
@@ -210,7 +210,7 @@ describe('L7 preload: the policy from the environment is a ceiling', { skip: NEE
 });
 
 describe("L7 the addon's exports never abort the process, whatever their arguments", () => {
-    test('every export, called with hostile argument lists before and after load(), works or throws an Error', async () => {
+    test('L7 every export, called with hostile argument lists before and after load(), works or throws an Error', async () => {
         const r = await inFreshNode(
             `const native = ${ADDON};
             const boom = () => { throw new Error('getter'); };
