@@ -26,6 +26,8 @@ export interface Addon {
     readonly version: string;
     /** Loads the shim (or finds it preloaded). */
     load(path: string): { preloaded: boolean };
+    /** Compiles the rules into a policy image (or finds it); returns the TETHERED_POLICY_IMAGE value. */
+    writePolicyImage(rules: { allow: readonly string[]; deny: readonly string[]; allowLocalhost: boolean }): string;
     /** Replaces the policy in force; throws with the shim's reason. */
     configure(settings: NativeSettings): void;
     /** No policy in force: every hook passes through. */
