@@ -17,6 +17,8 @@ const { values } = parseArgs({ options: { rounds: { type: 'string', default: '11
 const rounds = Number(values.rounds);
 const starter = buildC('startup', [join(root, 'bench/c/startup.c')], { optimize: '-O2' });
 const sizes = [0, 10000, 100000];
+// The last row: 100,000 rules when the sealed memfd did not reach the child (it reads and copies the file).
+const FILE_ONLY = '100000 (file)';
 
 function median(xs) {
     const s = [...xs].sort((a, b) => a - b);
@@ -28,8 +30,16 @@ const envs = sizes.map((n) => {
     const env = childEnvironment({ policy: new AllowPolicy(rulesFor(n)), mode: 'enforce', log: 'stderr' });
     return { env, setupMs: Number(process.hrtime.bigint() - t0) / 1e6 };
 });
+{
+    const big = envs[envs.length - 1].env;
+    const [hash, , ...path] = (big.TETHERED_POLICY_IMAGE ?? '').split(':');
+    if (big.TETHERED_POLICY_IMAGE) {
+        sizes.push(FILE_ONLY);
+        envs.push({ env: { ...big, TETHERED_POLICY_IMAGE: `${hash}:-:${path.join(':')}` }, setupMs: 0 });
+    }
+}
 const plain = { ...process.env, LD_PRELOAD: '' };
-const samples = sizes.map(() => []);
+const samples = envs.map(() => []);
 const bare = [];
 const once = (env) => {
     const [wall, cpu, rss, status] = execFileSync(starter, ['/bin/true'], { env, encoding: 'utf8' }).trim().split(' ').map(Number);
@@ -52,13 +62,13 @@ if (values.json) {
 } else {
     const b = results.withoutShim;
     console.log(`preloaded /bin/true, medians of ${rounds} alternating rounds (without the shim: ${b.wallMs.toFixed(2)} ms wall, ${b.cpuMs.toFixed(2)} ms CPU, ${b.rssMB.toFixed(1)} MB)`);
-    console.log('rules     wall ms   cpu ms   RSS MB   +wall ms  +cpu ms  +RSS MB  parent setup ms');
+    console.log('rules           wall ms   cpu ms   RSS MB   +wall ms  +cpu ms  +RSS MB  parent setup ms');
     for (const s of results.sizes) {
         console.log(
-            `${String(s.rules).padEnd(8)} ${s.wallMs.toFixed(2).padStart(8)} ${s.cpuMs.toFixed(2).padStart(8)} ${s.rssMB.toFixed(1).padStart(8)} ${s.extraWallMs.toFixed(2).padStart(9)} ${s.extraCpuMs.toFixed(2).padStart(8)} ${s.extraRssMB.toFixed(1).padStart(8)} ${s.setupMs.toFixed(0).padStart(16)}`,
+            `${String(s.rules).padEnd(14)} ${s.wallMs.toFixed(2).padStart(8)} ${s.cpuMs.toFixed(2).padStart(8)} ${s.rssMB.toFixed(1).padStart(8)} ${s.extraWallMs.toFixed(2).padStart(9)} ${s.extraCpuMs.toFixed(2).padStart(8)} ${s.extraRssMB.toFixed(1).padStart(8)} ${s.setupMs.toFixed(0).padStart(16)}`,
         );
     }
-    const top = results.sizes[results.sizes.length - 1];
+    const top = results.sizes.find((s) => s.rules === 100000);
     const ok = top.extraWallMs <= 5 && top.extraRssMB <= 16;
     console.log(`100,000 rules vs none: +${top.extraWallMs.toFixed(2)} ms, +${top.extraRssMB.toFixed(1)} MB (target: at most 5 ms and 16 MB) — ${ok ? 'within target' : 'OVER TARGET'}`);
 }

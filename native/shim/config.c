@@ -118,13 +118,17 @@ static int flag(const char *name, int fallback, int *bad) {
 static int policy_from_image(struct td_config *c, char *problem, size_t cap) {
     const char *ref = getenv("TETHERED_POLICY_IMAGE");
     if (!ref || !*ref) return 0;
-    if (*problem) return 1;
+    if (*problem) {
+        add_inject(c, "TETHERED_POLICY_IMAGE");
+        return 1;
+    }
     static const char *const others[] = {"TETHERED_ALLOW", "TETHERED_DENY", "TETHERED_POLICY_FILE"};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         const char *v = getenv(others[i]);
         if (v && *v) {
             snprintf(problem, cap, "TETHERED_POLICY_IMAGE holds the whole policy; %s cannot be given with it",
                      others[i]);
+            add_inject(c, "TETHERED_POLICY_IMAGE");
             return 1;
         }
     }
@@ -136,6 +140,8 @@ static int policy_from_image(struct td_config *c, char *problem, size_t cap) {
     if (c->policy && td_policy_image_parse(ref, hex, &named, &path) == 0 && fd != named &&
         snprintf(value, sizeof value, "%s:%d:%s", hex, fd, path) < (int)sizeof value)
         setenv("TETHERED_POLICY_IMAGE", value, 1);
+    /* children get it too, whatever environment an exec is given (exec.c) */
+    add_inject(c, "TETHERED_POLICY_IMAGE");
     return 1;
 }
 
@@ -205,7 +211,7 @@ static struct td_config *config_from_env(void) {
     static const char *const names[] = {
         "TETHERED_ALLOW",   "TETHERED_DENY",        "TETHERED_POLICY_FILE",     "TETHERED_MODE",
         "TETHERED_LOG",     "TETHERED_FAIL_CLOSED", "TETHERED_ALLOW_LOCALHOST", "TETHERED_LOG_ALLOWED",
-        "TETHERED_CHILDREN", "TETHERED_POLICY_IMAGE"};
+        "TETHERED_CHILDREN"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) add_inject(c, names[i]);
     return c;
 }

@@ -60,8 +60,8 @@ struct side {
 struct header {
     char magic[8];
     uint32_t version;
-    uint32_t size;          /* bytes in the block */
-    uint32_t self_check;    /* sizeof(struct header): another build's layout is refused */
+    uint32_t size;       /* bytes in the block */
+    uint32_t self_check; /* sizeof(struct header): another build's layout is refused */
     uint32_t allow_localhost;
     uint32_t nrules;
     struct side allow, deny;
@@ -122,7 +122,8 @@ static uint32_t edges_get(const unsigned char *base, const struct tbl *t, uint32
     }
 }
 
-static uint32_t addresses_get(const unsigned char *base, const struct tbl *t, const uint8_t *key, size_t len) {
+static uint32_t addresses_get(const unsigned char *base, const struct tbl *t, const uint8_t *key,
+                              size_t len) {
     if (!t->cap) return 0;
     const uint32_t *slots = slots_of(base, t);
     for (size_t i = fnv1a(FNV_SEED, key, len) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
@@ -327,7 +328,8 @@ static uint32_t new_node(struct builder *b, uint32_t parent, uint32_t label, siz
                          size_t *nnodes) {
     uint32_t off = alloc(b, sizeof(struct node));
     if (b->failed) return 0;
-    *AT(b->buf, off, struct node) = (struct node){.parent = parent, .label = label, .label_len = (uint32_t)len};
+    *AT(b->buf, off, struct node) =
+        (struct node){.parent = parent, .label = label, .label_len = (uint32_t)len};
     (*nodes)[(*nnodes)++] = off;
     return off;
 }
@@ -377,7 +379,8 @@ static void edges_place(struct builder *b, size_t side, const struct edge_build 
     for (size_t k = 0; k < edges->cap; k++) {
         if (!edges->slots[k]) continue;
         const struct node *node = AT(b->buf, edges->slots[k], const struct node);
-        size_t i = edge_hash(node->parent, (const char *)b->buf + node->label, node->label_len) & (t->cap - 1);
+        size_t i =
+            edge_hash(node->parent, (const char *)b->buf + node->label, node->label_len) & (t->cap - 1);
         while (slots[i]) i = (i + 1) & (t->cap - 1);
         slots[i] = edges->slots[k];
     }
@@ -502,7 +505,8 @@ static int build_indexes(struct builder *b, const struct pending *p, size_t n) {
             finish_table(b, &s->names);
             for (int f = 0; f < 2; f++) {
                 struct family *fam = f ? &s->v6 : &s->v4;
-                for (uint32_t k = 0; k < fam->nlengths; k++) finish_table(b, &fam->by_prefix[fam->lengths[k]]);
+                for (uint32_t k = 0; k < fam->nlengths; k++)
+                    finish_table(b, &fam->by_prefix[fam->lengths[k]]);
             }
         }
         for (size_t i = 0; i < nnodes; i++) {

@@ -160,7 +160,8 @@ struct td_policy *td_policy_image_load(const char *ref, int *fd_out, char *probl
     const char *path;
     *fd_out = -1;
     if (td_policy_image_parse(ref, hex, &fd, &path) != 0) {
-        snprintf(problem, pcap, "TETHERED_POLICY_IMAGE must be <sha256 in hex>:<descriptor or ->:<absolute path>");
+        snprintf(problem, pcap,
+                 "TETHERED_POLICY_IMAGE must be <sha256 in hex>:<descriptor or ->:<absolute path>");
         return NULL;
     }
     struct td_policy *p = fd >= 0 ? map_sealed(fd, hex, why, sizeof why) : NULL;
@@ -204,9 +205,10 @@ static int open_dir(char *dir, size_t cap, char *problem, size_t pcap) {
         return -1;
     }
     if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        snprintf(problem, pcap,
-                 "the image directory %.300s is %s; it must belong to this user and be writable by no one else",
-                 dir, st.st_uid != geteuid() ? "owned by another user" : "writable by others");
+        snprintf(
+            problem, pcap,
+            "the image directory %.300s is %s; it must belong to this user and be writable by no one else",
+            dir, st.st_uid != geteuid() ? "owned by another user" : "writable by others");
         close(fd);
         return -1;
     }

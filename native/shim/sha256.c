@@ -95,8 +95,8 @@ __attribute__((target("sha,sse4.1"))) static void blocks_shani(uint32_t s[8], co
 /* Two independent streams at once: sha256rnds2 waits on its previous result, so one stream leaves the
  * unit idle half the time; two interleaved keep it busy (about twice the throughput). */
 __attribute__((target("sha,sse4.1"))) static void blocks_shani_x2(uint32_t sa[8], const uint8_t *pa,
-                                                                   uint32_t sb[8], const uint8_t *pb,
-                                                                   size_t n) {
+                                                                  uint32_t sb[8], const uint8_t *pb,
+                                                                  size_t n) {
     const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bll, 0x0405060700010203ll);
     __m128i s0[2], s1[2];
     uint32_t *st[2] = {sa, sb};
@@ -113,7 +113,8 @@ __attribute__((target("sha,sse4.1"))) static void blocks_shani_x2(uint32_t sa[8]
         for (int g = 0; g < 16; g++) {
             __m128i k4 = _mm_loadu_si128((const __m128i *)&K[4 * g]), msg[2];
             _Pragma("GCC unroll 2") for (int k = 0; k < 2; k++) {
-                if (g < 4) m[k][g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p[k] + 16 * g)), swap);
+                if (g < 4)
+                    m[k][g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p[k] + 16 * g)), swap);
                 msg[k] = _mm_add_epi32(m[k][g & 3], k4);
                 s1[k] = _mm_sha256rnds2_epu32(s1[k], s0[k], msg[k]);
             }
@@ -125,7 +126,8 @@ __attribute__((target("sha,sse4.1"))) static void blocks_shani_x2(uint32_t sa[8]
                 }
                 msg[k] = _mm_shuffle_epi32(msg[k], 0x0E);
                 s0[k] = _mm_sha256rnds2_epu32(s0[k], s1[k], msg[k]);
-                if (g >= 1 && g <= 12) m[k][(g - 1) & 3] = _mm_sha256msg1_epu32(m[k][(g - 1) & 3], m[k][g & 3]);
+                if (g >= 1 && g <= 12)
+                    m[k][(g - 1) & 3] = _mm_sha256msg1_epu32(m[k][(g - 1) & 3], m[k][g & 3]);
             }
         }
         _Pragma("GCC unroll 2") for (int k = 0; k < 2; k++) {
@@ -165,7 +167,7 @@ static blocks_fn choose(void) {
 }
 
 static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 
 /* The last block or two: the bytes past the whole blocks, 0x80, zeros and the length in bits. */
 static void finish(blocks_fn blocks, uint32_t s[8], const uint8_t *rest, size_t nrest, uint64_t len,

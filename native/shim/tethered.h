@@ -34,8 +34,8 @@ TETHERED_EXPORT int tethered_configure(const struct tethered_settings *settings,
 /* Compiles settings' allow, deny and allow_localhost into a policy image in the user's private directory
  * (or finds it there) and fills `ref` with what children get as TETHERED_POLICY_IMAGE. 0, or -1 with a
  * message. */
-TETHERED_EXPORT int tethered_policy_image_write(const struct tethered_settings *settings, char *ref, size_t cap,
-                                                char *error, size_t ecap);
+TETHERED_EXPORT int tethered_policy_image_write(const struct tethered_settings *settings, char *ref,
+                                                size_t cap, char *error, size_t ecap);
 /* No policy in force: every hook passes through. */
 TETHERED_EXPORT void tethered_disable(void);
 /* Points the GOT entries of every loaded object at the hooks; returns the slots patched so far, or -1. */

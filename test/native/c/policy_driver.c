@@ -3,11 +3,11 @@
  *   P <allowLocalhost 0|1> <n allow> <rules…> <n deny> <rules…>  -> "ok" | "error <hex rule> <hex reason>"
  *   H <host> <port|->                                            -> "<0|1> <reason> <hex rule text|->"
  *   C <ip> <port> <n names> <names…>                             -> "<0|1> <reason> <hex rule text|->"
- *   R <rule>                                                     -> "ok <kind> <hex text>" | "error <hex reason>"
- *   D <host>                                                     -> "ip <text>" | "name <text>" | "invalid"
- * With the argument "image", every policy is written as a policy image and the decisions come from the image
- * loaded back (through its sealed memfd, or through the file when the second argument is "file"), not from
- * the compiled policy. */
+ *   R <rule>                                                     -> "ok <kind> <hex text>" | "error <hex
+ * reason>" D <host>                                                     -> "ip <text>" | "name <text>" |
+ * "invalid" With the argument "image", every policy is written as a policy image and the decisions come from
+ * the image loaded back (through its sealed memfd, or through the file when the second argument is "file"),
+ * not from the compiled policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +87,8 @@ int main(int argc, char **argv) {
             }
             td_policy_free(policy);
             struct td_policy_error err;
-            policy = td_policy_compile((const char *const *)lists[0], counts[0], (const char *const *)lists[1], counts[1],
-                                       localhost, &err);
+            policy = td_policy_compile((const char *const *)lists[0], counts[0],
+                                       (const char *const *)lists[1], counts[1], localhost, &err);
             if (policy && image) policy = through_image(policy, from_file);
             if (policy) {
                 puts("ok");
