@@ -34,6 +34,8 @@ export interface Addon {
     configure(settings: NativeSettings, lockToken: object | null, locked: boolean): void;
     /** No policy of this process's own in force (the environment's, if any, stays); needs the lockToken. */
     disable(lockToken: object | null): void;
+    /** Compiles the rules into a policy image (or finds it); returns the TETHERED_POLICY_IMAGE value. */
+    writePolicyImage(rules: { allow: readonly string[]; deny: readonly string[]; allowLocalhost: boolean }): string;
     /** Does the shim judge attempts now (activate(), or a policy from the environment)? */
     active(): boolean;
     /** What the shim has in force, whoever put it there. */

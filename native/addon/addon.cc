@@ -35,6 +35,7 @@ struct Shim {
     void (*scope_free)(tethered_scope*) = nullptr;
     unsigned long long (*scope_id)(const tethered_scope*) = nullptr;
     const tethered_scope** (*scope_slot)() = nullptr;
+    int (*image_write)(const tethered_settings*, char*, size_t, char*, size_t) = nullptr;
 };
 
 Shim shim;
@@ -180,7 +181,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.active, "tethered_active") && Resolve(shim.abi, "tethered_abi") &&
             Resolve(shim.set_sink, "tethered_set_sink") && Resolve(shim.scope_new, "tethered_scope_new") &&
             Resolve(shim.scope_free, "tethered_scope_free") && Resolve(shim.scope_id, "tethered_scope_id") &&
-            Resolve(shim.scope_slot, "tethered_scope_slot") && Resolve(shim.status, "tethered_status");
+            Resolve(shim.scope_slot, "tethered_scope_slot") && Resolve(shim.status, "tethered_status") &&
+            Resolve(shim.image_write, "tethered_policy_image_write");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
@@ -332,6 +334,20 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
         Napi::Error::New(env, std::string("tethered: ") + error).ThrowAsJavaScriptException();
     }
     return env.Undefined();
+}
+
+// writePolicyImage({ allow, deny, allowLocalhost }) -> the TETHERED_POLICY_IMAGE reference children get
+Napi::Value WritePolicyImage(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Settings settings;
+    if (!NeedShim(env) || !settings.Parse(env, info[0])) return env.Undefined();
+    std::vector<char> ref(8192);
+    char error[1024] = "";
+    if (shim.image_write(&settings.s, ref.data(), ref.size(), error, sizeof error) != 0) {
+        Napi::Error::New(env, std::string("tethered: ") + error).ThrowAsJavaScriptException();
+        return env.Undefined();
+    }
+    return Napi::String::New(env, ref.data());
 }
 
 // active(): does the shim judge attempts now (a policy from activate() or from the environment)?
@@ -551,6 +567,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
             holder.env = nullptr;
         }
     });
+    exports.Set("writePolicyImage", Napi::Function::New(env, WritePolicyImage));
     exports.Set("shareSettings", Napi::Function::New(env, ShareSettings));
     exports.Set("sharedSettings", Napi::Function::New(env, SharedSettings));
     exports.Set("scopeNew", Napi::Function::New(env, ScopeNew));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "policy_file.h"
+#include "policy_image.h"
 #include "shim.h"
 
 char td_self_path[TD_PATH_MAX];
@@ -118,6 +119,42 @@ static int flag(const char *name, int fallback, int *bad) {
     return fallback;
 }
 
+/* TETHERED_POLICY_IMAGE=<sha256>:<memfd>:<path>: the compiled policy a parent wrote (policy_image.c), used
+ * as it is instead of rules. It is the whole policy, so rules given beside it are a mistake; a missing,
+ * changed or unreadable image is a policy that cannot be used (everything blocked). When the image came
+ * from another descriptor than the one named (the program closed it; this process made its own sealed
+ * copy), the variable children get names that one. Returns 1 when the variable decided (c->policy set,
+ * or *problem filled), 0 when it is not set. */
+static int policy_from_image(struct td_config *c, char *problem, size_t cap) {
+    const char *ref = getenv("TETHERED_POLICY_IMAGE");
+    if (!ref || !*ref) return 0;
+    if (*problem) {
+        add_inject(c, "TETHERED_POLICY_IMAGE");
+        return 1;
+    }
+    static const char *const others[] = {"TETHERED_ALLOW", "TETHERED_DENY", "TETHERED_POLICY_FILE"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        const char *v = getenv(others[i]);
+        if (v && *v) {
+            snprintf(problem, cap, "TETHERED_POLICY_IMAGE holds the whole policy; %s cannot be given with it",
+                     others[i]);
+            add_inject(c, "TETHERED_POLICY_IMAGE");
+            return 1;
+        }
+    }
+    int fd = -1;
+    c->policy = td_policy_image_load(ref, &fd, problem, cap);
+    char hex[65], value[TD_IMAGE_REF_MAX];
+    const char *path;
+    int named = -1;
+    if (c->policy && td_policy_image_parse(ref, hex, &named, &path) == 0 && fd != named &&
+        snprintf(value, sizeof value, "%s:%d:%s", hex, fd, path) < (int)sizeof value)
+        setenv("TETHERED_POLICY_IMAGE", value, 1);
+    /* children get it too, whatever environment an exec is given (exec.c) */
+    add_inject(c, "TETHERED_POLICY_IMAGE");
+    return 1;
+}
+
 /* Builds the configuration from the environment. NULL only when memory runs out (an internal error).
  * TETHERED_INTERNAL_FAULT=config makes it fail that way on purpose: the test of the fail-open and
  * fail-closed paths. */
@@ -174,7 +211,7 @@ static struct td_config *config_from_env(void) {
     td_log_open(c);
     const char *children = getenv("TETHERED_CHILDREN");
     c->children_inherit = !(children && strcmp(children, "none") == 0);
-    if (!*problem) {
+    if (!policy_from_image(c, problem, sizeof problem) && !*problem) {
         struct td_policy_error err;
         c->policy = td_policy_compile((const char *const *)allow.items, allow.n,
                                       (const char *const *)deny.items, deny.n, allow_localhost, &err);

@@ -1,9 +1,14 @@
 /* The compiled policy: rules parsed (rule.c) and indexed (policy.c) once, then read without locks or
- * allocation by every hook. A policy is immutable; a new one replaces it in a single pointer swap. */
+ * allocation by every hook. A policy is immutable; a new one replaces it in a single pointer swap.
+ *
+ * A compiled policy is one flat block of bytes that refers to its parts by offsets, never pointers: the
+ * same bytes work wherever they sit, so they are also the policy image children load instead of parsing
+ * the rules again (policy_image.c). */
 #ifndef TETHERED_POLICY_H
 #define TETHERED_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ip.h"
 #include "name.h"
@@ -14,7 +19,8 @@ enum td_rule_kind { TD_RULE_NAME, TD_RULE_WILDCARD, TD_RULE_ADDRESS };
 #define TD_RULE_TEXT 320
 #define TD_REASON_LEN 256
 
-struct td_rule {
+/* One rule as td_parse_rule reads it (a working copy: the compiled policy keeps only what deciding needs). */
+struct td_parsed_rule {
     enum td_rule_kind kind;
     int port_low, port_high; /* 0, 0: any port */
     char text[TD_RULE_TEXT]; /* normal form, as TypeScript writes it */
@@ -24,8 +30,16 @@ struct td_rule {
     int prefix;
 };
 
+/* One rule inside a compiled policy: its ports and its normal form. Names and addresses live in the
+ * indexes that lead to it; an address rule's key bytes sit just before it. */
+struct td_rule {
+    uint32_t next;                /* the next rule of the same index entry (an offset), or 0 */
+    uint16_t port_low, port_high; /* 0, 0: any port */
+    char text[];                  /* normal form, NUL-terminated */
+};
+
 /* Parses one rule (SPEC section 2). Returns 0, or -1 with a reason. */
-int td_parse_rule(const char *text, size_t len, struct td_rule *out, char reason[TD_REASON_LEN]);
+int td_parse_rule(const char *text, size_t len, struct td_parsed_rule *out, char reason[TD_REASON_LEN]);
 
 /* Port arguments: a real port, or one of these. */
 #define TD_ANY_PORT (-1)   /* ignore ports: any allow rule for the host matches (a lookup) */
@@ -56,6 +70,13 @@ struct td_policy_error {
 struct td_policy *td_policy_compile(const char *const *allow, size_t nallow, const char *const *deny,
                                     size_t ndeny, int allow_localhost, struct td_policy_error *err);
 void td_policy_free(struct td_policy *policy);
+
+/* The policy's bytes (what an image file holds). */
+const void *td_policy_bytes(const struct td_policy *policy, size_t *size);
+/* A policy over `size` bytes at `base` that td_policy_bytes gave (read from an image), used in place: they
+ * must stay readable and unchanged while the policy lives; td_policy_free leaves them alone. NULL with a
+ * reason when they are not a policy of this version. */
+struct td_policy *td_policy_from_bytes(const void *base, size_t size, char *problem, size_t cap);
 
 int td_verdict_allowed(const struct td_verdict *v);
 

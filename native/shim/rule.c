@@ -44,7 +44,7 @@ static size_t count_of(const char *s, size_t n, char c) {
 }
 
 /* Ports: NULL text means any port. */
-static int parse_ports(const char *s, size_t n, int present, struct td_rule *r, char *reason) {
+static int parse_ports(const char *s, size_t n, int present, struct td_parsed_rule *r, char *reason) {
     r->port_low = r->port_high = 0;
     if (!present) return 0;
     if (n == 0) return fail(reason, "the port is missing after \":\"");
@@ -81,7 +81,7 @@ static int parse_prefix(const char *s, size_t n, int max, int *out, char *reason
     return 0;
 }
 
-static void port_suffix(const struct td_rule *r, char *buf, size_t cap) {
+static void port_suffix(const struct td_parsed_rule *r, char *buf, size_t cap) {
     if (!r->port_low)
         buf[0] = 0;
     else if (r->port_low == r->port_high)
@@ -90,7 +90,7 @@ static void port_suffix(const struct td_rule *r, char *buf, size_t cap) {
         snprintf(buf, cap, ":%d-%d", r->port_low, r->port_high);
 }
 
-static int address_rule(struct td_rule *r, const struct td_ip *ip, int prefix, char *reason) {
+static int address_rule(struct td_parsed_rule *r, const struct td_ip *ip, int prefix, char *reason) {
     struct td_ip network = *ip;
     td_ip_mask(&network, prefix);
     if (!td_ip_equal(&network, ip)) return fail(reason, "the address has bits set past /%d", prefix);
@@ -110,7 +110,7 @@ static int address_rule(struct td_rule *r, const struct td_ip *ip, int prefix, c
 }
 
 static int ipv6_rule(const char *body, size_t n, int bracketed, const char *port, size_t port_len,
-                     int has_port, struct td_rule *r, char *reason) {
+                     int has_port, struct td_parsed_rule *r, char *reason) {
     if (memchr(body, '%', n)) return fail(reason, "a zone id (%%eth0) is not part of a rule");
     size_t slash = index_of(body, n, '/');
     const char *addr = body;
@@ -167,7 +167,7 @@ static size_t unicode_dot(const char *s, size_t n, size_t i) {
     return 0;
 }
 
-static int host_rule(const char *target, size_t n, struct td_rule *r, char *reason) {
+static int host_rule(const char *target, size_t n, struct td_parsed_rule *r, char *reason) {
     /* A label with '*' must be ASCII (checked before mapping, as rule.ts does). */
     int star = 0, high = 0;
     for (size_t i = 0; i <= n;) {
@@ -218,7 +218,7 @@ static int host_rule(const char *target, size_t n, struct td_rule *r, char *reas
     return 0;
 }
 
-int td_parse_rule(const char *source, size_t len, struct td_rule *r, char reason[TD_REASON_LEN]) {
+int td_parse_rule(const char *source, size_t len, struct td_parsed_rule *r, char reason[TD_REASON_LEN]) {
     memset(r, 0, sizeof *r);
     reason[0] = 0;
     const char *t = source;

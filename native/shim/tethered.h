@@ -47,6 +47,11 @@ TETHERED_EXPORT int tethered_configure(const struct tethered_settings *settings,
 /* No policy of the addon's in force: every hook passes through, or, under a ceiling, the environment's
  * policy alone is in force. Returns 0, or TETHERED_LOCKED (nothing changes) without the lock's key. */
 TETHERED_EXPORT int tethered_disable(const unsigned char *key);
+/* Compiles settings' allow, deny and allow_localhost into a policy image in the user's private directory
+ * (or finds it there) and fills `ref` with what children get as TETHERED_POLICY_IMAGE. 0, or -1 with a
+ * message. */
+TETHERED_EXPORT int tethered_policy_image_write(const struct tethered_settings *settings, char *ref,
+                                                size_t cap, char *error, size_t ecap);
 /* Points the GOT entries of every loaded object at the hooks; returns the slots patched so far, or -1. */
 TETHERED_EXPORT int tethered_patch(void);
 /* Every event line (JSON, with its newline) also goes to `sink`, from whatever thread made the attempt,

@@ -3,12 +3,10 @@
  * and a child whose exit status (or signal) becomes ours.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { constants } from 'node:os';
 import { preloadFirst, policyVariables } from '../child-env.js';
 import { shimPath } from '../native.js';
-import { normalRules, type AllowPolicy } from '../policy/index.js';
+import type { AllowPolicy } from '../policy/index.js';
 
 export interface LaunchSettings {
     readonly policy: AllowPolicy;
@@ -19,24 +17,15 @@ export interface LaunchSettings {
     readonly children?: 'inherit' | 'none';
 }
 
-// Environment strings are limited to 128 KiB each; a larger policy goes through a file.
-const MAX_ENV_RULES = 64 * 1024;
-
-/** The environment for the child: ours without TETHERED_*, plus the shim first in LD_PRELOAD and the policy. */
+/**
+ * The environment for the child: ours without TETHERED_*, plus the shim first in LD_PRELOAD and the policy
+ * (a large one as a reference to its compiled image: see child-env.ts).
+ */
 export function childEnvironment(settings: LaunchSettings, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(base)) if (!key.startsWith('TETHERED_')) env[key] = value;
     env.LD_PRELOAD = preloadFirst(shimPath(), base.LD_PRELOAD);
-    const variables = policyVariables(settings.policy, { mode: settings.mode, log: settings.log });
-    if ((variables.TETHERED_ALLOW ?? '').length + (variables.TETHERED_DENY ?? '').length > MAX_ENV_RULES) {
-        const file = join(mkdtempSync(join(tmpdir(), 'tethered-run-')), 'policy.json');
-        const { allow, deny } = normalRules(settings.policy);
-        writeFileSync(file, JSON.stringify({ allow, deny }));
-        delete variables.TETHERED_ALLOW;
-        delete variables.TETHERED_DENY;
-        variables.TETHERED_POLICY_FILE = file;
-    }
-    Object.assign(env, variables);
+    Object.assign(env, policyVariables(settings.policy, { mode: settings.mode, log: settings.log }));
     if (settings.logAllowed) env.TETHERED_LOG_ALLOWED = '1';
     if (settings.children) env.TETHERED_CHILDREN = settings.children;
     return env;

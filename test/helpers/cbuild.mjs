@@ -13,7 +13,7 @@ export const SANITIZE_FLAGS = ['-fsanitize=address,undefined', '-fno-sanitize-re
 
 /** The matcher's sources (no hooks): what a driver links to test the policy code alone. */
 export function matcherSources() {
-    return ['ip.c', 'name.c', 'idna.c', 'rule.c', 'policy.c'].map((f) => join(shimDir, f));
+    return ['ip.c', 'name.c', 'idna.c', 'rule.c', 'policy.c', 'policy_image.c', 'sha256.c'].map((f) => join(shimDir, f));
 }
 
 function newest(paths) {

@@ -2,6 +2,8 @@
 // same normal forms, the same rejections as the TypeScript engine. Also run under ASan/UBSan.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { normaliseDestination, parseRule } from '../../dist/policy/index.js';
@@ -71,10 +73,16 @@ function script() {
     return { input: `${lines.join('\n')}\n`, checks };
 }
 
-function runDriver(sanitize) {
+// Images go to a directory of this run's own (the driver writes one per policy group).
+const imageHome = mkdtempSync(join(tmpdir(), 'tethered-matcher-'));
+
+/** `args`: [] decides from the compiled policy; ['image'] from its image loaded back through the sealed
+ * memfd; ['image', 'file'] through the image file. */
+function runDriver(sanitize, args = []) {
     const driver = buildC('policy-driver', [...matcherSources(), join(root, 'test/native/c/policy_driver.c')], { sanitize });
     const { input, checks } = script();
-    const r = spawnSync(driver, [], { input, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
+    const env = { ...process.env, ASAN_OPTIONS: 'detect_leaks=1', XDG_RUNTIME_DIR: imageHome };
+    const r = spawnSync(driver, args, { input, encoding: 'utf8', maxBuffer: 64 << 20, env });
     return { r, checks, answers: r.stdout.split('\n') };
 }
 
@@ -126,6 +134,24 @@ describe('native matcher', () => {
         assert.equal(r.stderr, '');
         assert.equal(r.status, 0);
         verify(checks, answers);
+    });
+
+    test('gives the same answers from a policy image loaded back through its sealed memfd', () => {
+        const compiled = runDriver(false);
+        const { r, checks, answers } = runDriver(false, ['image']);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stderr, '');
+        verify(checks, answers);
+        assert.deepEqual(answers, compiled.answers);
+    });
+
+    test('gives the same answers from a policy image read back from its file, under ASan/UBSan', () => {
+        const compiled = runDriver(false);
+        const { r, checks, answers } = runDriver(true, ['image', 'file']);
+        assert.equal(r.stderr, '');
+        assert.equal(r.status, 0);
+        verify(checks, answers);
+        assert.deepEqual(answers, compiled.answers);
     });
 
     test('normal forms it prints parse again in TypeScript to the same rule', () => {

@@ -3,14 +3,17 @@
  *   P <allowLocalhost 0|1> <n allow> <rules…> <n deny> <rules…>  -> "ok" | "error <hex rule> <hex reason>"
  *   H <host> <port|->                                            -> "<0|1> <reason> <hex rule text|->"
  *   C <ip> <port> <n names> <names…>                             -> "<0|1> <reason> <hex rule text|->"
- *   R <rule>                                                     -> "ok <kind> <hex text>" | "error <hex reason>"
- *   D <host>                                                     -> "ip <text>" | "name <text>" | "invalid"
- */
+ *   R <rule>                                                     -> "ok <kind> <hex text>" | "error <hex
+ * reason>" D <host>                                                     -> "ip <text>" | "name <text>" |
+ * "invalid" With the argument "image", every policy is written as a policy image and the decisions come from
+ * the image loaded back (through its sealed memfd, or through the file when the second argument is "file"),
+ * not from the compiled policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "policy.h"
+#include "policy_image.h"
 
 /* Every hex field starts with 'x', so that an empty string is still a field. */
 static char *unhex(const char *s, size_t *len) {
@@ -42,7 +45,30 @@ static void print_verdict(const struct td_verdict *v) {
     putchar('\n');
 }
 
-int main(void) {
+/* The policy written as an image and loaded back, in place of the compiled one (NULL if that failed). */
+static struct td_policy *through_image(struct td_policy *compiled, int from_file) {
+    char ref[TD_IMAGE_REF_MAX], problem[512];
+    if (td_policy_image_write(compiled, ref, sizeof ref, problem, sizeof problem) != 0) {
+        fprintf(stderr, "write: %s\n", problem);
+        return NULL;
+    }
+    td_policy_free(compiled);
+    if (from_file) {
+        /* drop the descriptor: <hash>:-:<path> */
+        char *first = strchr(ref, ':'), *second = strchr(first + 1, ':');
+        first[1] = '-';
+        memmove(first + 2, second, strlen(second) + 1);
+    }
+    int fd;
+    struct td_policy *loaded = td_policy_image_load(ref, &fd, problem, sizeof problem);
+    if (!loaded) fprintf(stderr, "load: %s\n", problem);
+    if (loaded && from_file) close(fd);
+    return loaded;
+}
+
+int main(int argc, char **argv) {
+    int image = argc > 1 && strcmp(argv[1], "image") == 0;
+    int from_file = argc > 2 && strcmp(argv[2], "file") == 0;
     static char line[1 << 20];
     struct td_policy *policy = NULL;
     while (fgets(line, sizeof line, stdin)) {
@@ -61,8 +87,9 @@ int main(void) {
             }
             td_policy_free(policy);
             struct td_policy_error err;
-            policy = td_policy_compile((const char *const *)lists[0], counts[0], (const char *const *)lists[1], counts[1],
-                                       localhost, &err);
+            policy = td_policy_compile((const char *const *)lists[0], counts[0],
+                                       (const char *const *)lists[1], counts[1], localhost, &err);
+            if (policy && image) policy = through_image(policy, from_file);
             if (policy) {
                 puts("ok");
             } else {
@@ -122,7 +149,7 @@ int main(void) {
         } else if (cmd == 'R') {
             size_t len;
             char *text = unhex(strtok_r(NULL, " ", &save), &len);
-            struct td_rule rule;
+            struct td_parsed_rule rule;
             char reason[TD_REASON_LEN];
             if (td_parse_rule(text, len, &rule, reason) == 0) {
                 static const char *const KINDS[] = {"name", "wildcard", "address"};
