@@ -14,13 +14,30 @@ const source = join(root, 'test/native/c/escape.c');
 const program = () => buildC('escape', [source], { libs: ['-lpthread'] });
 const addon = () => buildC('escape-addon', [source], { shared: true, suffix: '.node', includes: ['/usr/include/node'], libs: ['-DESCAPE_ADDON'] });
 
-// technique → what kind of peer it talks to
-const TCP = ['alias', 'dlsym-libc', 'dlsym-alias', 'dlvsym', 'rtld-next', 'rtld-default', 'data-pointer', 'by-hand', 'by-hand-alias', 'by-hand-syscall', 'short-v6'];
-const UDP = ['by-hand-sendto', 'unspec-sendto'];
-const CHILD = ['child-execveat', 'child-syscall-execveat', 'child-execve-by-hand', 'child-posix_spawn', 'child-system-by-hand'];
-const ALL = [...TCP, ...UDP, ...CHILD];
-// the BYPASSES row each technique belongs to
-const ROW = (how) => (how === 'alias' ? 'L1' : how === 'short-v6' || how === 'unspec-sendto' ? 'L3' : how.startsWith('child-') ? 'L4' : 'L2');
+// [BYPASSES row, technique, the peer it talks to]
+const TECHNIQUES = [
+    ['L1', 'alias', 'tcp'],
+    ['L2', 'dlsym-libc', 'tcp'],
+    ['L2', 'dlsym-alias', 'tcp'],
+    ['L2', 'dlvsym', 'tcp'],
+    ['L2', 'rtld-next', 'tcp'],
+    ['L2', 'rtld-default', 'tcp'],
+    ['L2', 'data-pointer', 'tcp'],
+    ['L2', 'by-hand', 'tcp'],
+    ['L2', 'by-hand-alias', 'tcp'],
+    ['L2', 'by-hand-syscall', 'tcp'],
+    ['L2', 'by-hand-sendto', 'udp'],
+    ['L3', 'short-v6', 'tcp'],
+    ['L3', 'unspec-sendto', 'udp'],
+    ['L4', 'child-execveat', 'child'],
+    ['L4', 'child-syscall-execveat', 'child'],
+    ['L4', 'child-execve-by-hand', 'child'],
+    ['L4', 'child-posix_spawn', 'child'],
+    ['L4', 'child-system-by-hand', 'child'],
+];
+const TCP = TECHNIQUES.filter((t) => t[2] === 'tcp').map((t) => t[1]);
+const UDP = TECHNIQUES.filter((t) => t[2] === 'udp').map((t) => t[1]);
+const ALL = TECHNIQUES.map((t) => t[1]);
 
 const peers = serve({
     blockedTcp: () => tcpServer('127.0.0.3'),
@@ -40,20 +57,20 @@ async function preload(how, marker, { allowed = false, env = POLICY, shim = true
 }
 
 describe('L1–L4 in preload mode: ways to libc\'s own functions', () => {
-    for (const how of ALL) {
-        test(`${ROW(how)} ${how}: blocked — the marker never reaches the peer`, async () => {
+    for (const [row, how] of TECHNIQUES) {
+        test(`${row} ${how}: blocked — the marker never reaches the peer`, async () => {
             const marker = `pre-block-${how}`;
             const r = await preload(how, marker);
             assert.equal(r.line, 'error EACCES', r.stderr);
             assert.equal(r.arrived, false);
         });
-        test(`${ROW(how)} ${how}: with tethered off the same probe reaches the peer (positive control)`, async () => {
+        test(`${row} ${how}: with tethered off the same probe reaches the peer (positive control)`, async () => {
             const marker = `pre-off-${how}`;
             const r = await preload(how, marker, { shim: false, env: {} });
             assert.match(r.line, /^ok pong:/, r.stderr);
             assert.equal(r.arrived, true);
         });
-        test(`${ROW(how)} ${how}: log-only lets it through and reports it once`, async () => {
+        test(`${row} ${how}: log-only lets it through and reports it once`, async () => {
             const marker = `pre-log-${how}`;
             const r = await preload(how, marker, { env: { ...POLICY, TETHERED_MODE: 'log' } });
             assert.match(r.line, /^ok pong:/, r.stderr);
@@ -62,7 +79,7 @@ describe('L1–L4 in preload mode: ways to libc\'s own functions', () => {
             const mine = r.events.filter((e) => e.port === port && e.decision === 'would-block');
             assert.equal(mine.length, 1, JSON.stringify(r.events));
         });
-        test(`${ROW(how)} ${how}: an allowed peer works`, async () => {
+        test(`${row} ${how}: an allowed peer works`, async () => {
             const marker = `pre-allow-${how}`;
             const r = await preload(how, marker, { allowed: true });
             assert.match(r.line, /^ok pong:/, r.stderr);

@@ -81,7 +81,7 @@ describe('tethered check', () => {
         }
         const missing = tethered('check', '--policy', join(dir, 'missing.json'));
         assert.equal(missing.code, 2);
-        assert.match(missing.err, /ENOENT/);
+        assert.match(missing.err, /policy file \S+missing\.json not found/);
     });
 
     test('--json prints a machine-readable report', () => {
