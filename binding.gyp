@@ -23,7 +23,7 @@
         "native/shim/events.c", "native/shim/exec.c", "native/shim/hostmap.c", "native/shim/idna.c",
         "native/shim/ip.c", "native/shim/logsink.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/patch.c", "native/shim/policy.c", "native/shim/policy_image.c", "native/shim/sha256.c",
         "native/shim/policy_file.c", "native/shim/real.c", "native/shim/resolv.c", "native/shim/rule.c", "native/shim/scope.c",
-        "native/shim/send.c", "native/shim/syscall.c"
+        "native/shim/send.c", "native/shim/socket.c", "native/shim/syscall.c"
       ],
       "cflags": ["-fPIC", "-fvisibility=hidden"],
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"],

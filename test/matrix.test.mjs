@@ -14,6 +14,7 @@ const ROWS = [
     'T1', 'T2', 'T3',
     ...Array.from({ length: 8 }, (_, i) => `N${i + 1}`),
     'C1', 'C2', 'C3',
+    ...Array.from({ length: 7 }, (_, i) => `L${i + 1}`),
     'S1', 'S2', 'S3', 'S4',
 ];
 

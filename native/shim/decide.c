@@ -339,3 +339,30 @@ void td_record_hostent(const char *name, const struct hostent *h) {
         if (h->h_addrtype == AF_INET6 && h->h_length == 16) td_record_answer(name, AF_INET6, *a);
     }
 }
+
+/* A kind of socket whose traffic names no destination the policy can judge (a raw IP socket that writes
+ * its own header, a packet socket): refused while a policy is in force (an event with reason `raw-socket`);
+ * allowed and reported in log mode. 0, or -1 with errno EACCES. */
+int td_refuse_unjudgeable(const char *op, const char *what) {
+    const struct tethered_scope *scope = td_scope_current();
+    const struct td_config *cfg = config_for(scope);
+    if (!cfg || cfg->allow_all) return 0; /* scopes judge destinations only */
+    int saved = errno;
+    int block = cfg->mode == TD_MODE_ENFORCE;
+    const struct td_event e = {
+        .decision = block ? "block" : "would-block",
+        .op = op,
+        .protocol = what,
+        .reason = "raw-socket",
+        .port = -1,
+        .with_stack = 1,
+        .collector = scope ? scope->collector : 0,
+    };
+    if (!quiet) td_emit(cfg, &e);
+    if (!block) {
+        errno = saved;
+        return 0;
+    }
+    errno = EACCES;
+    return -1;
+}

@@ -5,7 +5,10 @@
  * shim nor the TETHERED_* variables.
  *
  * The new environment is built on the stack: exec may run in a vfork() child, where malloc is unsafe. */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,9 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t c
             continue;
         }
         if (starts_with(envp[i], "TETHERED_")) continue;
+        /* An audit library runs in the child's loader before the shim and can refuse to load it
+         * (la_objsearch): a child that keeps the policy gets none. */
+        if (inherit && starts_with(envp[i], "LD_AUDIT=")) continue;
         out[n++] = envp[i];
     }
     /* LD_PRELOAD=<this library>[:the caller's other entries]; without it when children do not inherit.
@@ -67,6 +73,44 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t c
     return out;
 }
 
+/* Is this exec the dynamic loader run by hand with an audit library (`ld.so --audit LIB program`)? The
+ * audit library could refuse to load the shim, as LD_AUDIT could. The loader is known by having no
+ * PT_INTERP of its own (a static program has none either, and the shim cannot follow one anyway). */
+static int audited_loader(int dirfd, const char *path, char *const argv[], int flags) {
+    int asks = 0;
+    for (size_t i = 1; argv && argv[i] && !asks; i++) asks = strncmp(argv[i], "--audit", 7) == 0;
+    if (!asks) return 0;
+    int fd =
+        (flags & AT_EMPTY_PATH) && path && !*path
+            ? dup(dirfd)
+            : openat(dirfd, path, O_RDONLY | O_CLOEXEC | ((flags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0));
+    if (fd < 0) return 0; /* the exec itself will fail */
+    ElfW(Ehdr) eh;
+    int interp = 0,
+        elf = pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0;
+    for (unsigned i = 0; elf && i < eh.e_phnum && i < 256; i++) {
+        ElfW(Phdr) ph;
+        if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (ElfW(Off))i * eh.e_phentsize)) !=
+            (ssize_t)sizeof ph)
+            break;
+        interp |= ph.p_type == PT_INTERP;
+    }
+    close(fd);
+    return elf && !interp;
+}
+
+/* The shim's own exec refusals, before any exec: 0, or -1 with errno EACCES. */
+int td_exec_refused(int dirfd, const char *path, char *const argv[], int flags) {
+    const struct td_config *cfg = td_config();
+    if (!cfg || !cfg->children_inherit || !audited_loader(dirfd, path, argv, flags)) return 0;
+    static int said;
+    td_warn_once(&said,
+                 "tethered: refused to run the dynamic loader with --audit: an audit library could keep the "
+                 "child from loading the policy\n");
+    errno = EACCES;
+    return -1;
+}
+
 /* Declares the buffers td_child_env needs for `envp`, in the caller's frame. */
 #define CHILD_ENV(envp, result)             \
     size_t count_ = td_env_count(envp);     \
@@ -78,6 +122,7 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t c
  * an exported name called from inside it binds to libc's function, not to the hook. */
 static int exec_with_env(const char *path, char *const argv[], char *const envp[]) {
     if (!td_real.execve) td_resolve_real();
+    if (td_exec_refused(AT_FDCWD, path, argv, 0) != 0) return -1;
     CHILD_ENV(envp, env);
     return td_real.execve(path, argv, env);
 }
@@ -106,6 +151,7 @@ TETHERED_EXPORT int execvp(const char *file, char *const argv[]) {
 
 TETHERED_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     if (!td_real.fexecve) td_resolve_real();
+    if (td_exec_refused(fd, "", argv, AT_EMPTY_PATH) != 0) return -1;
     CHILD_ENV(envp, env);
     return td_real.fexecve(fd, argv, env);
 }
@@ -116,6 +162,7 @@ TETHERED_EXPORT int execveat(int dirfd, const char *path, char *const argv[], ch
         errno = ENOSYS;
         return -1;
     }
+    if (td_exec_refused(dirfd, path, argv, flags) != 0) return -1;
     CHILD_ENV(envp, env);
     return td_real.execveat(dirfd, path, argv, env, flags);
 }

@@ -155,6 +155,12 @@ enum td_use { TD_USE_CONNECT, TD_USE_SEND, TD_USE_FASTOPEN };
  * families and short addresses pass: the kernel refuses them or they are not IP. */
 int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op);
 
+/* Sockets and options whose destinations no hook can judge (socket.c): 0, or -1 with errno EACCES. */
+int td_check_socket(int domain, int type, int protocol, const char *op);
+int td_check_setsockopt(int level, int name, const void *value, socklen_t len, const char *op);
+/* Refuses such a socket under the policy in force (decide.c): an event with reason raw-socket. */
+int td_refuse_unjudgeable(const char *op, const char *what);
+
 /* The hooks' bodies, shared with syscall(): private copies, judgement, the real call. */
 int td_connect(int fd, const struct sockaddr *addr, socklen_t len, const char *op);
 ssize_t td_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len,
@@ -269,5 +275,7 @@ void td_dns_learn(int fd, const struct iovec *iov, size_t iovcnt, ssize_t got, c
  * pointers. Returns out, or envp unchanged when children do not inherit (or the shim is inactive). */
 char *const *td_child_env(char *const *envp, char **out, char *preload, size_t preload_cap);
 size_t td_env_count(char *const *envp);
+/* Refuses an exec the policy could not follow into (the loader run with --audit): -1 with EACCES, else 0. */
+int td_exec_refused(int dirfd, const char *path, char *const argv[], int flags);
 
 #endif

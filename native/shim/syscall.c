@@ -3,6 +3,7 @@
  * arguments (never ENOSYS). A raw `syscall` instruction that bypasses
  * libc is not seen here: see the README. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
 
@@ -18,6 +19,14 @@ TETHERED_EXPORT long syscall(long number, ...) {
     switch (number) {
         case SYS_connect:
             return td_connect((int)a[0], (const struct sockaddr *)a[1], (socklen_t)a[2], "syscall(connect)");
+        case SYS_socket:
+            if (td_check_socket((int)a[0], (int)a[1], (int)a[2], "syscall(socket)") != 0) return -1;
+            break;
+        case SYS_setsockopt:
+            if (td_check_setsockopt((int)a[1], (int)a[2], (const void *)a[3], (socklen_t)a[4],
+                                    "syscall(setsockopt)") != 0)
+                return -1;
+            break;
         case SYS_sendto:
             return td_sendto((int)a[0], (const void *)a[1], (size_t)a[2], (int)a[3],
                              (const struct sockaddr *)a[4], (socklen_t)a[5], "syscall(sendto)");
@@ -30,6 +39,10 @@ TETHERED_EXPORT long syscall(long number, ...) {
         case SYS_execveat: {
             /* the child keeps the shim and the policy, as through execve() and execveat() */
             int at = number == SYS_execve ? 2 : 3;
+            if (number == SYS_execve
+                    ? td_exec_refused(AT_FDCWD, (const char *)a[0], (char *const *)a[1], 0)
+                    : td_exec_refused((int)a[0], (const char *)a[1], (char *const *)a[2], (int)a[4]))
+                return -1;
             char *const *envp = (char *const *)a[at];
             size_t n = td_env_count(envp);
             char *out[n + TD_MAX_INJECT + 2];
