@@ -33,12 +33,16 @@ TETHERED_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, con
                                socklen_t len) {
     if (!td_real.sendto) td_resolve_real();
     struct iovec iov = {(void *)buf, n};
+    if (td_dns_wanted(fd, addr, len)) return td_dns_send(fd, &iov, 1, flags, addr, len, NULL, "sendto");
     if (td_check_send(fd, addr, len, &iov, 1, flags, "sendto") != 0) return -1;
     return td_real.sendto(fd, buf, n, flags, addr, len);
 }
 
 TETHERED_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
     if (!td_real.sendmsg) td_resolve_real();
+    if (msg && td_dns_wanted(fd, msg->msg_name, msg->msg_namelen))
+        return td_dns_send(fd, msg->msg_iov, msg->msg_iovlen, flags, msg->msg_name, msg->msg_namelen, msg,
+                           "sendmsg");
     if (msg && td_check_send(fd, msg->msg_name, msg->msg_namelen, msg->msg_iov, msg->msg_iovlen, flags,
                              "sendmsg") != 0)
         return -1;
@@ -59,6 +63,8 @@ unsigned td_sendmmsg_allowed(int fd, struct mmsghdr *vec, unsigned vlen, int fla
 
 TETHERED_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
     if (!td_real.sendmmsg) td_resolve_real();
+    if (vec && vlen && td_dns_wanted(fd, vec[0].msg_hdr.msg_name, vec[0].msg_hdr.msg_namelen))
+        return td_dns_sendmmsg(fd, vec, vlen, flags, "sendmmsg");
     unsigned ok = td_sendmmsg_allowed(fd, vec, vlen, flags, "sendmmsg");
     if (ok == 0 && vlen > 0) return -1; /* errno = EACCES */
     return td_real.sendmmsg(fd, vec, ok, flags);
