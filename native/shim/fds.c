@@ -87,8 +87,9 @@ static int peer_port(int fd) {
 int td_fd_is_dns(int fd) {
     enum td_fd_kind k = kind_of(fd);
     if (k == TD_FD_OTHER) return 0; /* the hot path: one byte */
-    if (k == TD_FD_DNS) return 1;
     if (fd < 0 || !td_active()) return 0;
+    /* A DNS socket's number may have been closed and reused (glibc's resolver closes its socket after each
+     * lookup; the next open() gets the number), or the socket reconnected: its peer is read every time. */
     /* Not a socket, unconnected, or connected elsewhere: other until a hook sees it change. */
     int dns = peer_port(fd) == 53;
     td_fd_set(fd, dns ? TD_FD_DNS : TD_FD_OTHER);
