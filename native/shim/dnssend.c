@@ -106,7 +106,6 @@ int td_dns_is_server(const struct td_ip *ip) {
     return 0;
 }
 
-
 /* ---- lookups handed to libc's own threads ---- */
 
 #define EXPECTED 16
@@ -230,7 +229,8 @@ static int still_dns(int fd) {
 
 static size_t total_of(const struct iovec *iov, size_t iovcnt) {
     size_t n = 0;
-    for (size_t i = 0; iov && i < iovcnt; i++) n = iov[i].iov_len > SIZE_MAX - n ? SIZE_MAX : n + iov[i].iov_len;
+    for (size_t i = 0; iov && i < iovcnt; i++)
+        n = iov[i].iov_len > SIZE_MAX - n ? SIZE_MAX : n + iov[i].iov_len;
     return n;
 }
 
@@ -254,8 +254,8 @@ static int copy_in(const struct iovec *iov, size_t iovcnt, unsigned char *buf, s
     return 0;
 }
 
-static ssize_t real_sendmsg(int fd, const struct iovec *iov, size_t iovcnt, int flags, const struct sockaddr *to,
-                            socklen_t tolen, const struct msghdr *control) {
+static ssize_t real_sendmsg(int fd, const struct iovec *iov, size_t iovcnt, int flags,
+                            const struct sockaddr *to, socklen_t tolen, const struct msghdr *control) {
     struct msghdr m = {
         .msg_name = (void *)to,
         .msg_namelen = to ? tolen : 0,
@@ -280,7 +280,8 @@ static ssize_t send_stream(int fd, const unsigned char *buf, size_t n, int flags
                                  off ? NULL : control);
         if (k > 0) {
             off += (size_t)k;
-            while (boundary + 2 <= off && boundary + 2 + ((size_t)buf[boundary] << 8 | buf[boundary + 1]) <= off)
+            while (boundary + 2 <= off &&
+                   boundary + 2 + ((size_t)buf[boundary] << 8 | buf[boundary + 1]) <= off)
                 boundary += 2 + ((size_t)buf[boundary] << 8 | buf[boundary + 1]);
             continue;
         }
@@ -328,7 +329,8 @@ ssize_t td_dns_send(int fd, const struct iovec *iov, size_t iovcnt, int flags, c
     if (dest && (!stream || (flags & MSG_FASTOPEN))) {
         /* a datagram to this address, or a TCP Fast Open connect: the address is judged (and noted) */
         if (td_check_address(fd, dest, tolen, op) != 0) return -1;
-        if (port_of(dest, tolen) != DNS_PORT) return real_sendmsg(fd, iov, iovcnt, flags, dest, tolen, control);
+        if (port_of(dest, tolen) != DNS_PORT)
+            return real_sendmsg(fd, iov, iovcnt, flags, dest, tolen, control);
     } else if (!still_dns(fd)) {
         return real_sendmsg(fd, iov, iovcnt, flags, dest, tolen, control);
     }
@@ -399,9 +401,9 @@ int td_dns_check_send(int fd, const struct sockaddr *addr, socklen_t alen, const
     }
     size_t whole;
     int saved = errno;
-    int rc = copy_in(iov, iovcnt, buf, n) != 0
-                 ? 0 /* the real call answers EFAULT */
-                 : stream ? judge_stream(buf, n, 0, &whole, op) : judge_message(buf, n, op);
+    int rc = copy_in(iov, iovcnt, buf, n) != 0 ? 0 /* the real call answers EFAULT */
+             : stream                          ? judge_stream(buf, n, 0, &whole, op)
+                                               : judge_message(buf, n, op);
     if (buf != small) munmap(buf, n);
     if (rc == 0) errno = saved;
     return rc;

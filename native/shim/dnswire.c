@@ -1,7 +1,8 @@
 /* What a program writes to and reads from a socket that may carry DNS: write, send and the other calls
  * that put bytes into a connected socket go through dnssend.c when the descriptor is a DNS socket (one
- * byte read otherwise; fds.c knows which), and the answers read back are learnt from. sendfile and splice move bytes no
- * private copy can be made of: into a DNS socket they are judged as a lookup of no valid name. */
+ * byte read otherwise; fds.c knows which), and the answers read back are learnt from. sendfile and splice
+ * move bytes no private copy can be made of: into a DNS socket they are judged as a lookup of no valid name.
+ */
 /* Hooks named as libc exports them: with 64-bit file offsets the headers would rename some (sendfile,
  * pwritev, fcntl) to their *64 forms, which are exported here as aliases instead. */
 #undef _FILE_OFFSET_BITS
@@ -43,7 +44,8 @@ TETHERED_EXPORT ssize_t __write_nocancel(int fd, const void *buf, size_t n) {
 
 TETHERED_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
     if (!td_real.writev) td_resolve_real();
-    if (iovcnt > 0 && td_fd_is_dns(fd)) return td_dns_send(fd, iov, (size_t)iovcnt, 0, NULL, 0, NULL, "writev");
+    if (iovcnt > 0 && td_fd_is_dns(fd))
+        return td_dns_send(fd, iov, (size_t)iovcnt, 0, NULL, 0, NULL, "writev");
     return td_real.writev(fd, iov, iovcnt);
 }
 
@@ -69,7 +71,8 @@ TETHERED_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count) {
     return td_real.sendfile(out, in, offset, count);
 }
 
-TETHERED_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned int flags) {
+TETHERED_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
+                               unsigned int flags) {
     if (!td_real.splice) td_resolve_real();
     if (td_fd_is_dns(out) && td_dns_refuse("splice") != 0) return -1;
     return td_real.splice(in, off_in, out, off_out, len, flags);
@@ -103,7 +106,8 @@ static ssize_t dns_recvfrom(int fd, void *buf, size_t n, int flags, struct socka
 TETHERED_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
                                  socklen_t *fromlen) {
     if (!td_real.recvfrom) td_resolve_real();
-    if (!td_fd_dns_marked(fd) || (flags & MSG_PEEK)) return td_real.recvfrom(fd, buf, n, flags, from, fromlen);
+    if (!td_fd_dns_marked(fd) || (flags & MSG_PEEK))
+        return td_real.recvfrom(fd, buf, n, flags, from, fromlen);
     return dns_recvfrom(fd, buf, n, flags, from, fromlen);
 }
 

@@ -14,12 +14,12 @@
 #undef _FILE_OFFSET_BITS
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <netinet/in.h>
 
 #include "shim.h"
 
@@ -85,9 +85,18 @@ static int peer_port(int fd) {
 }
 
 int td_fd_is_dns(int fd) {
+    static __thread int busy __attribute__((tls_model("initial-exec")));
     enum td_fd_kind k = kind_of(fd);
     if (k == TD_FD_OTHER) return 0; /* the hot path: one byte */
-    if (fd < 0 || !td_active()) return 0;
+    if (fd < 0) return 0;
+    /* td_active() may load the configuration, which may write (a warning): that write, or a signal
+     * handler's in between, is looked up without asking again */
+    if (!busy) {
+        busy = 1;
+        int active = td_active();
+        busy = 0;
+        if (!active) return 0;
+    }
     /* A DNS socket's number may have been closed and reused (glibc's resolver closes its socket after each
      * lookup; the next open() gets the number), or the socket reconnected: its peer is read every time. */
     /* Not a socket, unconnected, or connected elsewhere: other until a hook sees it change. */
@@ -167,7 +176,8 @@ TETHERED_EXPORT int pidfd_getfd(int pidfd, int target, unsigned int flags) {
     return rc;
 }
 
-TETHERED_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *timeout) {
+TETHERED_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+                             struct timespec *timeout) {
     if (!td_real.recvmmsg) td_resolve_real();
     int rc = td_real.recvmmsg(fd, vec, vlen, flags, timeout);
     for (int i = 0; i < rc; i++) td_fd_received(&vec[i].msg_hdr);
@@ -192,8 +202,8 @@ long td_fd_syscall(long number, long a[6]) {
             if (td_dns_wanted(fd, NULL, 0)) {
                 struct iovec one = {(void *)a[1], (size_t)a[2]};
                 int vec = number != SYS_write;
-                return td_dns_send(fd, vec ? (const struct iovec *)a[1] : &one, vec ? (size_t)a[2] : 1, 0, NULL, 0,
-                                   NULL, number == SYS_write ? "syscall(write)" : "syscall(writev)");
+                return td_dns_send(fd, vec ? (const struct iovec *)a[1] : &one, vec ? (size_t)a[2] : 1, 0,
+                                   NULL, 0, NULL, number == SYS_write ? "syscall(write)" : "syscall(writev)");
             }
             break;
         case SYS_sendfile:

@@ -43,14 +43,16 @@ static int res_query_hook(const char *dname, int class, int type, unsigned char 
     if (!td_real.res_query) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_query", normal) != 0) return refuse(NULL);
-    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_query(dname, class, type, answer, anslen)), answer);
+    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_query(dname, class, type, answer, anslen)),
+                    answer);
 }
 
 static int res_search_hook(const char *dname, int class, int type, unsigned char *answer, int anslen) {
     if (!td_real.res_search) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_search", normal) != 0) return refuse(NULL);
-    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_search(dname, class, type, answer, anslen)), answer);
+    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_search(dname, class, type, answer, anslen)),
+                    answer);
 }
 
 static int res_querydomain_hook(const char *name, const char *domain, int class, int type,
@@ -59,7 +61,8 @@ static int res_querydomain_hook(const char *name, const char *domain, int class,
     char full[TD_NAME_BUF * 2], normal[TD_NAME_BUF];
     joined(name, domain, full, sizeof full);
     if (td_check_lookup(full, "res_querydomain", normal) != 0) return refuse(NULL);
-    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_querydomain(name, domain, class, type, answer, anslen)),
+    return answered(normal,
+                    TD_IN_LOOKUP(normal, td_real.res_querydomain(name, domain, class, type, answer, anslen)),
                     answer);
 }
 
@@ -92,8 +95,8 @@ static int res_nquery_hook(res_state state, const char *dname, int class, int ty
     if (!td_real.res_nquery) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_nquery", normal) != 0) return refuse(state);
-    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_nquery(state, dname, class, type, answer, anslen)),
-                    answer);
+    return answered(
+        normal, TD_IN_LOOKUP(normal, td_real.res_nquery(state, dname, class, type, answer, anslen)), answer);
 }
 
 static int res_nsearch_hook(res_state state, const char *dname, int class, int type, unsigned char *answer,
@@ -101,8 +104,8 @@ static int res_nsearch_hook(res_state state, const char *dname, int class, int t
     if (!td_real.res_nsearch) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_nsearch", normal) != 0) return refuse(state);
-    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_nsearch(state, dname, class, type, answer, anslen)),
-                    answer);
+    return answered(
+        normal, TD_IN_LOOKUP(normal, td_real.res_nsearch(state, dname, class, type, answer, anslen)), answer);
 }
 
 static int res_nquerydomain_hook(res_state state, const char *name, const char *domain, int class, int type,
@@ -111,9 +114,10 @@ static int res_nquerydomain_hook(res_state state, const char *name, const char *
     char full[TD_NAME_BUF * 2], normal[TD_NAME_BUF];
     joined(name, domain, full, sizeof full);
     if (td_check_lookup(full, "res_nquerydomain", normal) != 0) return refuse(state);
-    return answered(normal,
-                    TD_IN_LOOKUP(normal, td_real.res_nquerydomain(state, name, domain, class, type, answer, anslen)),
-                    answer);
+    return answered(
+        normal,
+        TD_IN_LOOKUP(normal, td_real.res_nquerydomain(state, name, domain, class, type, answer, anslen)),
+        answer);
 }
 
 static int res_nsend_hook(res_state state, const unsigned char *msg, int msglen, unsigned char *answer,
@@ -121,7 +125,8 @@ static int res_nsend_hook(res_state state, const unsigned char *msg, int msglen,
     if (!td_real.res_nsend) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (check_packet(msg, msglen, "res_nsend", normal) != 0) return refuse(state);
-    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_nsend(state, msg, msglen, answer, anslen)), answer);
+    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_nsend(state, msg, msglen, answer, anslen)),
+                    answer);
 }
 
 /* Both names of each function: the res_* ones, and the __res_* ones programs built against glibc before

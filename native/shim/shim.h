@@ -146,13 +146,13 @@ int td_lookup_allowed(void);
 int td_lookup_covers(const char *name);
 
 /* Evaluates `call` (the real lookup of `normal`) with this thread inside that lookup. */
-#define TD_IN_LOOKUP(normal, call)             \
-    ({                                         \
-        struct td_lookup td_lookup_;           \
-        td_lookup_enter(&td_lookup_, normal);  \
-        __typeof__(call) td_rc_ = (call);      \
-        td_lookup_leave(&td_lookup_);          \
-        td_rc_;                                \
+#define TD_IN_LOOKUP(normal, call)            \
+    ({                                        \
+        struct td_lookup td_lookup_;          \
+        td_lookup_enter(&td_lookup_, normal); \
+        __typeof__(call) td_rc_ = (call);     \
+        td_lookup_leave(&td_lookup_);         \
+        td_rc_;                               \
     })
 
 /* ---- the map of names resolved to each address ---- */

@@ -91,6 +91,9 @@ export async function rawDnsServer(records = {}, { address = '127.0.0.53', delay
         forget() {
             chunks.length = 0;
         },
-        close: () => (closed = true) && Promise.all([new Promise((r) => udp.close(r)), new Promise((r) => tcp.close(r))]),
+        close: () => {
+            closed = true;
+            return Promise.all([new Promise((r) => udp.close(r)), new Promise((r) => tcp.close(r))]);
+        },
     };
 }
