@@ -117,6 +117,27 @@ describe('L5 DNS on descriptors the hooks did not see connect (preload)', { skip
     });
 });
 
+// What is judged is what is sent: another thread rewriting the question between the check and the kernel's
+// copy of the datagram.
+describe('one private copy of a DNS query is judged and sent', { skip: NEEDS_NETNS }, () => {
+    const s = serve({ dns: () => rawDnsServer({}) });
+    const RACE = ['dns-race', RESOLVER, 'raceok.example.test', 'raceno.example.test', '3000'];
+    test('a question rewritten by another thread while it is sent: the refused name never arrives', async () => {
+        const r = await runUnderShim(netprobe(), RACE, { ...STRICT, TETHERED_ALLOW: 'raceok.example.test', TETHERED_LOG: 'off' });
+        const [, sent, refused] = r.stdout.split(' ').map(Number);
+        assert.ok(sent > 0 && refused > 0, r.stdout + r.stderr);
+        assert.equal(await s.dns.heard('raceno.example.test'), false);
+        assert.equal(await s.dns.heard('raceok.example.test'), true);
+        s.dns.forget();
+    });
+    test('the same race without tethered: the rewritten name arrives (control)', async () => {
+        const r = await runUnderShim(netprobe(), RACE, OFF, { preload: false });
+        assert.match(r.stdout, /^ok 3000 0$/, r.stderr);
+        assert.equal(await s.dns.heard('raceno.example.test'), true);
+        s.dns.forget();
+    });
+});
+
 // The same in a Node process that activate()s: sockets connected before activate() (JavaScript's own
 // dgram and net, and native code), and native code copying a DNS socket after it.
 describe('L5 DNS on descriptors the hooks did not see connect (in-process)', { skip: NEEDS_NETNS }, () => {

@@ -43,6 +43,9 @@
  *       that carry NAME2 next to an allowed NAME: two (TCP: two messages in one write), split (TCP: one
  *       message in two writes), qd2 (one datagram, two questions), additional (NAME2 as an additional
  *       record), response (QR set, question NAME2)
+ *   netprobe dns-race SERVER NAME NAME2 COUNT  COUNT sends of one query buffer on a UDP socket connected to
+ *       SERVER:53 while another thread keeps rewriting its question between NAME and NAME2 (same length);
+ *       prints "ok <sent> <refused>"
  *   netprobe gai-a-rewrite NAME NAME2 [SLOW]  getaddrinfo_a(NAME, no wait), then NAME2 written over the
  *       request's name before libc's thread reads it (BYPASSES L6); with SLOW (a name the server answers
  *       late), 20 lookups of it first keep every libc lookup thread busy, so the request waits in the queue
@@ -708,6 +711,48 @@ static int dns_escape(const char *how, const char *server, const char *name, con
     return rc;
 }
 
+static struct {
+    unsigned char *msg;
+    const char *a, *b;
+    size_t at, len;
+    volatile int stop;
+} race;
+
+static void *flip(void *arg) {
+    (void)arg;
+    while (!race.stop)
+        for (int i = 0; i < 2; i++) memcpy(race.msg + race.at, i ? race.b : race.a, race.len);
+    return NULL;
+}
+
+static int dns_race(const char *server, const char *name, const char *name2, int count) {
+    if (strlen(name) != strlen(name2)) return 2;
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(server, 53, &ss);
+    int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0) return errno_line(errno);
+    static unsigned char q[300];
+    size_t n = dns_query(name, q);
+    race.msg = q;
+    race.at = 13; /* the first label's bytes (same lengths, so only the letters change) */
+    race.len = strcspn(name, ".");
+    race.a = name;
+    race.b = name2;
+    pthread_t t;
+    pthread_create(&t, NULL, flip, NULL);
+    int sent = 0, refused = 0;
+    for (int i = 0; i < count; i++) {
+        if (send(fd, q, n, 0) == (ssize_t)n)
+            sent++;
+        else if (errno == EACCES)
+            refused++;
+    }
+    race.stop = 1;
+    pthread_join(t, NULL);
+    printf("ok %d %d\n", sent, refused);
+    return 0;
+}
+
 static char rewritten[256];
 
 static int gai_a_rewrite(const char *name, const char *name2, const char *slow) {
@@ -880,6 +925,7 @@ int main(int argc, char **argv) {
         printf("ok sent\n");
         return 0;
     }
+    if (strcmp(how, "dns-race") == 0 && argc == 6) return dns_race(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (strcmp(how, "gai-a-rewrite") == 0 && argc >= 4) return gai_a_rewrite(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
     if (strcmp(how, "signal-lookup") == 0 && argc == 8) return signal_lookup(argv);
     if (strcmp(how, "syscall-other") == 0) {
