@@ -9,19 +9,38 @@
 
 #include "shim.h"
 
-static __thread int in_lookup __attribute__((tls_model("initial-exec")));
 static __thread int quiet __attribute__((tls_model("initial-exec")));
+/* Whether this thread's last td_check_lookup allowed the name (0: refused, or only reported in log mode). */
+static __thread int lookup_allowed __attribute__((tls_model("initial-exec")));
+/* The lookups this thread is inside, innermost first: frames on the hooks' own stacks. Only the DNS
+ * questions for these names (and their resolv.conf search-list expansions) pass without another judgement;
+ * anything else the thread does meanwhile (a signal handler, an NSS module, a name the resolver was told
+ * to ask instead) is judged like any other attempt. */
+static __thread const struct td_lookup *lookups __attribute__((tls_model("initial-exec")));
 
 void td_set_quiet(int on) {
     quiet = on;
 }
 
-int td_in_lookup(void) {
-    return in_lookup;
+int td_lookup_allowed(void) {
+    return lookup_allowed;
 }
 
-void td_set_in_lookup(int on) {
-    in_lookup = on;
+void td_lookup_enter(struct td_lookup *l, const char *normal) {
+    l->name = normal ? normal : "";
+    l->outer = lookups;
+    lookups = l; /* one store: a signal handler sees the stack before or after, never half of it */
+}
+
+void td_lookup_leave(const struct td_lookup *l) {
+    lookups = l->outer;
+}
+
+int td_lookup_covers(const char *name) {
+    if (!name || !name[0]) return 0;
+    for (const struct td_lookup *l = lookups; l; l = l->outer)
+        if (l->name[0] && (strcmp(name, l->name) == 0 || td_dns_search_expansion(name, l->name))) return 1;
+    return 0;
 }
 
 static const char *const REASON_NAMES[] = {"allow-rule", "localhost", "deny-rule", "no-rule", "invalid-host"};
@@ -193,15 +212,12 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
     struct td_dest dest;
     int port;
     if (destination(fd, addr, len, use, &dest.ip, &port) != 0) return 0;
-    if (in_lookup) return 0; /* the resolver's own traffic inside an allowed lookup */
+    td_dns_note_peer(fd, port); /* whatever happens next: which descriptors carry DNS (fds.c) */
     const struct tethered_scope *scope = td_scope_current();
     const struct td_config *cfg = config_for(scope);
     if (!cfg) return 0;
-    if (port == 53) {
-        /* DNS: what is asked is judged by name (dnswire.c); the system's name servers need no rule. */
-        td_dns_mark(fd);
-        if (td_dns_is_server(&dest.ip)) return 0;
-    }
+    /* DNS: what is asked is judged by name (dnswire.c); the system's name servers need no rule. */
+    if (port == 53 && td_dns_is_server(&dest.ip)) return 0;
     unsigned long long names = td_hostmap_generation(), config = td_config_generation();
     if (last_allowed.port == port && last_allowed.cfg == cfg &&
         last_allowed.scope == (scope ? scope->id : 0) && last_allowed.names == names &&
@@ -241,7 +257,8 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
 
 int td_check_lookup(const char *name, const char *op, char normal[TD_NAME_BUF]) {
     normal[0] = 0;
-    if (!name || in_lookup) return 0;
+    lookup_allowed = 1;
+    if (!name) return 0;
     const struct tethered_scope *scope = td_scope_current();
     const struct td_config *cfg = config_for(scope);
     if (!cfg && !td_scopes_used()) return 0;
@@ -258,28 +275,61 @@ int td_check_lookup(const char *name, const char *op, char normal[TD_NAME_BUF]) 
     }
     struct judgement j;
     judge(cfg, scope, &dest, TD_ANY_PORT, NULL, 0, &j);
+    lookup_allowed = j.allowed;
     if (j.allowed && !cfg->log_allowed) {
         errno = saved;
         return 0;
     }
+    /* A lookup of the name this thread is already inside (reported when it began) is no new attempt. */
+    int was_quiet = quiet;
+    if (dest.kind == TD_DEST_NAME && td_lookup_covers(dest.name)) quiet = 1;
     int rc = conclude(cfg, &j, scope, op, "dns", dest.kind == TD_DEST_NAME ? dest.name : name, NULL, 0, -1);
+    quiet = was_quiet;
     if (rc == 0) errno = saved;
     return rc;
 }
 
-int td_check_reverse(int family, const void *addr, const char *op) {
-    if (!addr || in_lookup) return 0;
-    const struct tethered_scope *scope = td_scope_current();
-    const struct td_config *cfg = config_for(scope);
-    if (!cfg) return 0;
-    struct td_ip ip;
+/* The name a reverse lookup of ip asks (4.3.2.1.in-addr.arpa, the nibbles of ip6.arpa). */
+static void reverse_name(const struct td_ip *ip, char name[TD_NAME_BUF]) {
+    size_t o = 0;
+    static const char hex[] = "0123456789abcdef";
+    if (ip->family == 4) {
+        for (int k = 3; k >= 0; k--) o += (size_t)snprintf(name + o, TD_NAME_BUF - o, "%u.", ip->bytes[k]);
+        snprintf(name + o, TD_NAME_BUF - o, "in-addr.arpa");
+    } else {
+        for (int k = 15; k >= 0; k--) {
+            name[o++] = hex[ip->bytes[k] & 15];
+            name[o++] = '.';
+            name[o++] = hex[ip->bytes[k] >> 4];
+            name[o++] = '.';
+        }
+        snprintf(name + o, TD_NAME_BUF - o, "ip6.arpa");
+    }
+}
+
+static int ip_of(int family, const void *addr, struct td_ip *ip) {
     if (family == AF_INET) {
         uint32_t v;
         memcpy(&v, addr, 4);
-        td_ip_from_v4(&ip, ntohl(v));
+        td_ip_from_v4(ip, ntohl(v));
     } else if (family == AF_INET6) {
-        td_ip_from_v6(&ip, addr);
+        td_ip_from_v6(ip, addr);
     } else {
+        return -1;
+    }
+    return 0;
+}
+
+int td_check_reverse(int family, const void *addr, const char *op, char normal[TD_NAME_BUF]) {
+    normal[0] = 0;
+    struct td_ip ip;
+    if (!addr || ip_of(family, addr, &ip) != 0) return 0;
+    char name[TD_NAME_BUF];
+    reverse_name(&ip, name);
+    const struct tethered_scope *scope = td_scope_current();
+    const struct td_config *cfg = config_for(scope);
+    if (!cfg) {
+        memcpy(normal, name, sizeof name); /* the lookup's own name, for its questions on the wire */
         return 0;
     }
     /* Loopback names come from /etc/hosts; with allowLocalhost they are no egress. */
@@ -287,24 +337,11 @@ int td_check_reverse(int family, const void *addr, const char *op) {
         struct td_dest d = {.kind = TD_DEST_IP, .ip = ip};
         struct judgement j;
         judge(cfg, scope, &d, TD_ANY_PORT, NULL, 0, &j);
-        if (j.allowed) return 0;
-    }
-    char name[TD_NAME_BUF];
-    size_t o = 0;
-    static const char hex[] = "0123456789abcdef";
-    if (ip.family == 4) {
-        for (int k = 3; k >= 0; k--) o += (size_t)snprintf(name + o, sizeof name - o, "%u.", ip.bytes[k]);
-        snprintf(name + o, sizeof name - o, "in-addr.arpa");
-    } else {
-        for (int k = 15; k >= 0; k--) {
-            name[o++] = hex[ip.bytes[k] & 15];
-            name[o++] = '.';
-            name[o++] = hex[ip.bytes[k] >> 4];
-            name[o++] = '.';
+        if (j.allowed) {
+            memcpy(normal, name, sizeof name);
+            return 0;
         }
-        snprintf(name + o, sizeof name - o, "ip6.arpa");
     }
-    char normal[TD_NAME_BUF];
     return td_check_lookup(name, op, normal);
 }
 

@@ -23,8 +23,8 @@ TETHERED_EXPORT int getaddrinfo(const char *node, const char *service, const str
     char normal[TD_NAME_BUF];
     int numeric = hints && (hints->ai_flags & AI_NUMERICHOST);
     if (node && !numeric && td_check_lookup(node, "getaddrinfo", normal) != 0) return EAI_FAIL;
-    if (!node || numeric || td_in_lookup()) return td_real.getaddrinfo(node, service, hints, res);
-    int rc = TD_IN_LOOKUP(td_real.getaddrinfo(node, service, hints, res));
+    if (!node || numeric) return td_real.getaddrinfo(node, service, hints, res);
+    int rc = TD_IN_LOOKUP(normal, td_real.getaddrinfo(node, service, hints, res));
     if (rc == 0 && res) td_record_addrinfo(normal, *res);
     return rc;
 }
@@ -36,7 +36,7 @@ TETHERED_EXPORT struct hostent *gethostbyname(const char *name) {
         h_errno = NO_RECOVERY;
         return NULL;
     }
-    struct hostent *h = TD_IN_LOOKUP(td_real.gethostbyname(name));
+    struct hostent *h = TD_IN_LOOKUP(normal, td_real.gethostbyname(name));
     td_record_hostent(normal, h);
     return h;
 }
@@ -48,7 +48,7 @@ TETHERED_EXPORT struct hostent *gethostbyname2(const char *name, int af) {
         h_errno = NO_RECOVERY;
         return NULL;
     }
-    struct hostent *h = TD_IN_LOOKUP(td_real.gethostbyname2(name, af));
+    struct hostent *h = TD_IN_LOOKUP(normal, td_real.gethostbyname2(name, af));
     td_record_hostent(normal, h);
     return h;
 }
@@ -65,7 +65,7 @@ TETHERED_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char 
     if (!td_real.gethostbyname_r) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(name, "gethostbyname_r", normal) != 0) return refuse_r(result, h_errnop);
-    int rc = TD_IN_LOOKUP(td_real.gethostbyname_r(name, ret, buf, buflen, result, h_errnop));
+    int rc = TD_IN_LOOKUP(normal, td_real.gethostbyname_r(name, ret, buf, buflen, result, h_errnop));
     if (rc == 0 && result) td_record_hostent(normal, *result);
     return rc;
 }
@@ -75,45 +75,47 @@ TETHERED_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *r
     if (!td_real.gethostbyname2_r) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(name, "gethostbyname2_r", normal) != 0) return refuse_r(result, h_errnop);
-    int rc = TD_IN_LOOKUP(td_real.gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop));
+    int rc = TD_IN_LOOKUP(normal, td_real.gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop));
     if (rc == 0 && result) td_record_hostent(normal, *result);
     return rc;
 }
 
 TETHERED_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type) {
     if (!td_real.gethostbyaddr) td_resolve_real();
-    if (td_check_reverse(type, len >= 4 ? addr : NULL, "gethostbyaddr") != 0) {
+    char normal[TD_NAME_BUF];
+    if (td_check_reverse(type, len >= 4 ? addr : NULL, "gethostbyaddr", normal) != 0) {
         h_errno = NO_RECOVERY;
         return NULL;
     }
-    return TD_IN_LOOKUP(td_real.gethostbyaddr(addr, len, type));
+    return TD_IN_LOOKUP(normal, td_real.gethostbyaddr(addr, len, type));
 }
 
 TETHERED_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret, char *buf,
                                     size_t buflen, struct hostent **result, int *h_errnop) {
     if (!td_real.gethostbyaddr_r) td_resolve_real();
-    if (td_check_reverse(type, len >= 4 ? addr : NULL, "gethostbyaddr_r") != 0)
+    char normal[TD_NAME_BUF];
+    if (td_check_reverse(type, len >= 4 ? addr : NULL, "gethostbyaddr_r", normal) != 0)
         return refuse_r(result, h_errnop);
-    return TD_IN_LOOKUP(td_real.gethostbyaddr_r(addr, len, type, ret, buf, buflen, result, h_errnop));
+    return TD_IN_LOOKUP(normal, td_real.gethostbyaddr_r(addr, len, type, ret, buf, buflen, result, h_errnop));
 }
 
 TETHERED_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
                                 char *serv, socklen_t servlen, int flags) {
     if (!td_real.getnameinfo) td_resolve_real();
+    char normal[TD_NAME_BUF] = "";
     if (host && hostlen && !(flags & NI_NUMERICHOST) && sa) {
         const void *addr = NULL;
         if (sa->sa_family == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in))
             addr = &((const struct sockaddr_in *)sa)->sin_addr;
         if (sa->sa_family == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6))
             addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (addr && td_check_reverse(sa->sa_family, addr, "getnameinfo") != 0) {
+        if (addr && td_check_reverse(sa->sa_family, addr, "getnameinfo", normal) != 0) {
             if (flags & NI_NAMEREQD) return EAI_FAIL;
             /* What getnameinfo itself answers when the lookup finds nothing: the address. */
-            return TD_IN_LOOKUP(
-                td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST));
+            return td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST);
         }
     }
-    return TD_IN_LOOKUP(td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags));
+    return TD_IN_LOOKUP(normal, td_real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags));
 }
 
 struct notify {
@@ -147,6 +149,9 @@ TETHERED_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int nitems, st
             g->__return = EAI_FAIL;
             continue;
         }
+        /* A libc thread asks later: its questions for this name are part of this lookup (reported once),
+         * and a name the program writes into the request after this check is judged on the wire. */
+        td_dns_expect(normal, td_lookup_allowed());
         allowed[n++] = g;
     }
     if (n > 0) return td_real.getaddrinfo_a(mode, allowed, n, sevp);

@@ -43,14 +43,16 @@ static int res_query_hook(const char *dname, int class, int type, unsigned char 
     if (!td_real.res_query) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_query", normal) != 0) return refuse(NULL);
-    return answered(normal, TD_IN_LOOKUP(td_real.res_query(dname, class, type, answer, anslen)), answer);
+    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_query(dname, class, type, answer, anslen)),
+                    answer);
 }
 
 static int res_search_hook(const char *dname, int class, int type, unsigned char *answer, int anslen) {
     if (!td_real.res_search) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_search", normal) != 0) return refuse(NULL);
-    return answered(normal, TD_IN_LOOKUP(td_real.res_search(dname, class, type, answer, anslen)), answer);
+    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_search(dname, class, type, answer, anslen)),
+                    answer);
 }
 
 static int res_querydomain_hook(const char *name, const char *domain, int class, int type,
@@ -59,26 +61,33 @@ static int res_querydomain_hook(const char *name, const char *domain, int class,
     char full[TD_NAME_BUF * 2], normal[TD_NAME_BUF];
     joined(name, domain, full, sizeof full);
     if (td_check_lookup(full, "res_querydomain", normal) != 0) return refuse(NULL);
-    return answered(normal, TD_IN_LOOKUP(td_real.res_querydomain(name, domain, class, type, answer, anslen)),
+    return answered(normal,
+                    TD_IN_LOOKUP(normal, td_real.res_querydomain(name, domain, class, type, answer, anslen)),
                     answer);
 }
 
+/* Judges every question of the packet (the first one's name is the lookup's, in *normal); a packet that is
+ * no plain query is judged as a lookup of an invalid name. res_send reads the packet again later, so
+ * another thread could rewrite it in between: its questions on the wire are judged again there (those for
+ * the name judged here pass as part of this lookup). */
 static int check_packet(const unsigned char *msg, int len, const char *op, char normal[TD_NAME_BUF]) {
     normal[0] = 0;
-    if (td_in_lookup() || (!td_config() && !td_scope_current())) return 0;
-    char name[TD_NAME_BUF];
-    if (len <= 0 || td_dns_question(msg, (size_t)len, name) < 0) {
-        /* A packet whose question cannot be read is judged as a lookup of an invalid name. */
-        return td_check_lookup("", op, normal) == 0 ? 0 : -1;
+    if (!td_active()) return 0;
+    int count = len > 0 ? td_dns_query_questions(msg, (size_t)len) : -1;
+    if (count < 0) return td_check_lookup("", op, normal) == 0 ? 0 : -1;
+    for (int i = count - 1; i >= 0; i--) {
+        char name[TD_NAME_BUF];
+        if (td_dns_nth_question(msg, (size_t)len, i, name) < 0) name[0] = 0;
+        if (td_check_lookup(name, op, normal) != 0) return -1;
     }
-    return td_check_lookup(name, op, normal);
+    return 0;
 }
 
 static int res_send_hook(const unsigned char *msg, int msglen, unsigned char *answer, int anslen) {
     if (!td_real.res_send) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (check_packet(msg, msglen, "res_send", normal) != 0) return refuse(NULL);
-    return answered(normal, TD_IN_LOOKUP(td_real.res_send(msg, msglen, answer, anslen)), answer);
+    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_send(msg, msglen, answer, anslen)), answer);
 }
 
 static int res_nquery_hook(res_state state, const char *dname, int class, int type, unsigned char *answer,
@@ -86,8 +95,8 @@ static int res_nquery_hook(res_state state, const char *dname, int class, int ty
     if (!td_real.res_nquery) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_nquery", normal) != 0) return refuse(state);
-    return answered(normal, TD_IN_LOOKUP(td_real.res_nquery(state, dname, class, type, answer, anslen)),
-                    answer);
+    return answered(
+        normal, TD_IN_LOOKUP(normal, td_real.res_nquery(state, dname, class, type, answer, anslen)), answer);
 }
 
 static int res_nsearch_hook(res_state state, const char *dname, int class, int type, unsigned char *answer,
@@ -95,8 +104,8 @@ static int res_nsearch_hook(res_state state, const char *dname, int class, int t
     if (!td_real.res_nsearch) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (td_check_lookup(dname, "res_nsearch", normal) != 0) return refuse(state);
-    return answered(normal, TD_IN_LOOKUP(td_real.res_nsearch(state, dname, class, type, answer, anslen)),
-                    answer);
+    return answered(
+        normal, TD_IN_LOOKUP(normal, td_real.res_nsearch(state, dname, class, type, answer, anslen)), answer);
 }
 
 static int res_nquerydomain_hook(res_state state, const char *name, const char *domain, int class, int type,
@@ -105,9 +114,10 @@ static int res_nquerydomain_hook(res_state state, const char *name, const char *
     char full[TD_NAME_BUF * 2], normal[TD_NAME_BUF];
     joined(name, domain, full, sizeof full);
     if (td_check_lookup(full, "res_nquerydomain", normal) != 0) return refuse(state);
-    return answered(normal,
-                    TD_IN_LOOKUP(td_real.res_nquerydomain(state, name, domain, class, type, answer, anslen)),
-                    answer);
+    return answered(
+        normal,
+        TD_IN_LOOKUP(normal, td_real.res_nquerydomain(state, name, domain, class, type, answer, anslen)),
+        answer);
 }
 
 static int res_nsend_hook(res_state state, const unsigned char *msg, int msglen, unsigned char *answer,
@@ -115,7 +125,8 @@ static int res_nsend_hook(res_state state, const unsigned char *msg, int msglen,
     if (!td_real.res_nsend) td_resolve_real();
     char normal[TD_NAME_BUF];
     if (check_packet(msg, msglen, "res_nsend", normal) != 0) return refuse(state);
-    return answered(normal, TD_IN_LOOKUP(td_real.res_nsend(state, msg, msglen, answer, anslen)), answer);
+    return answered(normal, TD_IN_LOOKUP(normal, td_real.res_nsend(state, msg, msglen, answer, anslen)),
+                    answer);
 }
 
 /* Both names of each function: the res_* ones, and the __res_* ones programs built against glibc before

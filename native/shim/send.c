@@ -36,6 +36,7 @@ ssize_t td_sendto(int fd, const void *buf, size_t n, int flags, const struct soc
     if (copy_address(addr, len, &copy) != 0) return -1;
     if (addr && len > 0 && (size_t)len <= sizeof copy) addr = (const struct sockaddr *)&copy;
     struct iovec iov = {(void *)buf, n};
+    if (td_dns_wanted(fd, addr, len)) return td_dns_send(fd, &iov, 1, flags, addr, len, NULL, op);
     if (td_check_send(fd, addr, len, &iov, 1, flags, op) != 0) return -1;
     return td_real.sendto(fd, buf, n, flags, addr, len);
 }
@@ -54,6 +55,8 @@ ssize_t td_sendmsg(int fd, const struct msghdr *msg, int flags, const char *op) 
     struct msghdr m;
     struct sockaddr_storage name;
     if (copy_message(msg, &m, &name) != 0) return -1;
+    if (td_dns_wanted(fd, m.msg_name, m.msg_namelen))
+        return td_dns_send(fd, m.msg_iov, m.msg_iovlen, flags, m.msg_name, m.msg_namelen, &m, op);
     if (td_check_send(fd, m.msg_name, m.msg_namelen, m.msg_iov, m.msg_iovlen, flags, op) != 0) return -1;
     return td_real.sendmsg(fd, &m, flags);
 }
@@ -65,6 +68,13 @@ int td_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const cha
     if (!td_real.sendmmsg) td_resolve_real();
     if (!vec || vlen == 0) return td_real.sendmmsg(fd, vec, vlen, flags);
     if (vlen > UIO_MAXIOV) vlen = UIO_MAXIOV;
+    {
+        struct msghdr first;
+        struct sockaddr_storage name;
+        if (copy_message(&vec[0].msg_hdr, &first, &name) != 0) return -1;
+        if (td_dns_wanted(fd, first.msg_name, first.msg_namelen))
+            return td_dns_sendmmsg(fd, vec, vlen, flags, op);
+    }
     enum { BATCH = 32 };
     unsigned sent = 0;
     while (sent < vlen) {

@@ -178,8 +178,9 @@ int td_socket_type(int fd);
 /* Judges a name lookup. Returns 0 to resolve it, -1 to block it (nothing leaves the process). Numeric names
  * and the machine's own hostname pass. *normal receives the name in normal form for td_record_answer. */
 int td_check_lookup(const char *name, const char *op, char normal[TD_NAME_BUF]);
-/* Judges a reverse lookup of `addr` (getnameinfo, gethostbyaddr). */
-int td_check_reverse(int family, const void *addr, const char *op);
+/* Judges a reverse lookup of `addr` (getnameinfo, gethostbyaddr). *normal receives the name it asks
+ * (…in-addr.arpa, …ip6.arpa) when it may go ahead. */
+int td_check_reverse(int family, const void *addr, const char *op, char normal[TD_NAME_BUF]);
 
 /* Records that `name` (normal form) resolved to this address, for the connect that follows. */
 void td_record_answer(const char *name, int family, const void *addr);
@@ -189,18 +190,28 @@ void td_record_hostent(const char *name, const struct hostent *h);
 /* While set, this thread's attempts are judged without an event (a resolver's retries of one query). */
 void td_set_quiet(int on);
 
-/* True while this thread is inside a lookup the policy allowed: the resolver's own traffic is part of it. */
-int td_in_lookup(void);
-void td_set_in_lookup(int on);
+/* The lookup a thread is inside (a frame on the hook's stack; nested lookups and signal handlers push
+ * their own). The DNS questions for its name, and the name's expansions by the search list of
+ * /etc/resolv.conf, are part of it; everything else the thread sends meanwhile is judged on its own. */
+struct td_lookup {
+    const char *name; /* normal form, or "" */
+    const struct td_lookup *outer;
+};
+void td_lookup_enter(struct td_lookup *l, const char *normal);
+void td_lookup_leave(const struct td_lookup *l);
+/* Did this thread's last td_check_lookup allow its name (0: refused, or only reported in log mode)? */
+int td_lookup_allowed(void);
+/* Is `name` (normal form) a question of a lookup this thread is inside? */
+int td_lookup_covers(const char *name);
 
-/* Evaluates `call` (the real lookup) with this thread marked as inside an allowed lookup. */
-#define TD_IN_LOOKUP(call)                \
-    ({                                    \
-        int td_nested_ = td_in_lookup();  \
-        td_set_in_lookup(1);              \
-        __typeof__(call) td_rc_ = (call); \
-        td_set_in_lookup(td_nested_);     \
-        td_rc_;                           \
+/* Evaluates `call` (the real lookup of `normal`) with this thread inside that lookup. */
+#define TD_IN_LOOKUP(normal, call)            \
+    ({                                        \
+        struct td_lookup td_lookup_;          \
+        td_lookup_enter(&td_lookup_, normal); \
+        __typeof__(call) td_rc_ = (call);     \
+        td_lookup_leave(&td_lookup_);         \
+        td_rc_;                               \
     })
 
 /* ---- the map of names resolved to each address ---- */
@@ -254,19 +265,63 @@ int td_dns_question(const unsigned char *msg, size_t len, char name[TD_NAME_BUF]
 /* Records the A and AAAA answers of a DNS response under `name`. */
 void td_dns_record_answers(const char *name, const unsigned char *msg, size_t len);
 
+/* The questions of a DNS message a program sends to a name server, if it is a plain query: QR clear,
+ * opcode QUERY, one or more questions, no answer or authority records, and nothing in the additional
+ * section but an EDNS OPT record of the root name, with no bytes after the last record. Returns the
+ * number of questions, or -1 for anything else (judged as a lookup of no valid name). */
+int td_dns_query_questions(const unsigned char *msg, size_t len);
+/* The name of question `index` (from 0) of such a query in normal form; its length, or -1 when the name
+ * is no valid host name. */
+int td_dns_nth_question(const unsigned char *msg, size_t len, int index, char name[TD_NAME_BUF]);
+
 /* DNS a program sends itself (dnswire.c). */
 void td_dns_load_servers(void);
 /* Is this address a name server of /etc/resolv.conf? */
 int td_dns_is_server(const struct td_ip *ip);
-void td_dns_mark(int fd);
-int td_dns_marked(int fd);
-/* Judges what is sent on fd (to addr, or to its peer when addr is NULL) when it goes to port 53: a query
- * by its question name, anything else as no valid name. Returns 0, or -1 with errno EACCES. */
+/* Is `name` `base` followed by a domain of the search list of /etc/resolv.conf (as read at start)? */
+int td_dns_search_expansion(const char *name, const char *base);
+/* Judges what is sent on fd (to addr, or to its peer when addr is NULL) when it goes to port 53: every
+ * question of every message by its name, anything else as no valid name. Returns 0, or -1 with errno
+ * EACCES. (For the syscall() numbers; the libc hooks send through td_dns_send.) */
 int td_dns_check_send(int fd, const struct sockaddr *addr, socklen_t alen, const struct iovec *iov,
                       size_t iovcnt, const char *op);
+/* Should a send on fd (to addr, if given) go through td_dns_send? Cheap: one byte read for a descriptor
+ * known to carry no DNS. */
+int td_dns_wanted(int fd, const struct sockaddr *addr, socklen_t alen);
+/* Judges and sends a message on a socket that may carry DNS from one private copy of the payload and the
+ * address (what is judged is what is sent). control: sendmsg's ancillary data, or NULL. Returns what
+ * the real call returns, or -1 with errno EACCES. */
+ssize_t td_dns_send(int fd, const struct iovec *iov, size_t iovcnt, int flags, const struct sockaddr *addr,
+                    socklen_t alen, const struct msghdr *control, const char *op);
+/* Judges what no private copy can be made of (sendfile, splice into a DNS socket) as a lookup of no
+ * valid name: 0 (log mode), or -1 with errno EACCES. */
+int td_dns_refuse(const char *op);
+/* sendmmsg on a socket that may carry DNS: each message through td_dns_send. */
+int td_dns_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const char *op);
 /* Records the answers of a DNS response read from a DNS socket (from: the sender, or NULL). */
 void td_dns_learn(int fd, const struct iovec *iov, size_t iovcnt, ssize_t got, const struct sockaddr *from,
                   socklen_t fromlen);
+/* A lookup handed to libc's own threads (getaddrinfo_a): its questions on the wire, asked by a thread
+ * that is inside no lookup, are part of it for a few seconds (allowed: not judged again; refused and
+ * reported: judged without a second event). */
+void td_dns_expect(const char *normal, int allowed);
+/* syscall() numbers that write to, copy or receive descriptors (fds.c); every other number unchanged. */
+long td_fd_syscall(long number, long a[6]);
+
+/* Which descriptors carry DNS (fds.c): a byte per descriptor, unknown until a connect is seen or the
+ * first send on it asks the kernel for its peer. */
+enum td_fd_kind { TD_FD_UNKNOWN = 0, TD_FD_OTHER = 1, TD_FD_DNS = 2 };
+/* Is fd a DNS socket? An unknown descriptor is looked up once (getpeername), while a policy is in force. */
+int td_fd_is_dns(int fd);
+/* Did a recv on fd read a DNS socket (no look-up)? */
+int td_fd_dns_marked(int fd);
+void td_fd_set(int fd, enum td_fd_kind kind);
+/* A connect (or a datagram) to this port from fd. */
+void td_dns_note_peer(int fd, int port);
+/* Descriptors received with SCM_RIGHTS are not known yet. */
+void td_fd_received(const struct msghdr *msg);
+/* Is the active configuration, or a scope of this thread, in force? */
+int td_active(void);
 
 /* ---- children ---- */
 

@@ -51,7 +51,7 @@ TETHERED_EXPORT long syscall(long number, ...) {
             return td_real.syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
         }
         default:
-            break;
+            return td_fd_syscall(number, a); /* writes into a DNS socket, descriptor copies (fds.c) */
     }
     return td_real.syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -32,6 +32,27 @@
  *       tcp-write, tcp-writev, garbage: a datagram that is no DNS query); the reply is read back
  *       (recvfrom, recv, read, recvmsg in turn) and "ok <address>" printed; with PORT, then a connect
  *       to that address and port ("ok <address> connected" or "error …")
+ *   netprobe dns-escape SOURCE:METHOD SERVER NAME [NAME2]  DNS a program sends on a socket the hooks may not
+ *       have seen connect (BYPASSES L5); prints "ok sent" or "error <ERRNO>", reads no reply.
+ *       SOURCE: how the UDP socket connected to SERVER:53 is obtained — plain (connect), raw (a raw
+ *       syscall instruction: the hooks never see it), dup, dup2, dup3, fcntl, fcntl-cloexec, scm (passed
+ *       over a Unix socket), syscall-dup2; the copies land on a number last used by a file or pipe that
+ *       was written to. tcp (connect, TCP). METHOD: write, send, __send and __write_nocancel (from dlsym
+ *       on libc), writev, sendmsg and sendmmsg (no address), pwritev2 (offset -1), syscall-write,
+ *       syscall-writev, sendfile, splice, vmsplice (then splice) — a query for NAME; and the messages
+ *       that carry NAME2 next to an allowed NAME: two (TCP: two messages in one write), split (TCP: one
+ *       message in two writes), qd2 (one datagram, two questions), additional (NAME2 as an additional
+ *       record), response (QR set, question NAME2)
+ *   netprobe dns-race SERVER NAME NAME2 COUNT  COUNT sends of one query buffer on a UDP socket connected to
+ *       SERVER:53 while another thread keeps rewriting its question between NAME and NAME2 (same length);
+ *       prints "ok <sent> <refused>"
+ *   netprobe gai-a-rewrite NAME NAME2 [SLOW]  getaddrinfo_a(NAME, no wait), then NAME2 written over the
+ *       request's name before libc's thread reads it (BYPASSES L6); with SLOW (a name the server answers
+ *       late), 20 lookups of it first keep every libc lookup thread busy, so the request waits in the queue
+ *       while it is rewritten. Prints "ok <address>" or "gai <EAI_…>"
+ *   netprobe signal-lookup NAME SERVER NAME2 NAME3 IP PORT   getaddrinfo(NAME) (the test server answers it
+ *       late) while a timer's signal handler, inside that lookup, looks NAME2 up, sends a query for NAME3
+ *       to SERVER:53 and connects to IP:PORT; prints "ok <gai> <query> <connect>", each "ok" or an error
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,7 +65,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -518,6 +543,305 @@ static int dns_wire(const char *how, const char *server, const char *name, int p
     return 0;
 }
 
+
+/* ---- dns-escape: DNS on descriptors the hooks may not have seen connect (BYPASSES L5) ---- */
+
+/* A UDP socket connected to server:53 with a raw syscall instruction, which no hook sees. */
+static int raw_connect(int fd, const struct sockaddr *sa, socklen_t len) {
+#if defined(__x86_64__)
+    long rc;
+    __asm__ volatile("syscall" : "=a"(rc) : "0"((long)SYS_connect), "D"((long)fd), "S"(sa), "d"((long)len) : "rcx", "r11", "memory");
+    if (rc < 0) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return 0;
+#else
+    return connect(fd, sa, len);
+#endif
+}
+
+/* A descriptor number last used by a file that was written to (the shim may remember it as no DNS), now
+ * free again: the next new descriptor gets it. */
+static int used_number(void) {
+    int f = open("/dev/null", O_WRONLY);
+    if (write(f, "x", 1) != 1) return -1;
+    close(f);
+    return f;
+}
+
+static int escape_socket(const char *source, const char *server) {
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(server, 53, &ss);
+    int tcp = strcmp(source, "tcp") == 0;
+    int fd = socket(ss.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    if (fd < 0) return -1;
+    if (strcmp(source, "raw") == 0) return raw_connect(fd, (struct sockaddr *)&ss, len) == 0 ? fd : -1;
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0) return -1;
+    if (strcmp(source, "plain") == 0 || tcp) return fd;
+    if (strcmp(source, "dup2") == 0 || strcmp(source, "dup3") == 0 || strcmp(source, "syscall-dup2") == 0) {
+        int p[2];
+        if (pipe(p) != 0 || write(p[1], "x", 1) != 1) return -1;
+        int rc = strcmp(source, "dup2") == 0   ? dup2(fd, p[1])
+                 : strcmp(source, "dup3") == 0 ? dup3(fd, p[1], O_CLOEXEC)
+                                               : (int)syscall(SYS_dup2, fd, p[1]);
+        return rc;
+    }
+    int want = used_number();
+    int copy = -1;
+    if (strcmp(source, "dup") == 0) copy = dup(fd);
+    if (strcmp(source, "fcntl") == 0) copy = fcntl(fd, F_DUPFD, 0);
+    if (strcmp(source, "fcntl-cloexec") == 0) copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (strcmp(source, "scm") == 0) {
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) != 0) return -1;
+        want = used_number();
+        char c = 'x', control[CMSG_SPACE(sizeof(int))] = {0};
+        struct iovec iov = {&c, 1};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+        if (sendmsg(sp[0], &m, 0) != 1 || recvmsg(sp[1], &m, 0) != 1) return -1;
+        memcpy(&copy, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof copy);
+    }
+    if (copy >= 0 && copy != want) fprintf(stderr, "netprobe: copy on %d, not the reused %d\n", copy, want);
+    return copy;
+}
+
+/* A query carrying name2 next to name, as `how` says; returns its length (UDP form). */
+static size_t escape_message(const char *how, const char *name, const char *name2, unsigned char *buf) {
+    if (strcmp(how, "response") == 0) {
+        size_t n = dns_query(name2, buf);
+        buf[2] |= 0x80;
+        return n;
+    }
+    size_t n = dns_query(name, buf);
+    if (strcmp(how, "qd2") == 0 || strcmp(how, "additional") == 0) {
+        unsigned char second[300];
+        size_t m = dns_query(name2, second) - 12; /* its question: name, type, class */
+        memcpy(buf + n, second + 12, m);
+        if (strcmp(how, "qd2") == 0) {
+            buf[5] = 2;
+            return n + m;
+        }
+        /* as a TXT record: name, type 16, class 1, ttl, rdlength 0 */
+        buf[n + m - 3] = 16;
+        memset(buf + n + m, 0, 6);
+        buf[11] = 1;
+        return n + m + 6;
+    }
+    return n;
+}
+
+/* Returns 0 when every send went, else the errno of the first that failed. */
+static int dns_escape_on(int fd, const char *method, const char *name, const char *name2) {
+    unsigned char q[1200], *msg = q + 2;
+    size_t n = escape_message(method, name, name2 ? name2 : name, msg);
+    int type = 0;
+    socklen_t tl = sizeof type;
+    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+    if (type == SOCK_STREAM) {
+        q[0] = (unsigned char)(n >> 8);
+        q[1] = (unsigned char)n;
+        msg = q;
+        n += 2;
+        if (strcmp(method, "two") == 0) { /* NAME, then NAME2, in one write */
+            size_t m = dns_query(name2, q + n + 2);
+            q[n] = (unsigned char)(m >> 8);
+            q[n + 1] = (unsigned char)m;
+            n += 2 + m;
+        }
+        if (strcmp(method, "split") == 0) { /* NAME2's message, its name cut in two writes */
+            n = dns_query(name2, q + 2);
+            q[0] = (unsigned char)(n >> 8);
+            q[1] = (unsigned char)n;
+            n += 2;
+            if (write(fd, q, 16) != 16) return errno;
+            return write(fd, q + 16, n - 16) == (ssize_t)(n - 16) ? 0 : errno;
+        }
+    }
+    ssize_t sent = -1;
+    struct iovec iov[2] = {{msg, 5}, {msg + 5, n - 5}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+    if (strcmp(method, "send") == 0) sent = send(fd, msg, n, 0);
+    else if (strcmp(method, "__send") == 0 || strcmp(method, "__write_nocancel") == 0) {
+        void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        void *f = libc ? dlsym(libc, method) : NULL;
+        if (!f) return ENOENT;
+        sent = method[2] == 's' ? ((ssize_t(*)(int, const void *, size_t, int))f)(fd, msg, n, 0)
+                                : ((ssize_t(*)(int, const void *, size_t))f)(fd, msg, n);
+    } else if (strcmp(method, "writev") == 0) sent = writev(fd, iov, 2);
+    else if (strcmp(method, "sendmsg") == 0) sent = sendmsg(fd, &mh, 0);
+    else if (strcmp(method, "sendmmsg") == 0) {
+        struct mmsghdr v = {.msg_hdr = mh};
+        sent = sendmmsg(fd, &v, 1, 0) == 1 ? (ssize_t)v.msg_len : -1;
+    } else if (strcmp(method, "pwritev2") == 0) sent = pwritev2(fd, iov, 2, -1, 0);
+    else if (strcmp(method, "syscall-write") == 0) sent = syscall(SYS_write, fd, msg, n);
+    else if (strcmp(method, "syscall-writev") == 0) sent = syscall(SYS_writev, fd, iov, 2);
+    else if (strcmp(method, "sendfile") == 0) {
+        char path[] = "/tmp/netprobe-XXXXXX";
+        int f = mkstemp(path);
+        unlink(path);
+        if (f < 0 || write(f, msg, n) != (ssize_t)n) return errno;
+        off_t off = 0;
+        sent = sendfile(fd, f, &off, n);
+    } else if (strcmp(method, "splice") == 0 || strcmp(method, "vmsplice") == 0) {
+        int p[2];
+        if (pipe(p) != 0) return errno;
+        struct iovec one = {msg, n};
+        if ((method[0] == 'v' ? vmsplice(p[1], &one, 1, 0) : write(p[1], msg, n)) != (ssize_t)n) return errno;
+        sent = splice(p[0], NULL, fd, NULL, n, 0);
+    } else sent = write(fd, msg, n); /* write, and the messages of two, qd2, additional, response */
+    return sent == (ssize_t)n ? 0 : sent < 0 ? errno : EMSGSIZE;
+}
+
+static int dns_escape(const char *how, const char *server, const char *name, const char *name2) {
+    char source[32];
+    const char *colon = strchr(how, ':');
+    if (!colon || (size_t)(colon - how) >= sizeof source) return EINVAL;
+    memcpy(source, how, (size_t)(colon - how));
+    source[colon - how] = 0;
+    int fd = escape_socket(source, server);
+    if (fd < 0) return errno;
+    int rc = dns_escape_on(fd, colon + 1, name, name2);
+    close(fd);
+    return rc;
+}
+
+static struct {
+    unsigned char *msg;
+    const char *a, *b;
+    size_t at, len;
+    volatile int stop;
+} race;
+
+static void *flip(void *arg) {
+    (void)arg;
+    while (!race.stop)
+        for (int i = 0; i < 2; i++) memcpy(race.msg + race.at, i ? race.b : race.a, race.len);
+    return NULL;
+}
+
+static int dns_race(const char *server, const char *name, const char *name2, int count) {
+    if (strlen(name) != strlen(name2)) return 2;
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(server, 53, &ss);
+    int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0) return errno_line(errno);
+    static unsigned char q[300];
+    size_t n = dns_query(name, q);
+    race.msg = q;
+    race.at = 13; /* the first label's bytes (same lengths, so only the letters change) */
+    race.len = strcspn(name, ".");
+    race.a = name;
+    race.b = name2;
+    pthread_t t;
+    pthread_create(&t, NULL, flip, NULL);
+    int sent = 0, refused = 0;
+    for (int i = 0; i < count; i++) {
+        if (send(fd, q, n, 0) == (ssize_t)n)
+            sent++;
+        else if (errno == EACCES)
+            refused++;
+    }
+    race.stop = 1;
+    pthread_join(t, NULL);
+    printf("ok %d %d\n", sent, refused);
+    return 0;
+}
+
+static char rewritten[256];
+
+static int gai_a_rewrite(const char *name, const char *name2, const char *slow) {
+    struct addrinfo hints = {0};
+    hints.ai_family = AF_INET;
+    static struct gaicb busy[20];
+    for (int i = 0; slow && i < 20; i++) {
+        busy[i] = (struct gaicb){.ar_name = slow, .ar_request = &hints};
+        struct gaicb *one[] = {&busy[i]};
+        getaddrinfo_a(GAI_NOWAIT, one, 1, NULL);
+    }
+    snprintf(rewritten, sizeof rewritten, "%s", name);
+    struct gaicb req = {.ar_name = rewritten, .ar_request = &hints}, *list[] = {&req};
+    int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+    snprintf(rewritten, sizeof rewritten, "%s", name2); /* libc's thread has not read it yet */
+    const struct gaicb *wait[] = {&req};
+    while (rc == 0 && gai_error(&req) == EAI_INPROGRESS) gai_suspend(wait, 1, NULL);
+    int e = rc ? rc : gai_error(&req);
+    if (rc) fprintf(stderr, "netprobe: getaddrinfo_a itself: %s\n", gai_name(rc));
+    if (e) {
+        printf("gai %s\n", gai_name(e));
+        return 1;
+    }
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET, &((struct sockaddr_in *)req.ar_result->ai_addr)->sin_addr, buf, sizeof buf);
+    printf("ok %s\n", buf);
+    return 0;
+}
+
+static struct {
+    const char *server, *name2, *name3, *ip;
+    int port, fired;
+    char gai[32], query[32], conn[32];
+} in_handler;
+
+static void result(char *out, int ok, int e) {
+    if (ok)
+        snprintf(out, 32, "ok");
+    else
+        snprintf(out, 32, "%s", e == EACCES ? "EACCES" : e == ECONNREFUSED ? "ECONNREFUSED" : "failed");
+}
+
+/* Runs while the main thread is inside getaddrinfo(NAME). */
+static void on_alarm(int sig) {
+    (void)sig;
+    int saved = errno;
+    in_handler.fired = 1;
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_INET;
+    int rc = getaddrinfo(in_handler.name2, NULL, &hints, &res);
+    snprintf(in_handler.gai, sizeof in_handler.gai, "%s", rc == 0 ? "ok" : gai_name(rc));
+    if (res) freeaddrinfo(res);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(in_handler.server, 53, &ss);
+    unsigned char q[300];
+    size_t n = dns_query(in_handler.name3, q);
+    ssize_t sent = sendto(fd, q, n, 0, (struct sockaddr *)&ss, len);
+    result(in_handler.query, sent == (ssize_t)n, errno);
+    close(fd);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    len = make_addr(in_handler.ip, in_handler.port, &ss);
+    rc = connect(fd, (struct sockaddr *)&ss, len);
+    result(in_handler.conn, rc == 0, errno);
+    close(fd);
+    errno = saved;
+}
+
+static int signal_lookup(char **argv) {
+    in_handler.server = argv[3];
+    in_handler.name2 = argv[4];
+    in_handler.name3 = argv[5];
+    in_handler.ip = argv[6];
+    in_handler.port = atoi(argv[7]);
+    struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {.it_value = {0, 200000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_INET;
+    int rc = getaddrinfo(argv[2], NULL, &hints, &res);
+    if (!in_handler.fired) {
+        printf("error the signal came after the lookup (%s)\n", rc == 0 ? "ok" : gai_name(rc));
+        return 1;
+    }
+    printf("ok %s %s %s\n", in_handler.gai, in_handler.query, in_handler.conn);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) return 2;
@@ -595,6 +919,15 @@ int main(int argc, char **argv) {
         return connect_ip(argv[2], atoi(argv[3]), 0);
     }
     if (strcmp(how, "dns-wire") == 0 && argc >= 5) return dns_wire(argv[2], argv[3], argv[4], argc > 5 ? atoi(argv[5]) : 0);
+    if (strcmp(how, "dns-escape") == 0 && argc >= 5) {
+        int e = dns_escape(argv[2], argv[3], argv[4], argc > 5 ? argv[5] : NULL);
+        if (e) return errno_line(e);
+        printf("ok sent\n");
+        return 0;
+    }
+    if (strcmp(how, "dns-race") == 0 && argc == 6) return dns_race(argv[2], argv[3], argv[4], atoi(argv[5]));
+    if (strcmp(how, "gai-a-rewrite") == 0 && argc >= 4) return gai_a_rewrite(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
+    if (strcmp(how, "signal-lookup") == 0 && argc == 8) return signal_lookup(argv);
     if (strcmp(how, "syscall-other") == 0) {
         /* getpid, a six-argument mmap, and a write through syscall() */
         long pid = syscall(SYS_getpid);
