@@ -16,6 +16,8 @@
  * 5 bytes straddle an 8-byte word is redirected only while the process has a single thread (always true
  * for a preloaded shim's constructor). x86-64 only; elsewhere nothing is redirected (README). */
 #include <dirent.h>
+#include <dlfcn.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -36,13 +38,14 @@ struct target {
     enum state state;
     unsigned char *entry; /* where the jump goes */
     int live_safe;        /* may be rewritten while other threads run */
+    int wanted;           /* detour = 1 in hooks.def */
     int boundary;         /* the first instruction boundary inside the 5 rewritten bytes (5: none) */
     unsigned char *to;    /* where the jump leads: the stub that jumps on to the hook */
 };
 
 static struct target targets[] = {
 #define TD_HOOK(name, ret, params, detour) \
-    {#name, (void **)&td_real.name, (detour) ? UNSEEN : DONE, NULL, 0, 5, NULL},
+    {#name, (void **)&td_real.name, (detour) ? UNSEEN : DONE, NULL, 0, (detour), 5, NULL},
 #include "hooks.def"
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
@@ -215,11 +218,18 @@ static unsigned char *build_stubs(void) {
     return page;
 }
 
+static void watch_loader(void);
+static uintptr_t first_libc; /* the libc td_real comes from: not one of the copies */
+
 int td_detour_libc(void) {
     static atomic_flag busy = ATOMIC_FLAG_INIT;
     static unsigned char *page;
     if (atomic_flag_test_and_set(&busy)) return atomic_load(&redirected);
     td_resolve_real();
+    if (!first_libc) { /* before td_real leads to the stubs */
+        Dl_info info;
+        if (td_real.connect && dladdr((void *)td_real.connect, &info)) first_libc = (uintptr_t)info.dli_fbase;
+    }
     if (!page) page = build_stubs();
     int alone = -1;
     for (size_t i = 0; page && i < NTARGETS; i++) {
@@ -240,8 +250,99 @@ int td_detour_libc(void) {
         t->state = DONE;
         atomic_fetch_add(&redirected, 1);
     }
+    if (page) watch_loader();
     atomic_flag_clear(&busy);
     return atomic_load(&redirected);
+}
+
+/* ---- other copies of libc (dlmopen() into a new namespace, an audit namespace) ----
+ * Their entries jump straight to the hooks, whose real calls run the first libc's code: the same system
+ * calls. The loader tells of every object it maps through _dl_debug_state() (the debuggers' breakpoint,
+ * _r_debug.r_brk: `ret` and padding), which is redirected too, so a copy is redirected as soon as it is
+ * mapped — before its code can run, whoever loaded it and however its functions are then found. */
+
+#define OTHER_COPIES 16
+static uintptr_t copies[OTHER_COPIES];
+static size_t ncopies;
+
+static void redirect_copy(uintptr_t base, const void *dyn) {
+    static unsigned char scratch[STUB];
+    unsigned char *page = NULL;
+    size_t used = 0, page_size = (size_t)sysconf(_SC_PAGESIZE);
+    int alone = -1;
+    for (size_t i = 0; i < NTARGETS; i++) {
+        struct target t = targets[i];
+        if (!t.wanted) continue;
+        unsigned char *fn = td_elf_lookup(base, dyn, t.name);
+        void *hook = td_own_symbol(t.name);
+        if (!fn || !hook || !prepare(fn, scratch, &t)) continue;
+        if (!t.live_safe) {
+            if (alone < 0) alone = single_threaded();
+            if (!alone) continue;
+        }
+        if (t.boundary < 5) {
+            t.to = constrained_stub(&t, hook);
+        } else {
+            if (!page || used + 16 > page_size) {
+                if (page) mprotect(page, page_size, PROT_READ | PROT_EXEC);
+                page = stub_page((uintptr_t)fn);
+                used = 0;
+            }
+            if (!page || !near((uintptr_t)fn, (uintptr_t)page)) continue;
+            t.to = page + used;
+            put_jump(t.to, (uintptr_t)hook);
+            used += 16;
+        }
+        if (t.to && rewrite(t.entry, (uintptr_t)t.to) == 0) atomic_fetch_add(&redirected, 1);
+    }
+    if (page) mprotect(page, page_size, PROT_READ | PROT_EXEC);
+}
+
+/* Each namespace's list of loaded objects, as the loader shows debuggers (glibc 2.35 and later chain the
+ * namespaces after the first: r_version 2). Read inside the loader's own callback: nothing moves. */
+struct debug_namespaces {
+    struct r_debug base;
+    struct debug_namespaces *next;
+};
+
+static void consider(const struct link_map *l) {
+    if (!l->l_name || !td_str_starts(td_basename(l->l_name), "libc.so") || !l->l_ld) return;
+    if (l->l_addr == first_libc) return;
+    for (size_t i = 0; i < ncopies; i++)
+        if (copies[i] == l->l_addr) return;
+    if (ncopies == OTHER_COPIES) return;
+    copies[ncopies++] = l->l_addr;
+    redirect_copy(l->l_addr, l->l_ld);
+}
+
+static void redirect_copies(void) {
+    if (!first_libc) return; /* which libc is the first is unknown: no copy can be told from it */
+    for (const struct debug_namespaces *ns = (const struct debug_namespaces *)&_r_debug; ns;
+         ns = _r_debug.r_version >= 2 ? ns->next : NULL)
+        for (const struct link_map *l = ns->base.r_map; l; l = l->l_next) consider(l);
+}
+
+/* What _dl_debug_state() now runs: the loader has mapped (or unmapped) objects. */
+static void loader_changed(void) {
+    if (_r_debug.r_state == RT_CONSISTENT) redirect_copies();
+}
+
+static void watch_loader(void) {
+    static int done;
+    unsigned char *brk = (unsigned char *)_r_debug.r_brk;
+    if (done || !brk) return;
+    done = 1;
+    /* `ret` and then padding: nothing but this entry's first byte is ever executed there */
+    for (int i = 1; i < 5; i++)
+        if (brk[0] != 0xc3 || (brk[i] != 0x90 && brk[i] != 0x66 && brk[i] != 0x2e && brk[i] != 0x0f &&
+                               brk[i] != 0x1f && brk[i] != 0xcc && brk[i] != 0x84 && brk[i] != 0x00))
+            return;
+    unsigned char *page = stub_page((uintptr_t)brk);
+    if (!page) return;
+    put_jump(page, (uintptr_t)loader_changed);
+    if (mprotect(page, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_EXEC) != 0) return;
+    rewrite(brk, (uintptr_t)page);
+    redirect_copies(); /* the copies already there */
 }
 
 #else
