@@ -37,10 +37,9 @@ static void *patched_dlopen(const char *file, int mode);
 /* The hooks' own addresses, looked up in this library (a plain &connect here could bind to libc's). */
 static int resolve_hooks(void) {
     if (hook_address[0]) return 0;
-    for (size_t i = 0; i < NHOOKED; i++) {
-        hook_address[i] = td_own_symbol(HOOKED[i]);
-        if (!hook_address[i]) return -1;
-    }
+    /* a name this library does not export (a build that lost one: the registry test fails) is skipped,
+     * never a reason to patch nothing */
+    for (size_t i = 0; i < NHOOKED; i++) hook_address[i] = td_own_symbol(HOOKED[i]);
     hook_address[NHOOKED] = (void *)patched_dlopen;
     real_dlopen = (void *(*)(const char *, int))td_elf_symbol("libc.so", "dlopen");
     if (!real_dlopen) real_dlopen = (void *(*)(const char *, int))td_elf_symbol("libdl.so", "dlopen");

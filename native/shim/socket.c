@@ -80,3 +80,6 @@ TETHERED_EXPORT int setsockopt(int fd, int level, int name, const void *value, s
     if (td_check_setsockopt(level, name, value, len, "setsockopt") != 0) return -1;
     return td_real.setsockopt(fd, level, name, value, len);
 }
+
+/* glibc's other exported names of the same functions (hooks.def) */
+TD_EXPORT_ALIAS(__socket, socket);

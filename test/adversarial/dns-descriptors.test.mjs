@@ -41,19 +41,19 @@ describe('L5 DNS on descriptors the hooks did not see connect (preload)', { skip
 
     const ways = [...SOURCES.map((src) => `${src}:write`), ...METHODS.map((m) => `raw:${m}`)];
     for (const how of ways) {
-        test(`${how}: a query for a refused name never reaches the server; one event`, async () => {
+        test(`L5 ${how}: blocked — a query for a refused name never reaches the server; one event`, async () => {
             const r = await run(how, { TETHERED_ALLOW: ALLOWED });
             assert.equal(r.stdout, 'error EACCES', r.stderr);
             assert.equal(await s.dns.heard(marker(how)), false, 'the marker reached the name server');
             assert.deepEqual(r.events.map((e) => [e.decision, e.protocol, e.host]), [['block', 'dns', marker(how)]]);
         });
-        test(`${how}: without tethered the same query reaches the server (control)`, async () => {
+        test(`L5 ${how}: without tethered the same query reaches the server (control)`, async () => {
             const r = await run(how, OFF, { preload: false });
             assert.equal(r.stdout, 'ok sent', r.stderr);
             assert.equal(await s.dns.heard(marker(how)), true);
             s.dns.forget();
         });
-        test(`${how}: reported once in log mode; allowed by a rule for the name`, async () => {
+        test(`L5 ${how}: reported once in log mode; allowed by a rule for the name`, async () => {
             const logged = await run(how, { TETHERED_ALLOW: ALLOWED, TETHERED_MODE: 'log' });
             assert.equal(logged.stdout, 'ok sent', logged.stderr);
             assert.deepEqual(logged.events.map((e) => [e.decision, e.host]), [['would-block', marker(how)]]);

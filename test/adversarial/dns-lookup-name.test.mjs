@@ -45,13 +45,13 @@ describe('L6 the name looked up changes after the check (preload)', { skip: NEED
         ['RES_OPTIONS ndots puts LOCALDOMAIN first for a dotted name', () => ({ LOCALDOMAIN: 'exfil.test', RES_OPTIONS: 'ndots:5' }), 'api.leakndots.test', 'api.leakndots.test.exfil.test'],
     ];
     for (const [what, env, name, asked] of ENVIRONMENTS) {
-        test(`${what}: getaddrinfo(${name}) allowed, the query for ${asked} is judged by that name and never sent`, async () => {
+        test(`L6 ${what}: getaddrinfo(${name}) allowed, the query for ${asked} is judged by that name, blocked and never sent`, async () => {
             const r = await runUnderShim(netprobe(), ['gai', name], { ...STRICT, ...env(), TETHERED_ALLOW: name });
             assert.match(r.stdout, /^gai EAI_/, r.stderr);
             assert.equal(await s.dns.heard(asked), false, `${asked} reached the name server`);
             assert.deepEqual(r.events.map((e) => [e.decision, e.protocol, e.host]), [['block', 'dns', asked]]);
         });
-        test(`${what}: without tethered glibc asks for ${asked} (control); a rule for it lets it through`, async () => {
+        test(`L6 ${what}: without tethered glibc asks for ${asked} (control); a rule for it allows it`, async () => {
             const off = await runUnderShim(netprobe(), ['gai', name], { ...OFF, ...env() }, { preload: false });
             assert.ok(off.stdout, off.stderr);
             assert.equal(await s.dns.heard(asked), true);
@@ -63,7 +63,7 @@ describe('L6 the name looked up changes after the check (preload)', { skip: NEED
         });
     }
 
-    test('HOSTALIASES: the lookup is reported once in log mode, and answered', async () => {
+    test('L6 HOSTALIASES: the lookup is reported once in log mode, and answered', async () => {
         const r = await runUnderShim(netprobe(), ['gai', 'shortalias'], { ...STRICT, HOSTALIASES: aliasFile(), TETHERED_ALLOW: 'shortalias', TETHERED_MODE: 'log' });
         assert.equal(r.stdout, 'ok 127.0.0.12', r.stderr);
         assert.deepEqual(r.events.map((e) => [e.decision, e.host]), [['would-block', LEAK]]);

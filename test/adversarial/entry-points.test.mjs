@@ -62,7 +62,7 @@ describe('L7 in-process: a locked policy holds against every exported door', { s
         });
     }
 
-    test('L7 dlsym("tethered_set_sink") cannot take the events away from a locked policy (attempts are still reported); it can without the lock', async () => {
+    test('L7 a locked policy keeps its events, attempts are still reported: dlsym("tethered_set_sink") cannot take them away; it can without the lock', async () => {
         const r = await attempt(
             s.tcp,
             `const token = {};
