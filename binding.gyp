@@ -19,10 +19,10 @@
       "product_prefix": "lib",
       "type": "shared_library",
       "sources": [
-        "native/shim/address.c", "native/shim/api.c", "native/shim/config.c", "native/shim/detour.c", "native/shim/dl.c", "native/shim/elf.c", "native/shim/connect.c", "native/shim/current.c", "native/shim/decide.c", "native/shim/dns.c", "native/shim/dnssend.c", "native/shim/dnswire.c", "native/shim/fds.c",
+        "native/shim/address.c", "native/shim/api.c", "native/shim/config.c", "native/shim/detour.c", "native/shim/dl.c", "native/shim/elf.c", "native/shim/connect.c", "native/shim/current.c", "native/shim/decide.c", "native/shim/dns.c", "native/shim/dnssend.c", "native/shim/dnswire.c", "native/shim/fdkind.c", "native/shim/fds.c",
         "native/shim/events.c", "native/shim/exec.c", "native/shim/hostmap.c", "native/shim/idna.c",
         "native/shim/ip.c", "native/shim/logsink.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/patch.c", "native/shim/policy.c", "native/shim/policy_image.c", "native/shim/sha256.c",
-        "native/shim/policy_file.c", "native/shim/real.c", "native/shim/resolv.c", "native/shim/rule.c", "native/shim/scope.c",
+        "native/shim/policy_file.c", "native/shim/real.c", "native/shim/resolv.c", "native/shim/resolvconf.c", "native/shim/rule.c", "native/shim/scope.c",
         "native/shim/send.c", "native/shim/socket.c", "native/shim/syscall.c"
       ],
       "cflags": ["-fPIC", "-fvisibility=hidden"],

@@ -231,6 +231,11 @@ static struct td_config *config_from_env(void) {
         "TETHERED_LOG",     "TETHERED_FAIL_CLOSED", "TETHERED_ALLOW_LOCALHOST", "TETHERED_LOG_ALLOWED",
         "TETHERED_CHILDREN"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) add_inject(c, names[i]);
+#if defined(__SANITIZE_ADDRESS__)
+    /* Test builds: a child given a cleared environment keeps the sanitizer's options with its runtime. */
+    add_inject(c, "ASAN_OPTIONS");
+    add_inject(c, "UBSAN_OPTIONS");
+#endif
     return c;
 }
 

@@ -7,14 +7,6 @@
 
 #include "shim.h"
 
-int td_socket_type(int fd) {
-    int saved = errno, type = 0;
-    socklen_t len = sizeof type;
-    int ok = fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
-    errno = saved;
-    return ok ? type : -1;
-}
-
 int td_check_send(int fd, const struct sockaddr *addr, socklen_t len, const struct iovec *iov, size_t iovcnt,
                   int flags, const char *op) {
     if (addr && len > 0 &&

@@ -20,7 +20,7 @@
 enum td_mode { TD_MODE_ENFORCE, TD_MODE_LOG };
 enum td_log { TD_LOG_STDERR, TD_LOG_FILE, TD_LOG_OFF };
 
-#define TD_MAX_INJECT 12
+#define TD_MAX_INJECT 16
 #define TD_PATH_MAX 4096
 
 struct td_config {
@@ -174,6 +174,8 @@ int td_check_send(int fd, const struct sockaddr *addr, socklen_t len, const stru
                   int flags, const char *op);
 /* The socket type of fd (SOCK_STREAM, SOCK_DGRAM, …), or -1 when it is none; errno is preserved. */
 int td_socket_type(int fd);
+/* A descriptor number that may now name another open file (fdkind.c). */
+void td_fd_forget(int fd);
 
 /* Judges a name lookup. Returns 0 to resolve it, -1 to block it (nothing leaves the process). Numeric names
  * and the machine's own hostname pass. *normal receives the name in normal form for td_record_answer. */
