@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -200,8 +201,11 @@ static int address_ignored(int fd) {
 }
 
 /* The last destination this thread was allowed to reach, and what the answer depended on: a datagram loop
- * to one peer is judged once, not per datagram. */
+ * to one peer is judged once, not per datagram. `valid` is cleared while the entry is rewritten, so that a
+ * signal handler's attempt in the middle of the rewrite never matches half of the old entry and half of
+ * the new one. */
 static __thread struct {
+    int valid;
     struct td_ip ip;
     int port;
     const struct td_config *cfg;
@@ -219,7 +223,7 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
     /* DNS: what is asked is judged by name (dnswire.c); the system's name servers need no rule. */
     if (port == 53 && td_dns_is_server(&dest.ip)) return 0;
     unsigned long long names = td_hostmap_generation(), config = td_config_generation();
-    if (last_allowed.port == port && last_allowed.cfg == cfg &&
+    if (last_allowed.valid && last_allowed.port == port && last_allowed.cfg == cfg &&
         last_allowed.scope == (scope ? scope->id : 0) && last_allowed.names == names &&
         last_allowed.config == config && td_ip_equal(&last_allowed.ip, &dest.ip))
         return 0;
@@ -233,12 +237,16 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
     judge(cfg, scope, &dest, port, ptrs, n, &j);
     if (j.allowed && !cfg->log_allowed) {
         if (port != 53) {
+            last_allowed.valid = 0;
+            atomic_signal_fence(memory_order_seq_cst);
             last_allowed.ip = dest.ip;
             last_allowed.port = port;
             last_allowed.cfg = cfg;
             last_allowed.scope = scope ? scope->id : 0;
             last_allowed.names = names;
             last_allowed.config = config;
+            atomic_signal_fence(memory_order_seq_cst);
+            last_allowed.valid = 1;
         }
         errno = saved;
         return 0;
