@@ -22,6 +22,8 @@ TETHERED_EXPORT int getaddrinfo(const char *node, const char *service, const str
     if (!td_real.getaddrinfo) td_resolve_real();
     char normal[TD_NAME_BUF];
     int numeric = hints && (hints->ai_flags & AI_NUMERICHOST);
+    /* An empty name is no lookup: libc's own answer, with nothing judged or sent */
+    if (node && !*node) return EAI_NONAME;
     if (node && !numeric && td_check_lookup(node, "getaddrinfo", normal) != 0) return EAI_FAIL;
     if (!node || numeric) return td_real.getaddrinfo(node, service, hints, res);
     int rc = TD_IN_LOOKUP(normal, td_real.getaddrinfo(node, service, hints, res));

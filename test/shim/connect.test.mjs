@@ -125,6 +125,14 @@ describe('connect under the shim', { skip }, () => {
         });
     }
 
+    test("an empty name is no lookup: getaddrinfo('') gets libc's own EAI_NONAME, nothing judged", async () => {
+        const plain = await runUnderShim(netprobe(), ['gai', ''], {}, { preload: false });
+        const shimmed = await runUnderShim(netprobe(), ['gai', ''], { ...STRICT, TETHERED_ALLOW: '' });
+        assert.equal(plain.stdout, 'gai EAI_NONAME');
+        assert.equal(shimmed.stdout, plain.stdout);
+        assert.deepEqual(shimmed.events, []);
+    });
+
     test('C3 fork() without exec: the child keeps the policy (blocked, logged, allowed)', async () => {
         const blocked = await runUnderShim(netprobe(), ['fork-connect', '127.0.0.2', String(v4.port)], { ...STRICT, TETHERED_ALLOW: '' });
         assert.equal(blocked.stdout, 'error EACCES');
