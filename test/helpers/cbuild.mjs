@@ -1,4 +1,5 @@
 // Builds the small C programs the native tests run, into build/test/, again only when a source changed.
+// Headers under native/shim and test/native/c (and hooks.def) count as sources for the staleness check.
 // `sanitize: true` builds with AddressSanitizer and UndefinedBehaviorSanitizer (suffix -asan).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -21,13 +22,14 @@ function newest(paths) {
 }
 
 /**
- * Compiles `sources` into build/test/<name>[-asan]; returns the path. Headers under native/shim count as
+ * Compiles `sources` into build/test/<name>[-asan]; returns the path. Headers (native/shim, test/native/c) count as
  * sources for the staleness check.
  */
 export function buildC(name, sources, { sanitize = false, shared = false, libs = [], optimize = '-O1', includes = [], suffix } = {}) {
     mkdirSync(outDir, { recursive: true });
     const out = join(outDir, `${name}${sanitize ? '-asan' : ''}${suffix ?? (shared ? '.so' : '')}`);
-    const headers = readdirSync(shimDir).filter((f) => f.endsWith('.h')).map((f) => join(shimDir, f));
+    const probeDir = join(root, 'test', 'native', 'c');
+    const headers = [shimDir, probeDir].flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.h') || f.endsWith('.def')).map((f) => join(dir, f)));
     if (existsSync(out) && statSync(out).mtimeMs >= newest([...sources, ...headers])) return out;
     const args = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', optimize, '-pthread', `-I${shimDir}`, ...includes.map((i) => `-I${i}`)];
     if (sanitize) args.push(...SANITIZE_FLAGS);

@@ -38,6 +38,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../native/c/probe.h"
+
 #ifdef REDTEAM_AUDIT
 /* ---- the audit library: the loader asks it where to find each object; libtethered.so is "not found" ---- */
 /* exported although the test build hides symbols by default: the loader looks these up by name */
@@ -53,50 +55,6 @@ __attribute__((visibility("default"))) char *la_objsearch(const char *name, uint
 }
 #else
 
-static char line[1024];
-
-static const char *result_errno(int e) {
-    const char *name = e == EACCES         ? "EACCES"
-                       : e == ECONNREFUSED ? "ECONNREFUSED"
-                       : e == EFAULT       ? "EFAULT"
-                       : e == EINVAL       ? "EINVAL"
-                       : e == EPERM        ? "EPERM"
-                       : e == EAFNOSUPPORT ? "EAFNOSUPPORT"
-                       : e == ENETUNREACH  ? "ENETUNREACH"
-                       : e == EAGAIN       ? "EAGAIN"
-                                           : NULL;
-    if (name)
-        snprintf(line, sizeof line, "error %s", name);
-    else
-        snprintf(line, sizeof line, "error %d", e);
-    return line;
-}
-
-static struct sockaddr_in v4(const char *ip, int port) {
-    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, ip, &in.sin_addr);
-    return in;
-}
-
-static void timeouts(int fd) {
-    struct timeval tv = {2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
-/* After a connect: send the marker line and read the peer's answer. */
-static const char *round_trip(int fd, const char *marker) {
-    char out[256];
-    int n = snprintf(out, sizeof out, "%s\n", marker);
-    if (send(fd, out, (size_t)n, MSG_NOSIGNAL) < 0) return result_errno(errno);
-    char buf[256];
-    ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
-    if (got < 0) return result_errno(errno);
-    buf[got] = 0;
-    buf[strcspn(buf, "\r\n")] = 0;
-    snprintf(line, sizeof line, "ok %s", buf);
-    return line;
-}
 
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
 

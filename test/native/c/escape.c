@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 extern char **environ;
 extern int __connect(int, const struct sockaddr *, socklen_t);
 
@@ -32,49 +34,6 @@ typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
 /* a function pointer in data: an R_X86_64_64 relocation against connect, resolved at load time */
 static connect_fn data_connect = connect;
 
-static char line[512];
-
-static const char *result_errno(int e) {
-    const char *name = e == EACCES         ? "EACCES"
-                       : e == ECONNREFUSED ? "ECONNREFUSED"
-                       : e == EFAULT       ? "EFAULT"
-                       : e == EINVAL       ? "EINVAL"
-                       : e == EAFNOSUPPORT ? "EAFNOSUPPORT"
-                       : e == ENETUNREACH  ? "ENETUNREACH"
-                       : e == EAGAIN       ? "EAGAIN"
-                                           : NULL;
-    if (name)
-        snprintf(line, sizeof line, "error %s", name);
-    else
-        snprintf(line, sizeof line, "error %d", e);
-    return line;
-}
-
-static struct sockaddr_in v4(const char *ip, int port) {
-    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, ip, &in.sin_addr);
-    return in;
-}
-
-static void timeouts(int fd) {
-    struct timeval tv = {2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
-/* After a connect: send the marker line and read the peer's answer. */
-static const char *round_trip(int fd, const char *marker) {
-    char out[128];
-    int n = snprintf(out, sizeof out, "%s\n", marker);
-    if (send(fd, out, (size_t)n, MSG_NOSIGNAL) < 0) return result_errno(errno);
-    char buf[256];
-    ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
-    if (got < 0) return result_errno(errno);
-    buf[got] = 0;
-    buf[strcspn(buf, "\r\n")] = 0;
-    snprintf(line, sizeof line, "ok %s", buf);
-    return line;
-}
 
 static const char *with(connect_fn fn, const char *ip, int port, const char *marker) {
     if (!fn) return "error no-function";
