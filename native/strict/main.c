@@ -40,6 +40,17 @@ static void start_command(int chan, char **argv) {
     if (read(chan, &byte, 1) != 1) _exit(2);
     close(listener); /* only the supervisor may hold it: the command must not answer its own calls */
     close(chan);
+    /* The policy is the supervisor's business: the command gets the environment without it. */
+    for (char **e = environ; *e;) {
+        if (strncmp(*e, "TETHERED_", 9) != 0) {
+            e++;
+            continue;
+        }
+        char name[256];
+        size_t n = strcspn(*e, "=");
+        snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), *e);
+        if (unsetenv(name) != 0) break;
+    }
     execvp(argv[0], argv);
     int e = errno;
     char line[600];
@@ -63,6 +74,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Orphans of the command are re-parented to the supervisor, not to init: they stay its descendants,
+     * which is what Yama's ptrace_scope=1 asks of the processes it reaches into. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     child = fork();
     if (child < 0) {
         perror("tethered: fork");
@@ -116,8 +130,11 @@ int main(int argc, char **argv) {
     }
     close(chan[0]);
     int status;
-    while (waitpid(child, &status, 0) < 0)
-        if (errno != EINTR) return 2;
+    for (;;) {
+        pid_t done = waitpid(-1, &status, 0); /* also reaps the re-parented orphans */
+        if (done == child) break;
+        if (done < 0 && errno != EINTR) return 2;
+    }
     /* Descendants still running keep the filter; with the supervisor gone their judged calls fail. */
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
