@@ -306,11 +306,20 @@ void ts_handle(int listener, const struct seccomp_notif *req, struct seccomp_not
         sl = sizeof t.protocol;
         if (getsockopt(t.sock, SOL_SOCKET, SO_PROTOCOL, &t.protocol, &sl) != 0) t.protocol = -1;
         switch (req->data.nr) {
-        case __NR_connect: r = do_connect(&t, req); break;
-        case __NR_sendto: r = do_sendto(&t, req); break;
-        case __NR_sendmsg: r = do_sendmsg(&t, req); break;
-        case __NR_sendmmsg: r = do_sendmmsg(&t, req); break;
-        default: r = -ENOSYS;
+            case __NR_connect:
+                r = do_connect(&t, req);
+                break;
+            case __NR_sendto:
+                r = do_sendto(&t, req);
+                break;
+            case __NR_sendmsg:
+                r = do_sendmsg(&t, req);
+                break;
+            case __NR_sendmmsg:
+                r = do_sendmmsg(&t, req);
+                break;
+            default:
+                r = -ENOSYS;
         }
     }
     if (t.sock >= 0) close(t.sock);

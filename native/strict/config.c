@@ -92,7 +92,8 @@ static void policy_from_rules(char *problem, size_t cap) {
         struct td_policy_error err;
         ts_config.policy = td_policy_compile((const char *const *)allow.items, allow.n,
                                              (const char *const *)deny.items, deny.n, allow_localhost, &err);
-        if (!ts_config.policy) snprintf(problem, cap, "invalid rule \"%.200s\": %.250s", err.rule, err.reason);
+        if (!ts_config.policy)
+            snprintf(problem, cap, "invalid rule \"%.200s\": %.250s", err.rule, err.reason);
     }
     free_list(&allow);
     free_list(&deny);
@@ -111,7 +112,8 @@ int ts_load_config(void) {
             const char *v = getenv(others[i]);
             if (v && *v)
                 snprintf(problem, sizeof problem,
-                         "TETHERED_POLICY_IMAGE holds the whole policy; %s cannot be given with it", others[i]);
+                         "TETHERED_POLICY_IMAGE holds the whole policy; %s cannot be given with it",
+                         others[i]);
         }
         int fd = -1;
         if (!*problem) ts_config.policy = td_policy_image_load(ref, &fd, problem, sizeof problem);
@@ -134,8 +136,8 @@ int ts_load_config(void) {
         ts_config.log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
         if (ts_config.log_fd < 0) {
             char line[600];
-            int n = snprintf(line, sizeof line, "tethered: cannot open the log %.400s; events are not recorded\n",
-                             log);
+            int n = snprintf(line, sizeof line,
+                             "tethered: cannot open the log %.400s; events are not recorded\n", log);
             if (write(2, line, (size_t)n) < 0) {
             }
         }
@@ -145,9 +147,9 @@ int ts_load_config(void) {
     ts_config.policy = NULL;
     ts_config.log_mode = 0;
     char line[700];
-    int n = snprintf(line, sizeof line,
-                     "tethered: the policy cannot be used: %s; all network egress of this process is blocked\n",
-                     problem);
+    int n = snprintf(
+        line, sizeof line,
+        "tethered: the policy cannot be used: %s; all network egress of this process is blocked\n", problem);
     if (write(2, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1)) < 0) {
     }
     return -1;

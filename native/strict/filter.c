@@ -26,7 +26,8 @@
 int ts_install_filter(void) {
     struct sock_filter code[] = {
         /* 0: only the x86-64 system-call table. A 64-bit process can still enter the kernel through the
-         * 32-bit table (int 0x80: another number for connect, and socketcall); that whole table is refused. */
+         * 32-bit table (int 0x80: another number for connect, and socketcall); that whole table is refused.
+         */
         LOAD(arch),
         IF_EQ(AUDIT_ARCH_X86_64, 1, 0),
         RET(SECCOMP_RET_ERRNO | ENOSYS),

@@ -144,7 +144,10 @@ int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, so
         rule = hint;
     }
     int block = !allowed && !ts_config.log_mode;
-    emit(call, allowed ? "allow" : block ? "block" : "would-block", text, port, rule,
-         ts_config.policy ? REASONS[v.reason] : "invalid-policy");
+    emit(call,
+         allowed ? "allow"
+         : block ? "block"
+                 : "would-block",
+         text, port, rule, ts_config.policy ? REASONS[v.reason] : "invalid-policy");
     return !block;
 }

@@ -46,7 +46,8 @@ struct ts_call {
 };
 
 /* Judges a destination address (the supervisor's own copy). Returns 1 to perform the call, 0 to refuse it
- * (EACCES). Addresses that are not IP (and too short ones, which the kernel refuses) pass. Emits the event. */
+ * (EACCES). Addresses that are not IP (and too short ones, which the kernel refuses) pass. Emits the event.
+ */
 int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, socklen_t len);
 
 /* ---- the target (target.c) ---- */

@@ -4,5 +4,4 @@
 
 struct td_real td_real;
 
-void td_resolve_real(void) {
-}
+void td_resolve_real(void) {}

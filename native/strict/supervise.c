@@ -74,7 +74,8 @@ static void *watcher(void *arg) {
             uint64_t id = slots[i].id;
             /* Repeated every round while the slot is still in use: a signal that lands just before the
              * worker enters the call is not lost for good. */
-            if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0) pthread_kill(slots[i].thread, SIGUSR1);
+            if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0)
+                pthread_kill(slots[i].thread, SIGUSR1);
         }
         pthread_mutex_unlock(&lock);
         nanosleep(&(struct timespec){0, TS_WATCH_NS}, NULL);

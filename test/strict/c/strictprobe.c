@@ -36,17 +36,29 @@
 static const char *errname(int e) {
     static char buf[32];
     switch (e) {
-    case EACCES: return "EACCES";
-    case ENOSYS: return "ENOSYS";
-    case EPERM: return "EPERM";
-    case EINTR: return "EINTR";
-    case EINPROGRESS: return "EINPROGRESS";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case EFAULT: return "EFAULT";
-    case EINVAL: return "EINVAL";
-    case EALREADY: return "EALREADY";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    default: snprintf(buf, sizeof buf, "%d", e); return buf;
+        case EACCES:
+            return "EACCES";
+        case ENOSYS:
+            return "ENOSYS";
+        case EPERM:
+            return "EPERM";
+        case EINTR:
+            return "EINTR";
+        case EINPROGRESS:
+            return "EINPROGRESS";
+        case ECONNREFUSED:
+            return "ECONNREFUSED";
+        case EFAULT:
+            return "EFAULT";
+        case EINVAL:
+            return "EINVAL";
+        case EALREADY:
+            return "EALREADY";
+        case ETIMEDOUT:
+            return "ETIMEDOUT";
+        default:
+            snprintf(buf, sizeof buf, "%d", e);
+            return buf;
     }
 }
 
