@@ -37,7 +37,7 @@ struct target {
     int tid;
     int pidfd;
     int sock; /* the duplicate of the target's descriptor */
-    int type, protocol;
+    int domain, type, protocol;
 };
 
 static int still_pending(const struct target *t) {
@@ -49,6 +49,19 @@ static int still_pending(const struct target *t) {
  * which connects); every other socket may use it. */
 static int send_uses_address(const struct target *t, int flags) {
     return !(t->type == SOCK_STREAM && t->protocol == IPPROTO_TCP && !(flags & MSG_FASTOPEN));
+}
+
+/* Judges the address of a send. An IPv4 datagram socket reads AF_UNSPEC as AF_INET and sends to the
+ * address in it (udp_sendmsg): judged as that address. */
+static int judge_send(const struct target *t, const struct ts_call *call, const struct sockaddr_storage *ss,
+                      socklen_t len, int flags) {
+    if (!send_uses_address(t, flags)) return 1;
+    if (t->domain == AF_INET && ss->ss_family == AF_UNSPEC) {
+        struct sockaddr_storage as_v4 = *ss;
+        as_v4.ss_family = AF_INET;
+        return ts_judge_address(call, (const struct sockaddr *)&as_v4, len);
+    }
+    return ts_judge_address(call, (const struct sockaddr *)ss, len);
 }
 
 /* A relative AF_UNIX path means the target's working directory, not ours: it is reached through an open
@@ -132,7 +145,7 @@ static ssize_t do_sendto(struct target *t, const struct seccomp_notif *req) {
         r = -errno;
     else if (!still_pending(t))
         r = -ENOENT;
-    else if (send_uses_address(t, flags) && !ts_judge_address(&call, (struct sockaddr *)&ss, len))
+    else if (!judge_send(t, &call, &ss, len, flags))
         r = -EACCES;
     else if ((r = unix_path(t, &ss, &len, &dirfd)) == 0) {
         ts_inflight_begin(t->listener, t->id);
@@ -235,9 +248,7 @@ static int read_message(struct target *t, uint64_t remote, struct message *m) {
 static ssize_t send_message(struct target *t, struct message *m, int flags, const char *op) {
     struct ts_call call = {op, t->tid, t->type == SOCK_DGRAM};
     if (!still_pending(t)) return -ENOENT;
-    if (m->has_name && send_uses_address(t, flags) &&
-        !ts_judge_address(&call, (struct sockaddr *)&m->name, m->namelen))
-        return -EACCES;
+    if (m->has_name && !judge_send(t, &call, &m->name, m->namelen, flags)) return -EACCES;
     if (m->has_name) {
         int rc = unix_path(t, &m->name, &m->msg.msg_namelen, &m->dirfd);
         if (rc) return rc;
@@ -301,7 +312,9 @@ void ts_handle(int listener, const struct seccomp_notif *req, struct seccomp_not
          * target): the call cannot be judged, so it fails. */
         r = errno == EBADF ? -EBADF : -EACCES;
     } else {
-        socklen_t sl = sizeof t.type;
+        socklen_t sl = sizeof t.domain;
+        if (getsockopt(t.sock, SOL_SOCKET, SO_DOMAIN, &t.domain, &sl) != 0) t.domain = -1;
+        sl = sizeof t.type;
         if (getsockopt(t.sock, SOL_SOCKET, SO_TYPE, &t.type, &sl) != 0) t.type = -1;
         sl = sizeof t.protocol;
         if (getsockopt(t.sock, SOL_SOCKET, SO_PROTOCOL, &t.protocol, &sl) != 0) t.protocol = -1;

@@ -3,9 +3,10 @@
 // is blocked (the marker never reaches the peer, checked on the peer's side), reported once in log mode,
 // and works when allowed — and reaches the peer without tethered (the positive control).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
-import { serve, tcpServer } from '../helpers/shim.mjs';
+import { serve, tcpServer, udpServer } from '../helpers/shim.mjs';
 import { goDial, runPlain, runStrict, strictProbe } from './programs.mjs';
 
 const skip = NEEDS_NETNS;
@@ -82,5 +83,40 @@ describe('strict mode: programs that make their own system calls', { skip }, () 
         const r = await runStrict(strictProbe(), ['uring', '127.0.0.2', String(s.peer.port), m], { ...NO_LOCALHOST, TETHERED_ALLOW: '127.0.0.3' });
         assert.equal(r.stdout, 'error setup ENOSYS', r.stderr);
         assert.ok(!s.peer.lines.includes(m));
+    });
+});
+
+describe('strict mode: other roads to the network', { skip }, () => {
+    const s = serve({ udp: () => udpServer('127.0.0.2') });
+
+    test('a datagram to an AF_UNSPEC address (an IPv4 socket sends to it) is judged as that address', async () => {
+        const plain = await runPlain(strictProbe(), ['unspec', '127.0.0.2', String(s.udp.port), 'unspec-control']);
+        assert.equal(plain.stdout, 'ok pong:unspec-control', 'the kernel does send it');
+        const before = s.udp.datagrams.length;
+        const r = await runStrict(strictProbe(), ['unspec', '127.0.0.2', String(s.udp.port), 'unspec-blocked'], { ...NO_LOCALHOST, TETHERED_ALLOW: '127.0.0.3' });
+        assert.equal(r.stdout, 'error EACCES', r.stderr);
+        assert.equal(s.udp.datagrams.length, before);
+        assert.equal(r.events.length, 1);
+        assert.equal(r.events[0].ip, '127.0.0.2');
+        const allowed = await runStrict(strictProbe(), ['unspec', '127.0.0.2', String(s.udp.port), 'unspec-ok'], { ...NO_LOCALHOST, TETHERED_ALLOW: `127.0.0.2:${s.udp.port}` });
+        assert.equal(allowed.stdout, 'ok pong:unspec-ok', allowed.stderr);
+    });
+
+    test('a supervised program cannot reach into another process of the user (process_vm_readv, like ptrace and pidfd_getfd): a Landlock domain', async () => {
+        const address = readFileSync('/proc/self/maps', 'utf8').split('-')[0];
+        const plain = await runPlain(strictProbe(), ['peek', String(process.pid), address]);
+        assert.equal(plain.stdout, 'ok', 'without tethered the same user may');
+        const r = await runStrict(strictProbe(), ['peek', String(process.pid), address], {});
+        assert.equal(r.stdout, 'error EPERM', r.stderr);
+        // …while a process inside the supervised tree may still reach its own children (debuggers work)
+        const script = `const {spawn}=require('child_process');const a=require('fs').readFileSync('/proc/self/maps','utf8').split('-')[0];
+            spawn(${JSON.stringify(strictProbe())}, ['peek', String(process.pid), a], { stdio: 'inherit' });`;
+        const inside = await runStrict(process.execPath, ['-e', script], {});
+        assert.equal(inside.stdout, 'ok', inside.stderr);
+    });
+
+    test('SCTP sockets are refused (they connect through setsockopt, which carries addresses in memory)', async () => {
+        const r = await runStrict(strictProbe(), ['sctp'], {});
+        assert.equal(r.stdout, 'error EACCES', r.stderr);
     });
 });

@@ -13,6 +13,9 @@
  *   stall IP PORT MARKER      one thread blocks in a connect that cannot finish; the main thread's
  *                             round trip still goes through; then a signal interrupts the blocked one
  *   killparent IP PORT MARKER a round trip, SIGKILL to the parent (the supervisor), another attempt
+ *   unspec IP PORT MARKER     a UDP datagram to an AF_UNSPEC address (IPv4 sockets send to it), answer read
+ *   peek PID HEXADDR          read a byte of another process's memory (process_vm_readv): "ok" or error
+ *   sctp                      socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP): "ok" or error
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,6 +32,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -394,9 +399,42 @@ static int killparent(char **argv) {
     return raw_connect(argv[2], argv[3], argv[4]);
 }
 
+static int unspec(char **argv) {
+    struct sockaddr_in in = addr_of(argv[2], argv[3]);
+    in.sin_family = AF_UNSPEC;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (sendto(fd, argv[4], strlen(argv[4]), 0, (struct sockaddr *)&in, sizeof in) < 0) {
+        printf("error %s\n", errname(errno));
+        return 0;
+    }
+    raw_answer(fd);
+    return 0;
+}
+
+static int peek(const char *pid, const char *addr) {
+    char byte;
+    struct iovec l = {&byte, 1}, r = {(void *)strtoul(addr, NULL, 16), 1};
+    if (process_vm_readv(atoi(pid), &l, 1, &r, 1, 0) != 1)
+        printf("error %s\n", errname(errno));
+    else
+        printf("ok\n");
+    return 0;
+}
+
+static int sctp(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+    if (fd < 0)
+        printf("error %s\n", errname(errno));
+    else
+        printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc < 3) return 2;
+    if (argc < 2) return 2;
     const char *m = argv[1];
     if (!strcmp(m, "raw") && argc == 5) return raw_connect(argv[2], argv[3], argv[4]);
     if (!strcmp(m, "int80") && argc == 5) return int80_connect(argv[2], argv[3], argv[4]);
@@ -408,6 +446,9 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "sendmmsg") && argc == 5) return mmsg(argv);
     if (!strcmp(m, "stall") && argc == 5) return stall(argv);
     if (!strcmp(m, "killparent") && argc == 5) return killparent(argv);
+    if (!strcmp(m, "unspec") && argc == 5) return unspec(argv);
+    if (!strcmp(m, "peek") && argc == 4) return peek(argv[2], argv[3]);
+    if (!strcmp(m, "sctp")) return sctp();
     fprintf(stderr, "strictprobe: bad arguments\n");
     return 2;
 }
