@@ -22,7 +22,7 @@ describe('strict mode: the semantics of judged calls', { skip }, () => {
 
     test('a thread flipping the address while another connects never reaches the refused peer', async () => {
         const before = s.bad.connections;
-        const r = await runStrict(strictProbe(), ['race', '127.0.0.2', String(s.good.port), '127.0.0.3', String(s.bad.port), '400'], {
+        const r = await runStrict(strictProbe(), ['race', '127.0.0.2', String(s.good.port), '127.0.0.3', String(s.bad.port), '5000'], {
             ...allowGood(),
             TETHERED_LOG: 'off',
         });

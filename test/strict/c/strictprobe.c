@@ -8,6 +8,7 @@
  *   nonblock IP PORT MARKER   a non-blocking connect: "inprogress" (EINPROGRESS) then the round trip
  *   chain DEPTH IP PORT MARKER  fork+exec itself DEPTH times; the last descendant does `raw`
  *   race GOOD_IP GOOD_PORT BAD_IP BAD_PORT N   a thread flips the address while the main thread connects
+ *                             (at most N times)
  *   threads T N GOOD_IP GOOD_PORT BAD_IP BAD_PORT   T threads × N connects, alternating; counts verdicts
  *   sendmmsg IP GOOD_PORT BAD_PORT   UDP: [good, good, bad] in one sendmmsg, then [bad] alone
  *   stall IP PORT MARKER      one thread blocks in a connect that cannot finish; the main thread's
@@ -248,7 +249,9 @@ static int race(char **argv) {
     int n = atoi(argv[6]), ok = 0, denied = 0, other = 0;
     pthread_t t;
     pthread_create(&t, NULL, flipper, NULL);
-    for (int i = 0; i < n; i++) {
+    /* up to N attempts, and at least 200: enough once both outcomes were seen often (scheduling decides
+     * how the two threads interleave) */
+    for (int i = 0; i < n && (i < 200 || ok < 20 || denied < 20); i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (connect(fd, (struct sockaddr *)&shared, sizeof shared) == 0) {
             ok++;
