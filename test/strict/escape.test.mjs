@@ -87,7 +87,20 @@ describe('strict mode: programs that make their own system calls', { skip }, () 
 });
 
 describe('strict mode: other roads to the network', { skip }, () => {
-    const s = serve({ udp: () => udpServer('127.0.0.2') });
+    const s = serve({ udp: () => udpServer('127.0.0.2'), v6: () => tcpServer('::1') });
+
+    test('IPv6: a pure-Go program dialling [::1] is blocked with an [address]:port hint, and allowed by an IPv6 rule', async () => {
+        const before = s.v6.lines.length;
+        const r = await runStrict(goDial(), [`[::1]:${s.v6.port}`, 'v6-blocked'], { ...NO_LOCALHOST, TETHERED_ALLOW: '127.0.0.3' });
+        assert.equal(r.stdout, 'error EACCES', r.stderr);
+        assert.equal(s.v6.lines.length, before);
+        assert.equal(r.events.length, 1);
+        assert.equal(r.events[0].ip, '::1');
+        assert.equal(r.events[0].rule, `[::1]:${s.v6.port}`);
+        const ok = await runStrict(goDial(), [`[::1]:${s.v6.port}`, 'v6-ok'], { ...NO_LOCALHOST, TETHERED_ALLOW: `[::1]:${s.v6.port}` });
+        assert.equal(ok.stdout, 'ok pong:v6-ok', ok.stderr);
+        assert.deepEqual(ok.events, []);
+    });
 
     test('a datagram to an AF_UNSPEC address (an IPv4 socket sends to it) is judged as that address', async () => {
         const plain = await runPlain(strictProbe(), ['unspec', '127.0.0.2', String(s.udp.port), 'unspec-control']);
