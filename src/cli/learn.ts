@@ -9,14 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Io } from './check.js';
-import { childEnvironment, launch, splitCommand } from './launch.js';
+import { launch, launchPlan, splitCommand } from './launch.js';
 import { POLICY_OPTIONS, policyFromOptions } from './policy-options.js';
 
-export const LEARN_USAGE = `Usage: tethered learn [--out FILE] [--allow RULE]… [--deny RULE]… [--policy FILE] [--no-localhost] -- COMMAND [ARG…]
+export const LEARN_USAGE = `Usage: tethered learn [--out FILE] [--allow RULE]… [--deny RULE]… [--policy FILE] [--no-localhost] [--strict] -- COMMAND [ARG…]
 
 Runs COMMAND in log mode (nothing is blocked), records every network attempt of it and its children, and
 prints the smallest allow list that would let it pass. --out FILE writes it as a policy file instead.
-Rules given with --allow/--policy are taken as already allowed and not repeated.`;
+Rules given with --allow/--policy are taken as already allowed and not repeated. --strict records through
+the kernel-enforced supervisor (static and Go programs too; addresses only, no names).`;
 
 interface LoggedEvent {
     decision: string;
@@ -66,7 +67,7 @@ export async function learn(argv: readonly string[], io: Io): Promise<number> {
     }
     let values;
     try {
-        ({ values } = parseArgs({ args: split.options, options: { ...POLICY_OPTIONS, out: { type: 'string' } } }));
+        ({ values } = parseArgs({ args: split.options, options: { ...POLICY_OPTIONS, out: { type: 'string' }, strict: { type: 'boolean' } } }));
     } catch (err) {
         io.err(`tethered learn: ${(err as Error).message}\n\n${LEARN_USAGE}`);
         return 2;
@@ -78,8 +79,14 @@ export async function learn(argv: readonly string[], io: Io): Promise<number> {
     }
     const log = join(mkdtempSync(join(tmpdir(), 'tethered-learn-')), 'events.jsonl');
     writeFileSync(log, '');
-    const env = childEnvironment({ policy: built.policy, mode: 'log', log, logAllowed: true });
-    const status = await launch(split.command, env, io.err);
+    let plan;
+    try {
+        plan = launchPlan(split.command, { policy: built.policy, mode: 'log', log, logAllowed: true, strict: values.strict === true });
+    } catch (err) {
+        io.err((err as Error).message);
+        return 2;
+    }
+    const status = await launch(plan.command, plan.env, io.err);
     const events = readFileSync(log, 'utf8')
         .split('\n')
         .filter(Boolean)
