@@ -17,21 +17,22 @@ describe('strict mode: programs that make their own system calls', { skip }, () 
     let n = 0;
     const marker = (what) => `${what}-${process.pid}-${++n}`;
 
+    // [BYPASSES row, what, the program, its arguments for a marker]
     const programs = [
-        ['S1 a static program connecting with the raw syscall instruction', () => strictProbe(), (m) => ['raw', '127.0.0.2', String(s.peer.port), m]],
-        ['S2 a pure-Go program (CGO_ENABLED=0) dialling an address', () => goDial(), (m) => [`127.0.0.2:${s.peer.port}`, m]],
-        ['a grandchild three fork+exec generations down', () => strictProbe(), (m) => ['chain', '3', '127.0.0.2', String(s.peer.port), m]],
+        ['S1', 'a static program connecting with the raw syscall instruction', () => strictProbe(), (m) => ['raw', '127.0.0.2', String(s.peer.port), m]],
+        ['S2', 'a pure-Go program (CGO_ENABLED=0) dialling an address', () => goDial(), (m) => [`127.0.0.2:${s.peer.port}`, m]],
+        ['S1', 'a grandchild three fork+exec generations down', () => strictProbe(), (m) => ['chain', '3', '127.0.0.2', String(s.peer.port), m]],
     ];
 
-    for (const [what, program, args] of programs) {
-        test(`${what}: reaches the peer without tethered (control)`, async () => {
+    for (const [row, label, program, args] of programs) {
+        test(`${row} ${label}: reaches the peer without tethered (control)`, async () => {
             const m = marker('control');
             const r = await runPlain(program(), args(m));
             assert.equal(r.stdout, `ok pong:${m}`, r.stderr);
             assert.ok(s.peer.lines.includes(m));
         });
 
-        test(`${what}: blocked with EACCES, nothing reaches the peer, one strict event`, async () => {
+        test(`${row} ${label}: blocked with EACCES, nothing reaches the peer, one strict event`, async () => {
             const m = marker('blocked');
             const r = await runStrict(program(), args(m), { ...NO_LOCALHOST, TETHERED_ALLOW: '127.0.0.3' });
             assert.equal(r.stdout, 'error EACCES', r.stderr);
@@ -45,7 +46,7 @@ describe('strict mode: programs that make their own system calls', { skip }, () 
             assert.match(e.exe, /strictprobe|godial/);
         });
 
-        test(`${what}: reported once in log mode and let through`, async () => {
+        test(`${row} ${label}: reported once in log mode and let through`, async () => {
             const m = marker('log');
             const r = await runStrict(program(), args(m), { ...NO_LOCALHOST, TETHERED_ALLOW: '127.0.0.3', TETHERED_MODE: 'log' });
             assert.equal(r.stdout, `ok pong:${m}`, r.stderr);
@@ -53,7 +54,7 @@ describe('strict mode: programs that make their own system calls', { skip }, () 
             assert.equal(r.events[0].decision, 'would-block');
         });
 
-        test(`${what}: allowed by an address rule, data round-trips`, async () => {
+        test(`${row} ${label}: allowed by an address rule, data round-trips`, async () => {
             const m = marker('allowed');
             const r = await runStrict(program(), args(m), { ...NO_LOCALHOST, TETHERED_ALLOW: `127.0.0.2:${s.peer.port}` });
             assert.equal(r.stdout, `ok pong:${m}`, r.stderr);
@@ -75,7 +76,7 @@ describe('strict mode: programs that make their own system calls', { skip }, () 
         }
     });
 
-    test('io_uring connect reaches the peer without tethered; under strict mode io_uring is refused (ENOSYS) by the filter', async () => {
+    test('S3 io_uring connect: blocked — it reaches the peer without tethered; under strict mode io_uring is refused (ENOSYS) by the filter', async () => {
         const control = marker('uring');
         const plain = await runPlain(strictProbe(), ['uring', '127.0.0.2', String(s.peer.port), control]);
         assert.equal(plain.stdout, `ok pong:${control}`, plain.stderr);
