@@ -1,15 +1,20 @@
 /**
  * In-process activation: activate() loads libtethered.so through the addon (or finds it preloaded), pushes
  * the policy down, and patches every loaded object so that every outbound attempt of the process — any
- * library, any thread, objects loaded later — is judged. All activation state is one frozen object,
- * replaced in a single assignment.
+ * library, any thread, objects loaded later — is judged.
+ *
+ * One process, one policy (SPEC section 5): nothing about the policy in force is kept in this module. The
+ * shim holds the policy and its lock (checked against the lockToken in native code), and the addon holds
+ * its description beside it, changed only together with it; every copy of this package in the process
+ * (ESM and CJS, another install, a cleared require.cache, a test runner's module registry, a vm realm, a
+ * worker) reads and changes that one state.
  */
-import { shimPath as findShim, type NativeStatus } from './native.js';
+import { loadedShim, shimPath as findShim, type NativeStatus } from './native.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
-import { patchProcess, runtime, setGlobal, type SharedSettings } from './runtime.js';
+import { described, dispatch, patchProcess, runtime, setHandler, type Described } from './runtime.js';
 
 export interface ActivateOptions {
     readonly allow: readonly string[];
@@ -42,18 +47,6 @@ export interface Status {
     readonly patchedSlots: number;
 }
 
-interface Activation {
-    readonly policy: AllowPolicy;
-    readonly options: ActivateOptions;
-    readonly lockToken: object | null;
-    readonly preloaded: boolean;
-    readonly patchedSlots: number;
-    /** process.env entries as they were before activate() changed them */
-    readonly savedEnv: Readonly<Record<string, string | undefined>>;
-}
-
-let current: Activation | null = null;
-
 const ENV_KEYS = ['LD_PRELOAD', 'TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_ALLOW_LOCALHOST', 'TETHERED_MODE', 'TETHERED_FAIL_CLOSED', 'TETHERED_LOG', 'TETHERED_CHILDREN', 'TETHERED_POLICY_FILE', 'TETHERED_POLICY_IMAGE'];
 
 function checkOptions(options: ActivateOptions): void {
@@ -69,10 +62,6 @@ function checkOptions(options: ActivateOptions): void {
     if (options.locked && (typeof options.lockToken !== 'object' || options.lockToken === null)) {
         throw new TypeError('activate(): locked: true needs a lockToken object');
     }
-}
-
-function checkLock(what: string, token: object | undefined): void {
-    if (current?.lockToken && token !== current.lockToken) throw new TetheredLocked(what);
 }
 
 /** Runs a call the shim may refuse because of its lock (set by this or any other copy of the package). */
@@ -102,18 +91,19 @@ function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
 }
 
 /**
- * Puts a policy in force for the whole process (replacing any earlier one). Throws InvalidRuleError for a
- * bad rule (the earlier policy stays), TetheredLocked when a locked policy is in force and `lockToken` is
- * not its token.
+ * Puts a policy in force for the whole process (replacing any earlier one, whichever copy of the package
+ * put it there). Throws InvalidRuleError for a bad rule (the earlier policy stays), TetheredLocked when a
+ * locked policy is in force and `lockToken` is not its token (the shim decides, not this module).
  */
 export function activate(options: ActivateOptions): void {
     checkOptions(options);
-    checkLock('activate()', options.lockToken);
     const policy = new AllowPolicy(options.allow, { deny: options.deny, allowLocalhost: options.allowLocalhost });
-    const { addon, shimPath, preloaded } = runtime();
+    const { addon, shimPath } = runtime();
+    const before = described();
+    const savedEnv = before ? before.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
     const inherit = (options.children ?? 'inherit') === 'inherit';
     // TETHERED_LOG as the user set it, not as an earlier activate() set it for children.
-    const userLog = current ? current.savedEnv.TETHERED_LOG : process.env.TETHERED_LOG;
+    const userLog = before ? savedEnv.TETHERED_LOG : process.env.TETHERED_LOG;
     // What children get (also what the shim injects into every exec).
     const variables = policyVariables(policy, {
         mode: options.logOnly ? 'log' : 'enforce',
@@ -121,7 +111,6 @@ export function activate(options: ActivateOptions): void {
         log: userLog ?? 'stderr',
     });
     const rules = normalRules(policy);
-    // The shim keeps the lock (SPEC section 5): no other caller of its exports can loosen the policy.
     const settings = {
         ...rules,
         logOnly: options.logOnly ?? false,
@@ -130,10 +119,23 @@ export function activate(options: ActivateOptions): void {
         log: userLog ?? 'off',
         inject: Object.entries(variables).map(([k, v]) => `${k}=${v}`),
     };
-    throughLock('activate()', () => { addon.configure(settings, options.lockToken ?? null, options.locked ?? false); });
     installErrorMapping();
+    // Patching first: harmless if the lock then refuses (a policy is in force then, and patched).
     const patchedSlots = patchProcess();
-    const savedEnv = current ? current.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+    const description: Described = {
+        ...rules,
+        logOnly: settings.logOnly,
+        failClosed: settings.failClosed,
+        children: inherit ? 'inherit' : 'none',
+        patchedSlots,
+        savedEnv,
+    };
+    // The shim keeps the lock (SPEC section 5): no other caller of its exports can loosen the policy. The
+    // description and the event handler change with the policy, under the same check.
+    throughLock('activate()', () => {
+        addon.configure(settings, options.lockToken ?? null, options.locked ?? false, dispatch, JSON.stringify(description));
+    });
+    setHandler(addon.generation(), options.onBlocked ?? null);
     restoreEnv(savedEnv);
     if (inherit) {
         process.env.LD_PRELOAD = preloadFirst(shimPath, savedEnv.LD_PRELOAD);
@@ -141,49 +143,39 @@ export function activate(options: ActivateOptions): void {
         for (const key of ['TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_POLICY_FILE', 'TETHERED_POLICY_IMAGE']) Reflect.deleteProperty(process.env, key);
         Object.assign(process.env, variables);
     }
-    setGlobal({ policy, logOnly: options.logOnly ?? false, onBlocked: options.onBlocked ?? null });
-    const shared: SharedSettings = { ...rules, logOnly: options.logOnly ?? false };
-    addon.shareSettings(JSON.stringify(shared));
-    current = Object.freeze({
-        policy,
-        options: Object.freeze({ ...options }),
-        lockToken: options.locked ? (options.lockToken ?? null) : null,
-        preloaded,
-        patchedSlots,
-        savedEnv,
-    });
-}
-
-/** Lifts the policy: every hook passes through again. Throws TetheredLocked without the lock token. */
-export function deactivate(options: { lockToken?: object | undefined } = {}): void {
-    checkLock('deactivate()', options.lockToken);
-    if (!current) return;
-    const { addon } = runtime();
-    throughLock('deactivate()', () => { addon.disable(options.lockToken ?? null); });
-    addon.shareSettings('');
-    setGlobal(null);
-    restoreEnv(current.savedEnv);
-    current = null;
 }
 
 /**
- * Tells the truth from the shim where it knows better than this copy of the JavaScript: a policy from the
- * environment that enforces (a ceiling) is in force even when nothing was activated here, and under it a
- * logOnly activate() still blocks what the ceiling refuses, so the mode is 'enforce'.
+ * Lifts the policy activate() put in force (from whichever copy): every hook passes through again, or
+ * under the environment's policy when there is one. Throws TetheredLocked without the lock token.
+ */
+export function deactivate(options: { lockToken?: object | undefined } = {}): void {
+    // Nothing of tethered in the process: nothing to lift (and no reason to load the shim).
+    if (loadedShim() === null) return;
+    const { addon } = runtime();
+    const before = described();
+    throughLock('deactivate()', () => { addon.disable(options.lockToken ?? null); });
+    if (before) restoreEnv(before.savedEnv);
+}
+
+/**
+ * Tells what the shim and the addon have in force, whoever put it there: a policy from the environment
+ * that enforces (a ceiling) is in force even when nothing was activated, and under it a logOnly activate()
+ * still blocks what the ceiling refuses, so the mode is 'enforce'.
  */
 export function status(): Status {
-    const native = nativeStatus();
-    if (current) {
-        const { allow, deny } = normalRules(current.policy);
+    const native = loadedShim() === null ? null : nativeStatus();
+    const d = native?.description ? (JSON.parse(native.description) as Described) : null;
+    if (native && d) {
         return {
             active: true,
-            mode: native?.ceiling === 'enforce' || !current.options.logOnly ? 'enforce' : 'log',
-            layer: current.preloaded ? 'preload' : 'in-process',
-            locked: current.lockToken !== null || native?.locked === true,
-            rules: { allow, deny },
-            allowLocalhost: current.policy.allowLocalhost,
-            children: current.options.children ?? 'inherit',
-            patchedSlots: current.patchedSlots,
+            mode: native.mode,
+            layer: native.preloaded ? 'preload' : 'in-process',
+            locked: native.locked,
+            rules: { allow: [...d.allow], deny: [...d.deny] },
+            allowLocalhost: d.allowLocalhost,
+            children: d.children,
+            patchedSlots: native.preloaded ? 0 : d.patchedSlots,
         };
     }
     if (native) {

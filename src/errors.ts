@@ -92,3 +92,25 @@ export class EgressViolation extends Error {
         this.scopeLabel = scopeLabel;
     }
 }
+
+/**
+ * Is `err`, or any error in its `cause` chain, a block by tethered? Works across realms and copies of the
+ * package (a test runner's module registry, a vm context, another install): it looks at the error's
+ * `code` and fields, never at its class. The EgressBlocked-shaped error found, or false.
+ */
+export function isEgressBlocked(err: unknown): err is EgressBlocked {
+    return blockedIn(err) !== null;
+}
+
+/** The first EgressBlocked-shaped error in `err`'s cause chain (cycles and depth bounded), or null. */
+export function blockedIn(err: unknown): EgressBlocked | null {
+    const seen = new Set<unknown>();
+    for (let e = err; e !== null && typeof e === 'object' && !seen.has(e) && seen.size < 32; e = (e as { cause?: unknown }).cause) {
+        seen.add(e);
+        const o = e as Partial<Record<'code' | 'host' | 'ip' | 'port' | 'event', unknown>>;
+        if (o.code === 'ERR_EGRESS_BLOCKED' && 'host' in o && 'ip' in o && 'port' in o && typeof o.event === 'object' && o.event !== null) {
+            return e as EgressBlocked;
+        }
+    }
+    return null;
+}

@@ -11,6 +11,7 @@ export {
     TetheredLocked,
     activate,
     deactivate,
+    isEgressBlocked,
     noEgress,
     parseRule,
     readPolicyFile,

@@ -10,7 +10,7 @@ export { activate, deactivate, status } from './activate.js';
 export type { ActivateOptions, Status } from './activate.js';
 export { noEgress, scope } from './scope.js';
 export type { NoEgressOptions, ScopeOptions } from './scope.js';
-export { EgressBlocked, EgressViolation, TetheredLocked } from './errors.js';
+export { EgressBlocked, EgressViolation, TetheredLocked, isEgressBlocked } from './errors.js';
 export type { EgressEvent } from './errors.js';
 export { PolicyFileError, readPolicyFile } from './policy-file.js';
 export type { PolicyFile } from './policy-file.js';

@@ -24,12 +24,15 @@ import { syncBuiltinESMExports } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import workerThreads from 'node:worker_threads';
-import { EgressBlocked, type EgressEvent } from './errors.js';
+import { EgressBlocked, isEgressBlocked, type EgressEvent } from './errors.js';
 import { normaliseDestination, type AllowPolicy, type Explanation } from './policy/index.js';
+import { perThread } from './shared.js';
 import { addEvidence, eventFromLine, globalState, logOnly, report, runtime, scopes, withEvidence, type ScopeFrame } from './runtime.js';
 
-let installed = false;
-let loaded = false;
+// Once per thread, however many copies of the package load (see shared.ts): the first copy's wrappers
+// serve them all (they read the policy from the addon and the scopes from the thread's one registry), so
+// wrappers never stack. `loaded`: tethered is at work (activated, or a scope made) in some copy.
+const wrappers = perThread('wrappers', () => ({ installed: false, loaded: false, workers: false }));
 const kCallSite = Symbol('tethered.callSite');
 const kUrl = Symbol('tethered.url');
 
@@ -200,7 +203,7 @@ function wrapSockets(): void {
     const proto = net.Socket.prototype;
     const connect = methodOf(proto, 'connect');
     const wrappedConnect = function (this: Evidenced, ...args: unknown[]): unknown {
-        if (loaded) {
+        if (wrappers.loaded) {
             const target = connectTarget(args);
             if (target && mayBlock(target.host, target.port)) this[kCallSite] = callSite(wrappedConnect);
         }
@@ -211,7 +214,7 @@ function wrapSockets(): void {
     const destroy = methodOf(proto, 'destroy');
     Reflect.set(proto, 'destroy', function (this: Evidenced, error?: unknown): unknown {
         const e = error as SocketError | undefined;
-        if (loaded && e?.code === 'EACCES' && e.syscall === 'connect') {
+        if (wrappers.loaded && e?.code === 'EACCES' && e.syscall === 'connect') {
             return destroy.call(this, blockedFrom(e, { stack: frames(this[kCallSite]), url: this[kUrl] }));
         }
         return destroy.call(this, error);
@@ -238,13 +241,13 @@ function wrapDgram(): void {
     const proto = dgram.Socket.prototype;
     const mapped = (err: unknown, site: { stack?: string }): unknown => {
         const e = err as SocketError | null | undefined;
-        if (loaded && e?.code === 'EACCES' && (e.syscall === 'send' || e.syscall === 'connect')) return blockedFrom(e, { stack: frames(site) });
+        if (wrappers.loaded && e?.code === 'EACCES' && (e.syscall === 'send' || e.syscall === 'connect')) return blockedFrom(e, { stack: frames(site) });
         return err;
     };
     for (const name of ['send', 'connect'] as const) {
         const original = methodOf(proto, name);
         const wrapped = function (this: dgram.Socket, ...args: unknown[]): unknown {
-            if (!loaded) return original.apply(this, args);
+            if (!wrappers.loaded) return original.apply(this, args);
             // send(msg[, offset, length][, port][, address][, cb]); connect(port[, address][, cb])
             let port: unknown;
             for (let i = name === 'connect' ? 0 : 1; i < args.length; i++) if (typeof args[i] === 'number') port = args[i];
@@ -260,7 +263,7 @@ function wrapDgram(): void {
     }
     const emit = methodOf(proto, 'emit');
     Reflect.set(proto, 'emit', function (this: dgram.Socket & { [kCallSite]?: { stack?: string } }, event: unknown, ...args: unknown[]): unknown {
-        if (event === 'error' && loaded) return emit.call(this, event, mapped(args[0], this[kCallSite] ?? {}), ...args.slice(1));
+        if (event === 'error' && wrappers.loaded) return emit.call(this, event, mapped(args[0], this[kCallSite] ?? {}), ...args.slice(1));
         return emit.call(this, event, ...args);
     });
 }
@@ -269,7 +272,7 @@ function wrapLookups(): void {
     const lookup = dns.lookup as unknown as (hostname: string, ...rest: unknown[]) => unknown;
     const wrappedLookup = function (this: unknown, name: string, ...rest: unknown[]): unknown {
         const callback = rest[rest.length - 1];
-        if (!loaded || typeof callback !== 'function') return lookup.call(this, name, ...rest);
+        if (!wrappers.loaded || typeof callback !== 'function') return lookup.call(this, name, ...rest);
         const frame = scopes.getStore() ?? null;
         const stack = mayBlock(name) ? frames(callSite(wrappedLookup)) : undefined;
         const refusal = scopeRefusal(name, frame, 'dns.lookup', stack);
@@ -294,7 +297,7 @@ function wrapLookups(): void {
     const promises = dns.promises as unknown as { lookup: (hostname: string, options?: unknown) => Promise<unknown> };
     const promiseLookup = promises.lookup;
     const wrappedPromiseLookup = async function (this: unknown, name: string, options?: unknown): Promise<unknown> {
-        if (!loaded) return promiseLookup.call(this, name, options);
+        if (!wrappers.loaded) return promiseLookup.call(this, name, options);
         const frame = scopes.getStore() ?? null;
         const stack = mayBlock(name) ? frames(callSite(wrappedPromiseLookup)) : undefined;
         const refusal = scopeRefusal(name, frame, 'dns.promises.lookup', stack);
@@ -330,7 +333,7 @@ function wrapResolveMethods(target: object, promises: boolean): void {
         const op = `dns.${method}`;
         const wrapped = promises
             ? async function (this: unknown, name: unknown, ...rest: unknown[]): Promise<unknown> {
-                  if (!loaded) return fn.call(this, name, ...rest);
+                  if (!wrappers.loaded) return fn.call(this, name, ...rest);
                   const frame = scopes.getStore() ?? null;
                   const site = mayBlock(name) ? callSite(wrapped) : {};
                   try {
@@ -341,7 +344,7 @@ function wrapResolveMethods(target: object, promises: boolean): void {
               }
             : function (this: unknown, name: unknown, ...rest: unknown[]): unknown {
                   const callback = rest[rest.length - 1];
-                  if (!loaded || typeof callback !== 'function') return fn.call(this, name, ...rest);
+                  if (!wrappers.loaded || typeof callback !== 'function') return fn.call(this, name, ...rest);
                   const frame = scopes.getStore() ?? null;
                   const site = mayBlock(name) ? callSite(wrapped) : {};
                   rest[rest.length - 1] = (err: unknown, ...results: unknown[]) => (callback as (...a: unknown[]) => unknown)(refusedQuery(err, name, op, frame, frames(site)), ...results);
@@ -378,12 +381,13 @@ function wrapFetch(): void {
     if (typeof original !== 'function') return;
     const wrappedFetch = async function (input: unknown, init?: unknown): Promise<Response> {
         // undici connects from its own callbacks: the caller's stack is the one to report.
-        const site = loaded && fetchMayBlock(input) ? callSite(wrappedFetch) : undefined;
+        const site = wrappers.loaded && fetchMayBlock(input) ? callSite(wrappedFetch) : undefined;
         try {
             return (await original.call(globalThis, input, init)) as Response;
         } catch (err) {
             const blocked = (err as { cause?: unknown }).cause;
-            if (blocked instanceof EgressBlocked && !blocked.event.url) {
+            // duck-typed: the error may come from another copy of the package (another realm, another install)
+            if (isEgressBlocked(blocked) && !blocked.event.url) {
                 // The URL asked for, when it is the one refused (a redirect goes elsewhere).
                 const target = fetchTarget(input);
                 if (target) {
@@ -412,7 +416,6 @@ function inheritedExecArgv(): string[] {
     }
     return out;
 }
-let workersWrapped = false;
 
 /**
  * Wraps worker_threads.Worker (at load, so that code which takes `Worker` after requiring tethered gets the
@@ -420,12 +423,12 @@ let workersWrapped = false;
  * asked, without the wrappers.
  */
 export function wrapWorkers(): void {
-    if (workersWrapped) return;
-    workersWrapped = true;
+    if (wrappers.workers) return;
+    wrappers.workers = true;
     const Original = workerThreads.Worker;
     const Wrapped = new Proxy(Original, {
         construct(target, args: unknown[], newTarget: (...a: unknown[]) => unknown) {
-            if (loaded) {
+            if (wrappers.loaded) {
                 const options = (args[1] ?? {}) as { execArgv?: string[] };
                 const withInit = { ...options, execArgv: [...(options.execArgv ?? inheritedExecArgv()), '--require', WORKER_INIT] };
                 try {
@@ -443,9 +446,9 @@ export function wrapWorkers(): void {
 
 /** Installs the wrappers once; they do nothing until tethered is first activated or a scope is made. */
 export function installErrorMapping(): void {
-    loaded = true;
-    if (installed) return;
-    installed = true;
+    wrappers.loaded = true;
+    if (wrappers.installed) return;
+    wrappers.installed = true;
     wrapSockets();
     wrapDgram();
     wrapLookups();
