@@ -1,8 +1,9 @@
 /** The public entry point (CommonJS build); `index.mts` re-exports it for ESM, so there is one instance. */
-import { wrapWorkers } from './js-errors.js';
+import { prepareRealm } from './js-errors.js';
 
-// Workers started from now on can take tethered's error wrappers (inert until activate() or a scope).
-wrapWorkers();
+// Workers started from now on can take tethered's error wrappers, and this realm's fetch keeps the fields
+// of a blocked request's error (inert until activate() or a scope).
+prepareRealm();
 
 export { AllowPolicy, InvalidRuleError, parseRule } from './policy/index.js';
 export { shimPath } from './native.js';

@@ -123,7 +123,29 @@ function blockedFrom(err: SocketError, evidence: { stack?: string | undefined; u
     const event = lastBlock(err);
     if (!event) return err;
     addEvidence(event.seq, evidence);
-    return new EgressBlocked(withEvidence(event), { cause: err });
+    const blocked = new EgressBlocked(withEvidence(event), { cause: err });
+    recent.push(blocked);
+    if (recent.length > 16) recent.shift();
+    return blocked;
+}
+
+// The last EgressBlocked errors made on this thread: a runner that copies errors between realms (Vitest's
+// vmThreads wraps fetch so) keeps only name and message; the fields are found again by the message.
+const recent = perThread('recent-blocks', () => [] as EgressBlocked[]);
+
+/** Gives a copy of an EgressBlocked that lost its fields (`name: message`, nothing else) those fields back. */
+function restoreFields(err: unknown): void {
+    const seen = new Set<unknown>();
+    for (let e = err; e !== null && typeof e === 'object' && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+        seen.add(e);
+        const copy = e as { code?: unknown; message?: unknown };
+        if (copy.code !== undefined || typeof copy.message !== 'string') continue;
+        const original = recent.find((b) => copy.message === b.message || copy.message === `${b.name}: ${b.message}`);
+        if (!original) continue;
+        for (const key of ['code', 'host', 'ip', 'port', 'protocol', 'rule', 'scopeLabel', 'event'] as const) {
+            Object.defineProperty(e, key, { value: original[key], writable: true, configurable: true, enumerable: false });
+        }
+    }
 }
 
 function lookupEvent(x: Explanation, name: string, op: string, decision: 'block' | 'would-block', scopeLabel: string | null, stack: string | undefined): EgressEvent {
@@ -376,15 +398,19 @@ function fetchMayBlock(input: unknown): boolean {
     return !target || mayBlock(target.host, target.port);
 }
 
+const kFetchWrapped = Symbol.for('tethered.fetch.wrapped');
+
+/** Wraps this realm's fetch (a test runner's realm may have its own), once. */
 function wrapFetch(): void {
     const original = globalThis.fetch as ((input: unknown, init?: unknown) => Promise<unknown>) | undefined;
-    if (typeof original !== 'function') return;
+    if (typeof original !== 'function' || Reflect.get(original, kFetchWrapped) === true) return;
     const wrappedFetch = async function (input: unknown, init?: unknown): Promise<Response> {
         // undici connects from its own callbacks: the caller's stack is the one to report.
         const site = wrappers.loaded && fetchMayBlock(input) ? callSite(wrappedFetch) : undefined;
         try {
             return (await original.call(globalThis, input, init)) as Response;
         } catch (err) {
+            restoreFields(err);
             const blocked = (err as { cause?: unknown }).cause;
             // duck-typed: the error may come from another copy of the package (another realm, another install)
             if (isEgressBlocked(blocked) && !blocked.event.url) {
@@ -400,6 +426,7 @@ function wrapFetch(): void {
             throw err;
         }
     };
+    Object.defineProperty(wrappedFetch, kFetchWrapped, { value: true });
     globalThis.fetch = wrappedFetch;
 }
 
@@ -444,16 +471,22 @@ export function wrapWorkers(): void {
     syncBuiltinESMExports();
 }
 
+/** At load, in every realm that loads the package: this realm's fetch gets the wrapper (inert until tethered is at work). */
+export function prepareRealm(): void {
+    wrapWorkers();
+    wrapFetch();
+}
+
 /** Installs the wrappers once; they do nothing until tethered is first activated or a scope is made. */
 export function installErrorMapping(): void {
     wrappers.loaded = true;
+    wrapFetch(); // per realm
     if (wrappers.installed) return;
     wrappers.installed = true;
     wrapSockets();
     wrapDgram();
     wrapLookups();
     wrapResolvers();
-    wrapFetch();
     wrapWorkers();
     // `import { lookup } from 'node:dns'` reads the ESM view of the builtin: bring it up to date.
     syncBuiltinESMExports();

@@ -677,7 +677,18 @@ Napi::Value SharedSettings(const Napi::CallbackInfo& info) {
     return Napi::String::New(info.Env(), shared_settings);
 }
 
+// Keeps this library loaded for the life of the process. Node closes an addon when the worker thread that
+// loaded it ends; were this the last reference, the library would be unloaded and loaded afresh by the
+// next thread, with the state above (the lock's holder, the description of the policy, the event
+// handler) forgotten while the shim keeps the policy: every copy would then misreport it.
+void StayLoaded() {
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void*>(&StayLoaded), &self) && self.dli_fname)
+        dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    StayLoaded();
     // The lock's token lives in this environment: when it goes, the reference goes, the lock stays.
     env.AddCleanupHook([env] {
         std::lock_guard<std::mutex> guard(lock_mutex);
