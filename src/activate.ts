@@ -12,11 +12,12 @@
 import { loadedShim, shimPath as findShim, type NativeStatus } from './native.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
+import { checkKnownKeys } from './options.js';
 import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
 import { described, dispatch, patchProcess, runtime, setHandler, type Described } from './runtime.js';
 
-export interface ActivateOptions {
+interface CommonOptions {
     readonly allow: readonly string[];
     readonly deny?: readonly string[] | undefined;
     /** Default true. */
@@ -25,14 +26,28 @@ export interface ActivateOptions {
     readonly logOnly?: boolean | undefined;
     /** Block when the check itself fails (default: fail open and report). */
     readonly failClosed?: boolean | undefined;
-    /** Called on the JavaScript thread, asynchronously, for every blocked (or would-block) attempt. */
+    /** Called on the JavaScript thread, asynchronously, for every blocked (or would-block) attempt. An exception it throws reaches 'uncaughtException'. */
     readonly onBlocked?: ((event: EgressEvent) => void) | undefined;
-    /** Refuse later activate()/deactivate() calls that do not pass this very lockToken. */
-    readonly locked?: boolean | undefined;
-    readonly lockToken?: object | undefined;
     /** 'inherit' (default): child processes get the shim and the policy. */
     readonly children?: 'inherit' | 'none' | undefined;
 }
+
+/** `locked: true` needs the `lockToken` later calls must present (the type says so, and so does activate()). */
+export type ActivateOptions = CommonOptions &
+    (
+        | {
+              /** Refuse later activate()/deactivate() calls that do not pass this very lockToken. */
+              readonly locked: true;
+              readonly lockToken: object;
+          }
+        | {
+              readonly locked?: false | undefined;
+              /** The token of the lock in force, to replace a locked policy (with locked: false, the new one is not locked). */
+              readonly lockToken?: object | undefined;
+          }
+    );
+
+const OPTION_KEYS = ['allow', 'deny', 'allowLocalhost', 'logOnly', 'failClosed', 'onBlocked', 'locked', 'lockToken', 'children'] as const;
 
 export interface Status {
     readonly active: boolean;
@@ -51,6 +66,7 @@ const ENV_KEYS = ['LD_PRELOAD', 'TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_ALL
 
 function checkOptions(options: ActivateOptions): void {
     if (typeof options !== 'object' || options === null) throw new TypeError('activate() takes an options object: activate({ allow: [...] })');
+    checkKnownKeys('activate()', options, OPTION_KEYS);
     if (!Array.isArray(options.allow)) throw new TypeError('activate(): allow must be an array of rules');
     for (const key of ['logOnly', 'failClosed', 'locked', 'allowLocalhost'] as const) {
         if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`activate(): ${key} must be a boolean`);
@@ -165,6 +181,8 @@ export function deactivate(options: { lockToken?: object | undefined } = {}): vo
  */
 export function status(): Status {
     const native = loadedShim() === null ? null : nativeStatus();
+    // A policy is in force (another copy's, perhaps): from now on this thread's callers get EgressBlocked.
+    if (native?.active) installErrorMapping();
     const d = native?.description ? (JSON.parse(native.description) as Described) : null;
     if (native && d) {
         return {

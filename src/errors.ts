@@ -1,19 +1,48 @@
 /** The errors the public API throws and the events it reports (SPEC sections 4 and 5). */
 
+/** Why an attempt was decided so: the shim's reasons and the TypeScript engine's (policy/policy.ts). */
+export type EgressReason = 'allow-rule' | 'localhost' | 'deny-rule' | 'no-rule' | 'invalid-host' | 'invalid-policy' | 'internal-error' | 'raw-socket';
+
+/** The call that made the attempt: a libc function the shim hooks, a raw system call, or a Node dns function. */
+export type EgressOp =
+    | 'connect'
+    | 'sendto'
+    | 'sendmsg'
+    | 'sendmmsg'
+    | 'getaddrinfo'
+    | 'getaddrinfo_a'
+    | 'gethostbyname'
+    | 'gethostbyname2'
+    | 'gethostbyname_r'
+    | 'gethostbyname2_r'
+    | 'gethostbyaddr'
+    | 'gethostbyaddr_r'
+    | 'getnameinfo'
+    | 'res_query'
+    | 'res_search'
+    | 'res_querydomain'
+    | 'res_send'
+    | 'res_nquery'
+    | 'res_nsearch'
+    | 'res_nquerydomain'
+    | 'res_nsend'
+    | `syscall(${string})`
+    | `dns.${string}`;
+
 /** One outbound attempt, as the shim recorded it. */
 export interface EgressEvent {
     readonly time: string;
     readonly pid: number;
     readonly tid: number;
     readonly decision: 'block' | 'would-block' | 'allow';
-    readonly op: string;
+    readonly op: EgressOp;
     readonly protocol: 'tcp' | 'udp' | 'dns';
     readonly host: string | null;
     readonly ip: string | null;
     readonly port: number | null;
     /** The rule that would allow it (blocked for want of a rule), the deny rule that won, or the rule that allowed it. */
     readonly rule: string | null;
-    readonly reason: string;
+    readonly reason: EgressReason;
     readonly scopeLabel: string | null;
     readonly exe: string;
     /** This process's event number (events from the shim). */

@@ -22,6 +22,8 @@ export {
 export type {
     ActivateOptions,
     EgressEvent,
+    EgressOp,
+    EgressReason,
     NoEgressOptions,
     ScopeOptions,
     Status,

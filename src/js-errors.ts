@@ -24,7 +24,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import workerThreads from 'node:worker_threads';
-import { EgressBlocked, isEgressBlocked, type EgressEvent } from './errors.js';
+import { EgressBlocked, isEgressBlocked, type EgressEvent, type EgressOp } from './errors.js';
 import { normaliseDestination, type AllowPolicy, type Explanation } from './policy/index.js';
 import { perThread } from './shared.js';
 import { addEvidence, eventFromLine, globalState, logOnly, report, runtime, scopes, withEvidence, type ScopeFrame } from './runtime.js';
@@ -148,7 +148,7 @@ function restoreFields(err: unknown): void {
     }
 }
 
-function lookupEvent(x: Explanation, name: string, op: string, decision: 'block' | 'would-block', scopeLabel: string | null, stack: string | undefined): EgressEvent {
+function lookupEvent(x: Explanation, name: string, op: EgressOp, decision: 'block' | 'would-block', scopeLabel: string | null, stack: string | undefined): EgressEvent {
     return {
         time: new Date().toISOString(),
         pid: process.pid,
@@ -192,7 +192,7 @@ function refuser(name: string, frame: ScopeFrame | null, withGlobal: boolean): {
 }
 
 /** A lookup the scopes the caller is in do not allow (numeric names and this machine's name are no lookups). */
-function scopeRefusal(name: string, frame: ScopeFrame | null, op: string, stack: string | undefined): EgressEvent | null {
+function scopeRefusal(name: string, frame: ScopeFrame | null, op: EgressOp, stack: string | undefined): EgressEvent | null {
     if (!frame || typeof name !== 'string') return null;
     const dest = normaliseDestination(name);
     if (dest.kind === 'ip' || (dest.kind === 'name' && ownName.kind === 'name' && dest.name === ownName.name)) return null;
@@ -201,7 +201,7 @@ function scopeRefusal(name: string, frame: ScopeFrame | null, op: string, stack:
 }
 
 /** A lookup the policy in force refused (the shim's event is on a pool thread): explain it here. */
-function refusedLookup(err: NodeJS.ErrnoException | null, name: string, op: string, frame: ScopeFrame | null, stack: string | undefined): NodeJS.ErrnoException | null {
+function refusedLookup(err: NodeJS.ErrnoException | null, name: string, op: EgressOp, frame: ScopeFrame | null, stack: string | undefined): NodeJS.ErrnoException | null {
     if (!err || err.code !== 'EAI_FAIL') return err;
     const r = refuser(name, null, true);
     if (!r) return err;
@@ -339,7 +339,7 @@ function wrapLookups(): void {
 const RESOLVE_METHODS = ['resolve', 'resolve4', 'resolve6', 'resolveAny', 'resolveCaa', 'resolveCname', 'resolveMx', 'resolveNaptr', 'resolveNs', 'resolvePtr', 'resolveSoa', 'resolveSrv', 'resolveTxt'];
 
 /** A query c-ares could not send because the policy in force or a scope refused its name. */
-function refusedQuery(err: unknown, name: unknown, op: string, frame: ScopeFrame | null, stack: string | undefined): unknown {
+function refusedQuery(err: unknown, name: unknown, op: EgressOp, frame: ScopeFrame | null, stack: string | undefined): unknown {
     if (!err || typeof name !== 'string' || logOnly()) return err;
     if (normaliseDestination(name).kind === 'ip') return err;
     const r = refuser(name, frame, true);
@@ -352,7 +352,7 @@ function wrapResolveMethods(target: object, promises: boolean): void {
         const original: unknown = Reflect.get(target, method);
         if (typeof original !== 'function') continue;
         const fn = original as Method;
-        const op = `dns.${method}`;
+        const op: EgressOp = `dns.${method}`;
         const wrapped = promises
             ? async function (this: unknown, name: unknown, ...rest: unknown[]): Promise<unknown> {
                   if (!wrappers.loaded) return fn.call(this, name, ...rest);

@@ -9,6 +9,7 @@ import { createHook } from 'node:async_hooks';
 import { EgressViolation, type EgressEvent } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
+import { checkKnownKeys } from './options.js';
 import { perThread } from './shared.js';
 import { collectorOf, eventFromLine, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
 
@@ -65,6 +66,7 @@ function track(): void {
 
 function checkOptions(what: string, options: NoEgressOptions, fn: unknown, needAllow: boolean): void {
     if (typeof options !== 'object' || options === null) throw new TypeError(`${what}() takes an options object and a function`);
+    checkKnownKeys(`${what}()`, options, ['allow', 'deny', 'label', 'allowLocalhost']);
     if (needAllow ? !Array.isArray(options.allow) : options.allow !== undefined && !Array.isArray(options.allow)) {
         throw new TypeError(`${what}(): allow must be an array of rules`);
     }

@@ -124,6 +124,35 @@ describe('one process, one policy: every copy of the JavaScript acts on the one 
         assert.equal(r.reached, 1, 'only the connect after the lock was lifted reaches the peer');
     });
 
+    test('a policy locked in a worker that has ended is still told and kept by the next worker and the main thread', async () => {
+        // The main thread loads no addon: the worker that locked was the only one holding it.
+        const r = await attempt(
+            s.tcp,
+            `const { Worker } = require('node:worker_threads');
+            const inWorker = (code) => new Promise((resolve, reject) => {
+                const w = new Worker(\`
+                    const { parentPort } = require('node:worker_threads');
+                    const t = require(${JSON.stringify(root)});
+                    const net = require('node:net');
+                    const code = (fn) => { try { fn(); return 'ok'; } catch (e) { return e.code; } };
+                    const connect = () => new Promise((r) => net.connect(${s.tcp.port}, '127.0.0.2').on('connect', function () { this.destroy(); r('connected'); }).on('error', (e) => r(e.code)));
+                    (async () => { \${code} })().then((x) => parentPort.postMessage(x));
+                \`, { eval: true });
+                w.on('message', resolve); w.on('error', reject);
+            });
+            print(await inWorker("const before = await connect(); t.activate({ allow: ['locked.example.test'], allowLocalhost: false, locked: true, lockToken: {} }); return before;"));
+            print(await inWorker("const s = t.status(); return [s.active, s.locked, s.rules.allow, code(() => t.deactivate()), await connect()];"));
+            const s = t.status();
+            print([s.active, s.locked, s.rules.allow, (() => { try { t.deactivate(); return 'ok'; } catch (e) { return e.code; } })(), await connectJs('127.0.0.2', ${s.tcp.port})]);`,
+        );
+        assert.deepEqual(r.results, [
+            'connected',
+            [true, true, ['locked.example.test'], 'ERR_TETHERED_LOCKED', 'ERR_EGRESS_BLOCKED'],
+            [true, true, ['locked.example.test'], 'ERR_TETHERED_LOCKED', 'ERR_EGRESS_BLOCKED'],
+        ]);
+        assert.equal(r.reached, 1, 'only the connect before the lock reaches the peer');
+    });
+
     test('without a lock, a copy replaces and lifts the policy another copy put in force, and both report it', async () => {
         const r = await attempt(
             s.tcp,

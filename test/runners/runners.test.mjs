@@ -21,7 +21,7 @@ const here = join(root, 'test', 'runners');
 /** Runs a runner's CLI with the peers' ports; resolves to its exit code, output and the records its tests wrote. */
 async function run(bin, args, cwd, env = {}) {
     const results = join(mkdtempSync(join(tmpdir(), 'tethered-runner-')), 'results.jsonl');
-    const child = spawn(process.execPath, [join(root, 'node_modules', bin), ...args], {
+    const child = spawn(process.execPath, [...(bin ? [join(root, 'node_modules', bin)] : []), ...args], {
         cwd,
         env: { ...process.env, RESULTS: results, ...env, LD_PRELOAD: undefined, TETHERED_LOG: undefined, CI: '1', NO_COLOR: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -39,6 +39,8 @@ async function run(bin, args, cwd, env = {}) {
 
 const jest = (config, files, env) => run('jest/bin/jest.js', ['--config', join(here, 'jest', config), '--runInBand', '--verbose', ...files], join(here, 'jest'), env);
 const vitest = (pool, files, env) => run('vitest/vitest.mjs', ['run', '--pool', pool, ...files], join(here, 'vitest'), env);
+
+const nodeTest = (file, env) => run(null, ['--test', '--test-reporter=spec', join(here, 'node-test', file)], join(here, 'node-test'), env);
 
 describe('test runners: every test inside noEgress(), several files in one process', { skip: NEEDS_NETNS }, () => {
     const s = serve({ peer: () => httpServer('127.0.0.2'), local: () => httpServer('127.0.0.1'), tcp: () => tcpServer('127.0.0.2') });
@@ -92,6 +94,24 @@ describe('test runners: every test inside noEgress(), several files in one proce
         const r = await vitest('threads', ['fetch'], { ...ports(), PLAIN: '1' });
         assert.equal(r.code, 0, r.output);
         assert.deepEqual(r.records, [{ file: 'fetch', status: 200 }]);
+        assert.equal(s.peer.requests - before, 1);
+    });
+
+    test('node:test with tethered/node-test: a swallowed blocked request and a done-callback test fail with the attempt listed, localhost passes', async () => {
+        const before = s.peer.requests;
+        const r = await nodeTest('egress.test.mjs', ports());
+        assert.equal(s.peer.requests - before, 0, `the blocked peer saw a request:\n${r.output}`);
+        assert.notEqual(r.code, 0, r.output);
+        assert.match(r.output, /✔ a request to localhost is allowed/);
+        assert.match(r.output, new RegExp(`✖ a blocked request whose error is swallowed still fails the test[\\s\\S]*EgressViolation[\\s\\S]*block tcp 127\\.0\\.0\\.2:${s.peer.port} http://127\\.0\\.0\\.2:${s.peer.port}/swallowed`));
+        assert.match(r.output, new RegExp(`✖ a done-callback test is run inside noEgress\\(\\) too[\\s\\S]*block tcp 127\\.0\\.0\\.2:${s.peer.port} http://127\\.0\\.0\\.2:${s.peer.port}/callback`));
+        assert.match(r.output, /ℹ pass 1\n.*ℹ fail 2/s);
+    });
+
+    test('node:test control: without tethered the same request reaches the peer', async () => {
+        const before = s.peer.requests;
+        const r = await nodeTest('plain.test.mjs', ports());
+        assert.equal(r.code, 0, r.output);
         assert.equal(s.peer.requests - before, 1);
     });
 
