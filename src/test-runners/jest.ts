@@ -1,50 +1,48 @@
 /**
- * Jest: `setupFilesAfterEnv: ['tethered/jest']` runs every test inside noEgress(): a test that makes a
- * request that is not allowed fails with the attempts listed, even when it caught the error. Options:
- * `require('tethered/jest').configure({ allow: [...] })` in a setup file of your own.
+ * Jest (jest-circus, the default runner): `setupFilesAfterEnv: ['tethered/jest']` runs every test inside
+ * noEgress(): a test that makes a request that is not allowed fails with the attempts listed, even when it
+ * caught the error. Options: `require('tethered/jest').configure({ allow: [...] })` in a setup file of
+ * your own, after this one.
  *
- * Jest evaluates this file once per test file, in that file's realm: it wraps that file's `test` and `it`.
+ * Jest evaluates this file once per test file, in that file's realm. It registers a root beforeEach that
+ * wraps the function of the test about to run (circus reads `test.fn` after the beforeEach hooks), so
+ * tests are wrapped whether they were declared with the global `test`/`it` or from '@jest/globals'.
  */
 import { inNoEgress, setDefaults, type TestFn } from './wrap.js';
 
 export { setDefaults as configure };
 
-type Registrar = ((name: unknown, fn?: unknown, timeout?: unknown) => unknown) & Record<string, unknown>;
+interface CircusTest {
+    name: string;
+    fn?: TestFn;
+    [kWrapped]?: true;
+}
 
 const kWrapped = Symbol.for('tethered.jest.wrapped');
 
-function titleOf(name: unknown): string {
-    return typeof name === 'string' ? name : typeof name === 'function' ? name.name : String(name);
-}
-
-/** test(name, fn, timeout) with fn run inside noEgress(); `each` rows are passed through. */
-function wrapRegistrar(original: Registrar, fromEach: boolean): Registrar {
-    const wrapped = function (this: unknown, name: unknown, fn?: unknown, timeout?: unknown): unknown {
-        if (typeof fn !== 'function') return original.call(this, name, fn, timeout);
-        const f = fn as TestFn;
-        return original.call(this, name, inNoEgress(f, titleOf(name), !fromEach && f.length > 0), timeout);
-    } as Registrar;
-    for (const key of Object.keys(original)) {
-        const value = original[key];
-        if (key === 'each' && typeof value === 'function') {
-            wrapped.each = (...table: unknown[]) => wrapRegistrar((value as (...t: unknown[]) => Registrar)(...table), true);
-        } else if ((key === 'only' || key === 'concurrent' || key === 'failing') && typeof value === 'function') {
-            wrapped[key] = wrapRegistrar(value as Registrar, fromEach);
-        } else {
-            wrapped[key] = value;
-        }
-    }
-    return wrapped;
+/** jest-circus keeps its state on the global under a symbol of its own (not registered: found by description). */
+function runningTest(): CircusTest | null {
+    const g = globalThis as unknown as Record<symbol, unknown>;
+    const key = Object.getOwnPropertySymbols(g).find((s) => s.description === 'JEST_STATE_SYMBOL');
+    const state = key === undefined ? undefined : (g[key] as { currentlyRunningTest?: CircusTest | null } | undefined);
+    return state?.currentlyRunningTest ?? null;
 }
 
 export function install(): void {
     const g = globalThis as unknown as Record<string | symbol, unknown>;
     if (g[kWrapped]) return;
-    for (const name of ['test', 'it']) {
-        const original = g[name];
-        if (typeof original === 'function') g[name] = wrapRegistrar(original as Registrar, false);
+    const beforeEach = g.beforeEach;
+    if (typeof beforeEach !== 'function') throw new Error("tethered/jest: no beforeEach here; use it as a Jest setup file (setupFilesAfterEnv: ['tethered/jest'])");
+    if (!Object.getOwnPropertySymbols(g).some((s) => s.description === 'JEST_STATE_SYMBOL')) {
+        throw new Error('tethered/jest: this Jest does not run tests with jest-circus; wrap tests with noEgress() yourself');
     }
     g[kWrapped] = true;
+    (beforeEach as (fn: () => void) => void)(() => {
+        const test = runningTest();
+        if (!test?.fn || test[kWrapped]) return;
+        test.fn = inNoEgress(test.fn, test.name, test.fn.length > 0);
+        test[kWrapped] = true;
+    });
 }
 
 install();

@@ -23,7 +23,7 @@ export function inNoEgress(fn: TestFn, label: string, takesDone: boolean): TestF
         const options = { ...defaults, label: defaults.label ?? label };
         if (!takesDone) return noEgress(options, () => fn.apply(this, args));
         return noEgress(options, () => new Promise((resolve, reject) => {
-            fn.apply(this, [...args, (err?: unknown) => { if (err) reject(err instanceof Error ? err : new Error(String(err))); else resolve(undefined); }]);
+            fn.apply(this, [...args, (err?: unknown) => { if (err) reject(err instanceof Error ? err : new Error('the test failed through its callback', { cause: err })); else resolve(undefined); }]);
         }));
     };
 }

@@ -23,7 +23,7 @@ async function run(bin, args, cwd, env = {}) {
     const results = join(mkdtempSync(join(tmpdir(), 'tethered-runner-')), 'results.jsonl');
     const child = spawn(process.execPath, [...(bin ? [join(root, 'node_modules', bin)] : []), ...args], {
         cwd,
-        env: { ...process.env, RESULTS: results, ...env, LD_PRELOAD: undefined, TETHERED_LOG: undefined, CI: '1', NO_COLOR: '1' },
+        env: { ...process.env, RESULTS: results, ...env, LD_PRELOAD: undefined, TETHERED_LOG: undefined, NODE_TEST_CONTEXT: undefined, CI: '1', NO_COLOR: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

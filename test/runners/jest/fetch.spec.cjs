@@ -1,3 +1,4 @@
+const { test } = require('@jest/globals');
 const { appendFileSync } = require('node:fs');
 const { isEgressBlocked } = require('tethered');
 

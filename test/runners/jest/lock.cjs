@@ -1,5 +1,6 @@
 // One test file locks a policy for the process; the other (a fresh module registry, another realm) must
 // see it, fail to lift or replace it without the token, and have its connect blocked.
+const { test } = require('@jest/globals');
 const { appendFileSync } = require('node:fs');
 const net = require('node:net');
 const t = require('tethered');

@@ -1,3 +1,4 @@
+/* global test, expect -- the globals, as most Jest suites use them (fetch.spec.cjs imports them from @jest/globals) */
 const http = require('node:http');
 
 test('a request to localhost is allowed', async () => {
