@@ -99,8 +99,11 @@ function nativeStatus(): NativeStatus | null {
     }
 }
 
+/** Puts ENV_KEYS back as they were. A key missing from `saved` was unset then (the description travels as
+ * JSON, which drops undefined values). */
 function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
-    for (const [key, value] of Object.entries(saved)) {
+    for (const key of ENV_KEYS) {
+        const value = saved[key];
         if (value === undefined) Reflect.deleteProperty(process.env, key);
         else process.env[key] = value;
     }

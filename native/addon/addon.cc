@@ -50,6 +50,9 @@ Shim shim;
 // there is none. Replaced under events_mutex, which Sink holds only to queue a line.
 std::mutex events_mutex;
 napi_threadsafe_function events = nullptr;
+// The function behind `events`, in events_env: the same function again needs no new thread-safe function
+// (an old one is freed only once the event loop runs: activate() in a loop would pile them up).
+napi_ref events_fn = nullptr;
 napi_env events_env = nullptr;
 
 template <typename T>
@@ -518,10 +521,21 @@ void ForgetEvents(void* arg) {
     napi_release_threadsafe_function(events, napi_tsfn_abort);
     events = nullptr;
     events_env = nullptr;
+    events_fn = nullptr;  // its environment is going: the reference goes with it
+}
+
+bool SameHandler(napi_env env, napi_value fn) {
+    std::lock_guard<std::mutex> lock(events_mutex);
+    if (events == nullptr || events_env != env || events_fn == nullptr) return false;
+    napi_value current;
+    bool same = false;
+    return napi_get_reference_value(env, events_fn, &current) == napi_ok && current != nullptr &&
+           napi_strict_equals(env, current, fn, &same) == napi_ok && same;
 }
 
 // Makes `fn` the handler of every event line (replacing the last one); false when it cannot be made.
 bool SetHandler(napi_env env, napi_value fn) {
+    if (SameHandler(env, fn)) return true;
     napi_value name;
     napi_threadsafe_function made = nullptr;
     if (napi_create_string_utf8(env, "tethered-events", NAPI_AUTO_LENGTH, &name) != napi_ok ||
@@ -530,12 +544,20 @@ bool SetHandler(napi_env env, napi_value fn) {
         return false;
     napi_unref_threadsafe_function(env, made);  // events never keep the process alive
     napi_threadsafe_function old = nullptr;
+    napi_ref fn_ref = nullptr;
+    napi_create_reference(env, fn, 0, &fn_ref);  // weak: the function's realm owns it
+    napi_ref old_ref = nullptr;
+    napi_env old_env = nullptr;
     {
         std::lock_guard<std::mutex> lock(events_mutex);
         old = events;
+        old_ref = events_fn;
+        old_env = events_env;
         events = made;
         events_env = env;
+        events_fn = fn_ref;
     }
+    if (old_ref != nullptr && old_env == env) napi_delete_reference(env, old_ref);
     // released, not aborted: the lines queued already still reach JavaScript
     if (old != nullptr) napi_release_threadsafe_function(old, napi_tsfn_release);
     // One cleanup hook per environment (adding the same hook twice is fatal); a stale one does nothing.

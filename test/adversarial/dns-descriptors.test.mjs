@@ -131,9 +131,14 @@ describe('one private copy of a DNS query is judged and sent', { skip: NEEDS_NET
         s.dns.forget();
     });
     test('the same race without tethered: the rewritten name arrives (control)', async () => {
-        const r = await runUnderShim(netprobe(), RACE, OFF, { preload: false });
-        assert.match(r.stdout, /^ok 3000 0$/, r.stderr);
-        assert.equal(await s.dns.heard('raceno.example.test'), true);
+        // on a busy machine the rewriting thread may not get the CPU inside one run: a few runs, until it has
+        let heard = false;
+        for (let run = 0; run < 5 && !heard; run++) {
+            const r = await runUnderShim(netprobe(), RACE, OFF, { preload: false });
+            assert.match(r.stdout, /^ok 3000 0$/, r.stderr);
+            heard = await s.dns.heard('raceno.example.test');
+        }
+        assert.equal(heard, true);
         s.dns.forget();
     });
 });

@@ -99,7 +99,7 @@ describe('test runners: every test inside noEgress(), several files in one proce
 
     test('node:test with tethered/node-test: a swallowed blocked request and a done-callback test fail with the attempt listed, localhost passes', async () => {
         const before = s.peer.requests;
-        const r = await nodeTest('egress.test.mjs', ports());
+        const r = await nodeTest('egress.fixture.mjs', ports());
         assert.equal(s.peer.requests - before, 0, `the blocked peer saw a request:\n${r.output}`);
         assert.notEqual(r.code, 0, r.output);
         assert.match(r.output, /✔ a request to localhost is allowed/);
@@ -110,7 +110,7 @@ describe('test runners: every test inside noEgress(), several files in one proce
 
     test('node:test control: without tethered the same request reaches the peer', async () => {
         const before = s.peer.requests;
-        const r = await nodeTest('plain.test.mjs', ports());
+        const r = await nodeTest('plain.fixture.mjs', ports());
         assert.equal(r.code, 0, r.output);
         assert.equal(s.peer.requests - before, 1);
     });
