@@ -10,6 +10,7 @@ import { type EgressEvent, TetheredLocked } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
 import { patchProcess, runtime, setGlobal, type SharedSettings } from './runtime.js';
+import { activateOptionsFromConfig } from './config-file.js';
 
 export interface ActivateOptions {
     readonly allow: readonly string[];
@@ -106,7 +107,8 @@ function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
  * bad rule (the earlier policy stays), TetheredLocked when a locked policy is in force and `lockToken` is
  * not its token.
  */
-export function activate(options: ActivateOptions): void {
+/** Without options: the project's tethered.config.json or package.json "tethered" key (config-file.ts). */
+export function activate(options: ActivateOptions = activateOptionsFromConfig()): void {
     checkOptions(options);
     checkLock('activate()', options.lockToken);
     const policy = new AllowPolicy(options.allow, { deny: options.deny, allowLocalhost: options.allowLocalhost });
