@@ -62,11 +62,11 @@ describe('configuration discovery', { skip: NEEDS_NETNS }, () => {
         const { top, nested } = project({ 'package.json': { name: 'x', tethered: { allow: ['pkg.example.test:443'] } } });
         const fromPkg = await tetheredIn(nested, 'check');
         assert.equal(fromPkg.code, 0, fromPkg.stderr);
-        assert.match(fromPkg.stdout, /^allow  pkg\.example\.test:443$/m);
+        assert.match(fromPkg.stdout, /^allow {2}pkg\.example\.test:443$/m);
         assert.match(fromPkg.stderr, /policy from \S+package\.json/);
         writeFileSync(join(top, 'a', 'tethered.config.json'), JSON.stringify({ allow: ['near.example.test'] }));
         const near = await tetheredIn(nested, 'check');
-        assert.match(near.stdout, /^allow  near\.example\.test$/m);
+        assert.match(near.stdout, /^allow {2}near\.example\.test$/m);
         assert.doesNotMatch(near.stdout, /pkg\.example\.test/);
         // A package.json without the key is passed over.
         const { nested: none } = project({ 'package.json': { name: 'y' } });

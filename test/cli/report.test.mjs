@@ -61,7 +61,7 @@ describe('tethered run reports for CI', { skip: NEEDS_NETNS }, () => {
         assert.equal(r.code, 0);
         assert.match(r.stderr, /tethered: 4 network attempts to 3 destinations; 3 blocked at 2 destinations/);
         assert.match(r.stderr, new RegExp(`BLOCKED  127\\.0\\.0\\.4:${s.blocked.port} \\(tcp\\) +2 blocked  allow with '127\\.0\\.0\\.4:${s.blocked.port}'`));
-        assert.match(r.stderr, /BLOCKED  evil\.example\.test \(dns\) +1 blocked  allow with 'evil\.example\.test'/);
+        assert.match(r.stderr, /BLOCKED {2}evil\.example\.test \(dns\) +1 blocked {2}allow with 'evil\.example\.test'/);
         assert.match(r.stderr, new RegExp(`allowed  127\\.0\\.0\\.2:${s.allowed.port} \\(tcp\\) +1 allowed`));
         // By default the summary appears only when something was blocked.
         const quiet = await tethered(['run', ...allow(), '--', p, 'connect-ip', '127.0.0.2', String(s.allowed.port)]);
