@@ -123,7 +123,8 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
         log: userLog ?? 'stderr',
     });
     const rules = normalRules(policy);
-    // The shim keeps the lock (SPEC section 5): no other caller of its exports can loosen the policy.
+    // The shim keeps the lock (docs/rules.md, One process, one policy): no other caller of its exports can
+    // loosen the policy.
     const settings = {
         ...rules,
         logOnly: options.logOnly ?? false,

@@ -1,4 +1,4 @@
-/** The errors the public API throws and the events it reports (SPEC sections 4 and 5). */
+/** The errors the public API throws and the events it reports (docs/rules.md, What a block looks like). */
 
 /** One outbound attempt, as the shim recorded it. */
 export interface EgressEvent {
