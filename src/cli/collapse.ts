@@ -52,10 +52,5 @@ export function collapseSuggestions(rules: readonly string[]): Collapse[] {
 export function applyCollapses(rules: readonly string[], collapses: readonly Collapse[]): string[] {
     const replacedBy = new Map<string, string>();
     for (const c of collapses) for (const r of c.replaces) replacedBy.set(r, c.rule);
-    const out: string[] = [];
-    for (const r of rules) {
-        const target = replacedBy.get(r) ?? r;
-        if (!out.includes(target)) out.push(target);
-    }
-    return out;
+    return [...new Set(rules.map((r) => replacedBy.get(r) ?? r))];
 }

@@ -104,7 +104,8 @@ export async function learn(argv: readonly string[], io: Io): Promise<number> {
         .map((line) => JSON.parse(line) as LoggedEvent);
     const learned = rulesFromEvents(events);
     const start = normalForms(built.allow);
-    const added = learned.filter((r) => !start.includes(r));
+    const known = new Set(start);
+    const added = learned.filter((r) => !known.has(r));
     let rules = [...start, ...added];
     const used = new Set(events.flatMap((e) => (e.decision === 'allow' && e.reason === 'allow-rule' && e.rule ? [e.rule] : [])));
     const unused = start.filter((r) => !used.has(r));

@@ -6,6 +6,8 @@
 import { findConfig } from '../config-file.js';
 import { AllowPolicy, InvalidRuleError } from '../policy/index.js';
 import { analysePolicy } from '../policy/analyse.js';
+import { overBroad } from '../policy/coverage.js';
+import { parseRule } from '../policy/rule.js';
 import { PolicyFileError, readPolicyFile } from '../policy-file.js';
 
 export const POLICY_OPTIONS = {
@@ -69,7 +71,21 @@ export function policyFromOptions(values: PolicyValues): BuiltPolicy | string {
     }
 }
 
-/** What `tethered check` would warn about in this policy (over-broad, duplicate, shadowed, dead rules). */
+/** Above this many rules only the over-broad warnings are given: the pairwise ones cost rules² comparisons. */
+export const PAIRWISE_WARNING_LIMIT = 2000;
+
+/**
+ * What `tethered check` would warn about in this policy (over-broad, duplicate, shadowed, dead rules). A
+ * large policy (a generated one: 100,000 rules is a supported size) gets the over-broad warnings only,
+ * which take one look at each rule; `tethered check` still gives them all.
+ */
 export function policyWarnings(built: BuiltPolicy): string[] {
-    return analysePolicy({ allow: built.allow, deny: built.deny, allowLocalhost: built.policy.allowLocalhost }).warnings.map((w) => w.message);
+    if (built.allow.length + built.deny.length <= PAIRWISE_WARNING_LIMIT) {
+        return analysePolicy({ allow: built.allow, deny: built.deny, allowLocalhost: built.policy.allowLocalhost }).warnings.map((w) => w.message);
+    }
+    return built.allow.flatMap((source) => {
+        const rule = parseRule(source);
+        const why = overBroad(rule);
+        return why ? [`'${rule.text}' is over-broad: ${why}`] : [];
+    });
 }
