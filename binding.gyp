@@ -1,6 +1,7 @@
 # One build for both native artefacts:
 #   tethered.node    the N-API bridge between the shim and the TypeScript engine (C++, node-addon-api)
 #   libtethered.so   the C interposer, preloadable into any dynamically linked program
+#   tethered-strict  the strict-mode supervisor (seccomp user notification), with the shim's matcher
 # node-gyp's common.gypi strips a plain '-Werror' from 'cflags', so warnings are made errors
 # through cflags_c / cflags_cc, which it leaves alone.
 {
@@ -29,6 +30,18 @@
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"],
       "ldflags": ["-Wl,--as-needed", "-Wl,--no-undefined", "-Wl,-z,now", "-Wl,-z,relro"],
       "libraries": ["-ldl", "-lpthread"]
+    },
+    {
+      "target_name": "tethered-strict",
+      "type": "executable",
+      "sources": [
+        "native/strict/calls.c", "native/strict/config.c", "native/strict/filter.c", "native/strict/judge.c",
+        "native/strict/main.c", "native/strict/stubs.c", "native/strict/supervise.c", "native/strict/target.c",
+        "native/shim/idna.c", "native/shim/ip.c", "native/shim/name.c", "native/shim/policy.c",
+        "native/shim/policy_file.c", "native/shim/policy_image.c", "native/shim/rule.c", "native/shim/sha256.c"
+      ],
+      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"],
+      "ldflags": ["-Wl,--as-needed", "-Wl,-z,now", "-Wl,-z,relro"]
     }
   ]
 }

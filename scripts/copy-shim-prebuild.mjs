@@ -1,17 +1,21 @@
-// After prebuildify has put the addon in prebuilds/<platform>-<arch>/, put libtethered.so from the same
-// build beside it: the loader (src/native.ts) takes the shim from wherever it found the addon.
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+// After prebuildify has put the addon in prebuilds/<platform>-<arch>/, put libtethered.so and the strict-mode
+// supervisor tethered-strict from the same build beside it: the loader (src/native.ts) takes them from
+// wherever it found the addon.
+import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const from = join(root, 'build', 'Release', 'libtethered.so');
 const dir = join(root, 'prebuilds', `${platform()}-${arch()}`);
-if (!existsSync(from)) {
-    console.error(`copy-shim-prebuild: ${from} is missing; run prebuildify first`);
-    process.exit(1);
-}
 mkdirSync(dir, { recursive: true });
-copyFileSync(from, join(dir, 'libtethered.so'));
-console.log(`copy-shim-prebuild: ${join(dir, 'libtethered.so')}`);
+for (const name of ['libtethered.so', 'tethered-strict']) {
+    const from = join(root, 'build', 'Release', name);
+    if (!existsSync(from)) {
+        console.error(`copy-shim-prebuild: ${from} is missing; run prebuildify first`);
+        process.exit(1);
+    }
+    copyFileSync(from, join(dir, name));
+    chmodSync(join(dir, name), 0o755);
+    console.log(`copy-shim-prebuild: ${join(dir, name)}`);
+}

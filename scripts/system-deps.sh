@@ -14,6 +14,7 @@ needs=(
   curl:curl                             # a real client program the shim tests run
   pg_config:libpq-dev                   # libpq's headers: pg-native's addon builds against them
   psql:postgresql-client                # the driver tests' real programs
+  go:golang-go                          # strict mode's tests: a pure-Go program (CGO_ENABLED=0)
 )
 if [[ "${1:-}" == "--lint" ]]; then
   needs+=(clang-format:clang-format)
@@ -29,6 +30,13 @@ done
 # The PostgreSQL server the driver tests start in the namespace (initdb and postgres live outside PATH).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
+fi
+# Strict mode's tests: an io_uring probe (liburing's header) and static probes (glibc's libc.a).
+if [[ ! -e /usr/include/liburing.h ]]; then
+  missing+=(liburing-dev)
+fi
+if ! ls /usr/lib/*/libc.a >/dev/null 2>&1; then
+  missing+=(libc6-dev)
 fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

@@ -1,18 +1,24 @@
 /**
  * In-process activation: activate() loads libtethered.so through the addon (or finds it preloaded), pushes
  * the policy down, and patches every loaded object so that every outbound attempt of the process — any
- * library, any thread, objects loaded later — is judged. All activation state is one frozen object,
- * replaced in a single assignment.
+ * library, any thread, objects loaded later — is judged.
+ *
+ * One process, one policy (docs/rules.md, One process, one policy): nothing about the policy in force is kept in this module. The
+ * shim holds the policy and its lock (checked against the lockToken in native code), and the addon holds
+ * its description beside it, changed only together with it; every copy of this package in the process
+ * (ESM and CJS, another install, a cleared require.cache, a test runner's module registry, a vm realm, a
+ * worker) reads and changes that one state.
  */
-import { shimPath as findShim, type NativeStatus } from './native.js';
+import { loadedShim, shimPath as findShim, type NativeStatus } from './native.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
+import { checkKnownKeys } from './options.js';
 import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
-import { patchProcess, runtime, setGlobal, type SharedSettings } from './runtime.js';
+import { described, dispatch, patchProcess, runtime, setHandler, type Described } from './runtime.js';
 import { activateOptionsFromConfig } from './config-file.js';
 
-export interface ActivateOptions {
+interface CommonOptions {
     readonly allow: readonly string[];
     readonly deny?: readonly string[] | undefined;
     /** Default true. */
@@ -21,14 +27,28 @@ export interface ActivateOptions {
     readonly logOnly?: boolean | undefined;
     /** Block when the check itself fails (default: fail open and report). */
     readonly failClosed?: boolean | undefined;
-    /** Called on the JavaScript thread, asynchronously, for every blocked (or would-block) attempt. */
+    /** Called on the JavaScript thread, asynchronously, for every blocked (or would-block) attempt. An exception it throws reaches 'uncaughtException'. */
     readonly onBlocked?: ((event: EgressEvent) => void) | undefined;
-    /** Refuse later activate()/deactivate() calls that do not pass this very lockToken. */
-    readonly locked?: boolean | undefined;
-    readonly lockToken?: object | undefined;
     /** 'inherit' (default): child processes get the shim and the policy. */
     readonly children?: 'inherit' | 'none' | undefined;
 }
+
+/** `locked: true` needs the `lockToken` later calls must present (the type says so, and so does activate()). */
+export type ActivateOptions = CommonOptions &
+    (
+        | {
+              /** Refuse later activate()/deactivate() calls that do not pass this very lockToken. */
+              readonly locked: true;
+              readonly lockToken: object;
+          }
+        | {
+              readonly locked?: false | undefined;
+              /** The token of the lock in force, to replace a locked policy (with locked: false, the new one is not locked). */
+              readonly lockToken?: object | undefined;
+          }
+    );
+
+const OPTION_KEYS = ['allow', 'deny', 'allowLocalhost', 'logOnly', 'failClosed', 'onBlocked', 'locked', 'lockToken', 'children'] as const;
 
 export interface Status {
     readonly active: boolean;
@@ -43,22 +63,11 @@ export interface Status {
     readonly patchedSlots: number;
 }
 
-interface Activation {
-    readonly policy: AllowPolicy;
-    readonly options: ActivateOptions;
-    readonly lockToken: object | null;
-    readonly preloaded: boolean;
-    readonly patchedSlots: number;
-    /** process.env entries as they were before activate() changed them */
-    readonly savedEnv: Readonly<Record<string, string | undefined>>;
-}
-
-let current: Activation | null = null;
-
 const ENV_KEYS = ['LD_PRELOAD', 'TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_ALLOW_LOCALHOST', 'TETHERED_MODE', 'TETHERED_FAIL_CLOSED', 'TETHERED_LOG', 'TETHERED_CHILDREN', 'TETHERED_POLICY_FILE', 'TETHERED_POLICY_IMAGE'];
 
 function checkOptions(options: ActivateOptions): void {
     if (typeof options !== 'object' || options === null) throw new TypeError('activate() takes an options object: activate({ allow: [...] })');
+    checkKnownKeys('activate()', options, OPTION_KEYS);
     if (!Array.isArray(options.allow)) throw new TypeError('activate(): allow must be an array of rules');
     for (const key of ['logOnly', 'failClosed', 'locked', 'allowLocalhost'] as const) {
         if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`activate(): ${key} must be a boolean`);
@@ -70,10 +79,6 @@ function checkOptions(options: ActivateOptions): void {
     if (options.locked && (typeof options.lockToken !== 'object' || options.lockToken === null)) {
         throw new TypeError('activate(): locked: true needs a lockToken object');
     }
-}
-
-function checkLock(what: string, token: object | undefined): void {
-    if (current?.lockToken && token !== current.lockToken) throw new TetheredLocked(what);
 }
 
 /** Runs a call the shim may refuse because of its lock (set by this or any other copy of the package). */
@@ -103,19 +108,20 @@ function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
 }
 
 /**
- * Puts a policy in force for the whole process (replacing any earlier one). Throws InvalidRuleError for a
- * bad rule (the earlier policy stays), TetheredLocked when a locked policy is in force and `lockToken` is
- * not its token.
+ * Puts a policy in force for the whole process (replacing any earlier one, whichever copy of the package
+ * put it there). Throws InvalidRuleError for a bad rule (the earlier policy stays), TetheredLocked when a
+ * locked policy is in force and `lockToken` is not its token (the shim decides, not this module).
  */
 /** Without options: the project's tethered.config.json or package.json "tethered" key (config-file.ts). */
 export function activate(options: ActivateOptions = activateOptionsFromConfig()): void {
     checkOptions(options);
-    checkLock('activate()', options.lockToken);
     const policy = new AllowPolicy(options.allow, { deny: options.deny, allowLocalhost: options.allowLocalhost });
-    const { addon, shimPath, preloaded } = runtime();
+    const { addon, shimPath } = runtime();
+    const before = described();
+    const savedEnv = before ? before.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
     const inherit = (options.children ?? 'inherit') === 'inherit';
     // TETHERED_LOG as the user set it, not as an earlier activate() set it for children.
-    const userLog = current ? current.savedEnv.TETHERED_LOG : process.env.TETHERED_LOG;
+    const userLog = before ? savedEnv.TETHERED_LOG : process.env.TETHERED_LOG;
     // What children get (also what the shim injects into every exec).
     const variables = policyVariables(policy, {
         mode: options.logOnly ? 'log' : 'enforce',
@@ -133,10 +139,23 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
         log: userLog ?? 'off',
         inject: Object.entries(variables).map(([k, v]) => `${k}=${v}`),
     };
-    throughLock('activate()', () => { addon.configure(settings, options.lockToken ?? null, options.locked ?? false); });
     installErrorMapping();
+    // Patching first: harmless if the lock then refuses (a policy is in force then, and patched).
     const patchedSlots = patchProcess();
-    const savedEnv = current ? current.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+    const description: Described = {
+        ...rules,
+        logOnly: settings.logOnly,
+        failClosed: settings.failClosed,
+        children: inherit ? 'inherit' : 'none',
+        patchedSlots,
+        savedEnv,
+    };
+    // The shim keeps the lock (docs/rules.md, One process, one policy): no other caller of its exports can loosen the policy. The
+    // description and the event handler change with the policy, under the same check.
+    throughLock('activate()', () => {
+        addon.configure(settings, options.lockToken ?? null, options.locked ?? false, dispatch, JSON.stringify(description));
+    });
+    setHandler(addon.generation(), options.onBlocked ?? null);
     restoreEnv(savedEnv);
     if (inherit) {
         process.env.LD_PRELOAD = preloadFirst(shimPath, savedEnv.LD_PRELOAD);
@@ -144,49 +163,41 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
         for (const key of ['TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_POLICY_FILE', 'TETHERED_POLICY_IMAGE']) Reflect.deleteProperty(process.env, key);
         Object.assign(process.env, variables);
     }
-    setGlobal({ policy, logOnly: options.logOnly ?? false, onBlocked: options.onBlocked ?? null });
-    const shared: SharedSettings = { ...rules, logOnly: options.logOnly ?? false };
-    addon.shareSettings(JSON.stringify(shared));
-    current = Object.freeze({
-        policy,
-        options: Object.freeze({ ...options }),
-        lockToken: options.locked ? (options.lockToken ?? null) : null,
-        preloaded,
-        patchedSlots,
-        savedEnv,
-    });
-}
-
-/** Lifts the policy: every hook passes through again. Throws TetheredLocked without the lock token. */
-export function deactivate(options: { lockToken?: object | undefined } = {}): void {
-    checkLock('deactivate()', options.lockToken);
-    if (!current) return;
-    const { addon } = runtime();
-    throughLock('deactivate()', () => { addon.disable(options.lockToken ?? null); });
-    addon.shareSettings('');
-    setGlobal(null);
-    restoreEnv(current.savedEnv);
-    current = null;
 }
 
 /**
- * Tells the truth from the shim where it knows better than this copy of the JavaScript: a policy from the
- * environment that enforces (a ceiling) is in force even when nothing was activated here, and under it a
- * logOnly activate() still blocks what the ceiling refuses, so the mode is 'enforce'.
+ * Lifts the policy activate() put in force (from whichever copy): every hook passes through again, or
+ * under the environment's policy when there is one. Throws TetheredLocked without the lock token.
+ */
+export function deactivate(options: { lockToken?: object | undefined } = {}): void {
+    // Nothing of tethered in the process: nothing to lift (and no reason to load the shim).
+    if (loadedShim() === null) return;
+    const { addon } = runtime();
+    const before = described();
+    throughLock('deactivate()', () => { addon.disable(options.lockToken ?? null); });
+    if (before) restoreEnv(before.savedEnv);
+}
+
+/**
+ * Tells what the shim and the addon have in force, whoever put it there: a policy from the environment
+ * that enforces (a ceiling) is in force even when nothing was activated, and under it a logOnly activate()
+ * still blocks what the ceiling refuses, so the mode is 'enforce'.
  */
 export function status(): Status {
-    const native = nativeStatus();
-    if (current) {
-        const { allow, deny } = normalRules(current.policy);
+    const native = loadedShim() === null ? null : nativeStatus();
+    // A policy is in force (another copy's, perhaps): from now on this thread's callers get EgressBlocked.
+    if (native?.active) installErrorMapping();
+    const d = native?.description ? (JSON.parse(native.description) as Described) : null;
+    if (native && d) {
         return {
             active: true,
-            mode: native?.ceiling === 'enforce' || !current.options.logOnly ? 'enforce' : 'log',
-            layer: current.preloaded ? 'preload' : 'in-process',
-            locked: current.lockToken !== null || native?.locked === true,
-            rules: { allow, deny },
-            allowLocalhost: current.policy.allowLocalhost,
-            children: current.options.children ?? 'inherit',
-            patchedSlots: current.patchedSlots,
+            mode: native.mode,
+            layer: native.preloaded ? 'preload' : 'in-process',
+            locked: native.locked,
+            rules: { allow: [...d.allow], deny: [...d.deny] },
+            allowLocalhost: d.allowLocalhost,
+            children: d.children,
+            patchedSlots: native.preloaded ? 0 : d.patchedSlots,
         };
     }
     if (native) {

@@ -1,19 +1,48 @@
 /** The errors the public API throws and the events it reports (docs/rules.md, What a block looks like). */
 
+/** Why an attempt was decided so: the shim's reasons and the TypeScript engine's (policy/policy.ts). */
+export type EgressReason = 'allow-rule' | 'localhost' | 'deny-rule' | 'no-rule' | 'invalid-host' | 'invalid-policy' | 'internal-error' | 'raw-socket';
+
+/** The call that made the attempt: a libc function the shim hooks, a raw system call, or a Node dns function. */
+export type EgressOp =
+    | 'connect'
+    | 'sendto'
+    | 'sendmsg'
+    | 'sendmmsg'
+    | 'getaddrinfo'
+    | 'getaddrinfo_a'
+    | 'gethostbyname'
+    | 'gethostbyname2'
+    | 'gethostbyname_r'
+    | 'gethostbyname2_r'
+    | 'gethostbyaddr'
+    | 'gethostbyaddr_r'
+    | 'getnameinfo'
+    | 'res_query'
+    | 'res_search'
+    | 'res_querydomain'
+    | 'res_send'
+    | 'res_nquery'
+    | 'res_nsearch'
+    | 'res_nquerydomain'
+    | 'res_nsend'
+    | `syscall(${string})`
+    | `dns.${string}`;
+
 /** One outbound attempt, as the shim recorded it. */
 export interface EgressEvent {
     readonly time: string;
     readonly pid: number;
     readonly tid: number;
     readonly decision: 'block' | 'would-block' | 'allow';
-    readonly op: string;
+    readonly op: EgressOp;
     readonly protocol: 'tcp' | 'udp' | 'dns';
     readonly host: string | null;
     readonly ip: string | null;
     readonly port: number | null;
     /** The rule that would allow it (blocked for want of a rule), the deny rule that won, or the rule that allowed it. */
     readonly rule: string | null;
-    readonly reason: string;
+    readonly reason: EgressReason;
     readonly scopeLabel: string | null;
     readonly exe: string;
     /** This process's event number (events from the shim). */
@@ -91,4 +120,26 @@ export class EgressViolation extends Error {
         this.events = Object.freeze([...events]);
         this.scopeLabel = scopeLabel;
     }
+}
+
+/**
+ * Is `err`, or any error in its `cause` chain, a block by tethered? Works across realms and copies of the
+ * package (a test runner's module registry, a vm context, another install): it looks at the error's
+ * `code` and fields, never at its class. The EgressBlocked-shaped error found, or false.
+ */
+export function isEgressBlocked(err: unknown): err is EgressBlocked {
+    return blockedIn(err) !== null;
+}
+
+/** The first EgressBlocked-shaped error in `err`'s cause chain (cycles and depth bounded), or null. */
+export function blockedIn(err: unknown): EgressBlocked | null {
+    const seen = new Set<unknown>();
+    for (let e = err; e !== null && typeof e === 'object' && !seen.has(e) && seen.size < 32; e = (e as { cause?: unknown }).cause) {
+        seen.add(e);
+        const o = e as Partial<Record<'code' | 'host' | 'ip' | 'port' | 'event', unknown>>;
+        if (o.code === 'ERR_EGRESS_BLOCKED' && 'host' in o && 'ip' in o && 'port' in o && typeof o.event === 'object' && o.event !== null) {
+            return e as EgressBlocked;
+        }
+    }
+    return null;
 }

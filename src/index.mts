@@ -11,6 +11,7 @@ export {
     TetheredLocked,
     activate,
     deactivate,
+    isEgressBlocked,
     noEgress,
     parseRule,
     readPolicyFile,
@@ -21,6 +22,8 @@ export {
 export type {
     ActivateOptions,
     EgressEvent,
+    EgressOp,
+    EgressReason,
     NoEgressOptions,
     ScopeOptions,
     Status,

@@ -24,12 +24,15 @@ import { syncBuiltinESMExports } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import workerThreads from 'node:worker_threads';
-import { EgressBlocked, type EgressEvent } from './errors.js';
+import { EgressBlocked, isEgressBlocked, type EgressEvent, type EgressOp } from './errors.js';
 import { normaliseDestination, type AllowPolicy, type Explanation } from './policy/index.js';
+import { perThread } from './shared.js';
 import { addEvidence, eventFromLine, globalState, logOnly, report, runtime, scopes, withEvidence, type ScopeFrame } from './runtime.js';
 
-let installed = false;
-let loaded = false;
+// Once per thread, however many copies of the package load (see shared.ts): the first copy's wrappers
+// serve them all (they read the policy from the addon and the scopes from the thread's one registry), so
+// wrappers never stack. `loaded`: tethered is at work (activated, or a scope made) in some copy.
+const wrappers = perThread('wrappers', () => ({ installed: false, loaded: false, workers: false }));
 const kCallSite = Symbol('tethered.callSite');
 const kUrl = Symbol('tethered.url');
 
@@ -120,10 +123,32 @@ function blockedFrom(err: SocketError, evidence: { stack?: string | undefined; u
     const event = lastBlock(err);
     if (!event) return err;
     addEvidence(event.seq, evidence);
-    return new EgressBlocked(withEvidence(event), { cause: err });
+    const blocked = new EgressBlocked(withEvidence(event), { cause: err });
+    recent.push(blocked);
+    if (recent.length > 16) recent.shift();
+    return blocked;
 }
 
-function lookupEvent(x: Explanation, name: string, op: string, decision: 'block' | 'would-block', scopeLabel: string | null, stack: string | undefined): EgressEvent {
+// The last EgressBlocked errors made on this thread: a runner that copies errors between realms (Vitest's
+// vmThreads wraps fetch so) keeps only name and message; the fields are found again by the message.
+const recent = perThread('recent-blocks', () => [] as EgressBlocked[]);
+
+/** Gives a copy of an EgressBlocked that lost its fields (`name: message`, nothing else) those fields back. */
+function restoreFields(err: unknown): void {
+    const seen = new Set<unknown>();
+    for (let e = err; e !== null && typeof e === 'object' && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+        seen.add(e);
+        const copy = e as { code?: unknown; message?: unknown };
+        if (copy.code !== undefined || typeof copy.message !== 'string') continue;
+        const original = recent.find((b) => copy.message === b.message || copy.message === `${b.name}: ${b.message}`);
+        if (!original) continue;
+        for (const key of ['code', 'host', 'ip', 'port', 'protocol', 'rule', 'scopeLabel', 'event'] as const) {
+            Object.defineProperty(e, key, { value: original[key], writable: true, configurable: true, enumerable: false });
+        }
+    }
+}
+
+function lookupEvent(x: Explanation, name: string, op: EgressOp, decision: 'block' | 'would-block', scopeLabel: string | null, stack: string | undefined): EgressEvent {
     return {
         time: new Date().toISOString(),
         pid: process.pid,
@@ -167,7 +192,7 @@ function refuser(name: string, frame: ScopeFrame | null, withGlobal: boolean): {
 }
 
 /** A lookup the scopes the caller is in do not allow (numeric names and this machine's name are no lookups). */
-function scopeRefusal(name: string, frame: ScopeFrame | null, op: string, stack: string | undefined): EgressEvent | null {
+function scopeRefusal(name: string, frame: ScopeFrame | null, op: EgressOp, stack: string | undefined): EgressEvent | null {
     if (!frame || typeof name !== 'string') return null;
     const dest = normaliseDestination(name);
     if (dest.kind === 'ip' || (dest.kind === 'name' && ownName.kind === 'name' && dest.name === ownName.name)) return null;
@@ -176,7 +201,7 @@ function scopeRefusal(name: string, frame: ScopeFrame | null, op: string, stack:
 }
 
 /** A lookup the policy in force refused (the shim's event is on a pool thread): explain it here. */
-function refusedLookup(err: NodeJS.ErrnoException | null, name: string, op: string, frame: ScopeFrame | null, stack: string | undefined): NodeJS.ErrnoException | null {
+function refusedLookup(err: NodeJS.ErrnoException | null, name: string, op: EgressOp, frame: ScopeFrame | null, stack: string | undefined): NodeJS.ErrnoException | null {
     if (!err || err.code !== 'EAI_FAIL') return err;
     const r = refuser(name, null, true);
     if (!r) return err;
@@ -200,7 +225,7 @@ function wrapSockets(): void {
     const proto = net.Socket.prototype;
     const connect = methodOf(proto, 'connect');
     const wrappedConnect = function (this: Evidenced, ...args: unknown[]): unknown {
-        if (loaded) {
+        if (wrappers.loaded) {
             const target = connectTarget(args);
             if (target && mayBlock(target.host, target.port)) this[kCallSite] = callSite(wrappedConnect);
         }
@@ -211,7 +236,7 @@ function wrapSockets(): void {
     const destroy = methodOf(proto, 'destroy');
     Reflect.set(proto, 'destroy', function (this: Evidenced, error?: unknown): unknown {
         const e = error as SocketError | undefined;
-        if (loaded && e?.code === 'EACCES' && e.syscall === 'connect') {
+        if (wrappers.loaded && e?.code === 'EACCES' && e.syscall === 'connect') {
             return destroy.call(this, blockedFrom(e, { stack: frames(this[kCallSite]), url: this[kUrl] }));
         }
         return destroy.call(this, error);
@@ -238,13 +263,13 @@ function wrapDgram(): void {
     const proto = dgram.Socket.prototype;
     const mapped = (err: unknown, site: { stack?: string }): unknown => {
         const e = err as SocketError | null | undefined;
-        if (loaded && e?.code === 'EACCES' && (e.syscall === 'send' || e.syscall === 'connect')) return blockedFrom(e, { stack: frames(site) });
+        if (wrappers.loaded && e?.code === 'EACCES' && (e.syscall === 'send' || e.syscall === 'connect')) return blockedFrom(e, { stack: frames(site) });
         return err;
     };
     for (const name of ['send', 'connect'] as const) {
         const original = methodOf(proto, name);
         const wrapped = function (this: dgram.Socket, ...args: unknown[]): unknown {
-            if (!loaded) return original.apply(this, args);
+            if (!wrappers.loaded) return original.apply(this, args);
             // send(msg[, offset, length][, port][, address][, cb]); connect(port[, address][, cb])
             let port: unknown;
             for (let i = name === 'connect' ? 0 : 1; i < args.length; i++) if (typeof args[i] === 'number') port = args[i];
@@ -260,7 +285,7 @@ function wrapDgram(): void {
     }
     const emit = methodOf(proto, 'emit');
     Reflect.set(proto, 'emit', function (this: dgram.Socket & { [kCallSite]?: { stack?: string } }, event: unknown, ...args: unknown[]): unknown {
-        if (event === 'error' && loaded) return emit.call(this, event, mapped(args[0], this[kCallSite] ?? {}), ...args.slice(1));
+        if (event === 'error' && wrappers.loaded) return emit.call(this, event, mapped(args[0], this[kCallSite] ?? {}), ...args.slice(1));
         return emit.call(this, event, ...args);
     });
 }
@@ -269,7 +294,7 @@ function wrapLookups(): void {
     const lookup = dns.lookup as unknown as (hostname: string, ...rest: unknown[]) => unknown;
     const wrappedLookup = function (this: unknown, name: string, ...rest: unknown[]): unknown {
         const callback = rest[rest.length - 1];
-        if (!loaded || typeof callback !== 'function') return lookup.call(this, name, ...rest);
+        if (!wrappers.loaded || typeof callback !== 'function') return lookup.call(this, name, ...rest);
         const frame = scopes.getStore() ?? null;
         const stack = mayBlock(name) ? frames(callSite(wrappedLookup)) : undefined;
         const refusal = scopeRefusal(name, frame, 'dns.lookup', stack);
@@ -294,7 +319,7 @@ function wrapLookups(): void {
     const promises = dns.promises as unknown as { lookup: (hostname: string, options?: unknown) => Promise<unknown> };
     const promiseLookup = promises.lookup;
     const wrappedPromiseLookup = async function (this: unknown, name: string, options?: unknown): Promise<unknown> {
-        if (!loaded) return promiseLookup.call(this, name, options);
+        if (!wrappers.loaded) return promiseLookup.call(this, name, options);
         const frame = scopes.getStore() ?? null;
         const stack = mayBlock(name) ? frames(callSite(wrappedPromiseLookup)) : undefined;
         const refusal = scopeRefusal(name, frame, 'dns.promises.lookup', stack);
@@ -314,7 +339,7 @@ function wrapLookups(): void {
 const RESOLVE_METHODS = ['resolve', 'resolve4', 'resolve6', 'resolveAny', 'resolveCaa', 'resolveCname', 'resolveMx', 'resolveNaptr', 'resolveNs', 'resolvePtr', 'resolveSoa', 'resolveSrv', 'resolveTxt'];
 
 /** A query c-ares could not send because the policy in force or a scope refused its name. */
-function refusedQuery(err: unknown, name: unknown, op: string, frame: ScopeFrame | null, stack: string | undefined): unknown {
+function refusedQuery(err: unknown, name: unknown, op: EgressOp, frame: ScopeFrame | null, stack: string | undefined): unknown {
     if (!err || typeof name !== 'string' || logOnly()) return err;
     if (normaliseDestination(name).kind === 'ip') return err;
     const r = refuser(name, frame, true);
@@ -327,10 +352,10 @@ function wrapResolveMethods(target: object, promises: boolean): void {
         const original: unknown = Reflect.get(target, method);
         if (typeof original !== 'function') continue;
         const fn = original as Method;
-        const op = `dns.${method}`;
+        const op: EgressOp = `dns.${method}`;
         const wrapped = promises
             ? async function (this: unknown, name: unknown, ...rest: unknown[]): Promise<unknown> {
-                  if (!loaded) return fn.call(this, name, ...rest);
+                  if (!wrappers.loaded) return fn.call(this, name, ...rest);
                   const frame = scopes.getStore() ?? null;
                   const site = mayBlock(name) ? callSite(wrapped) : {};
                   try {
@@ -341,7 +366,7 @@ function wrapResolveMethods(target: object, promises: boolean): void {
               }
             : function (this: unknown, name: unknown, ...rest: unknown[]): unknown {
                   const callback = rest[rest.length - 1];
-                  if (!loaded || typeof callback !== 'function') return fn.call(this, name, ...rest);
+                  if (!wrappers.loaded || typeof callback !== 'function') return fn.call(this, name, ...rest);
                   const frame = scopes.getStore() ?? null;
                   const site = mayBlock(name) ? callSite(wrapped) : {};
                   rest[rest.length - 1] = (err: unknown, ...results: unknown[]) => (callback as (...a: unknown[]) => unknown)(refusedQuery(err, name, op, frame, frames(site)), ...results);
@@ -373,17 +398,22 @@ function fetchMayBlock(input: unknown): boolean {
     return !target || mayBlock(target.host, target.port);
 }
 
+const kFetchWrapped = Symbol.for('tethered.fetch.wrapped');
+
+/** Wraps this realm's fetch (a test runner's realm may have its own), once. */
 function wrapFetch(): void {
     const original = globalThis.fetch as ((input: unknown, init?: unknown) => Promise<unknown>) | undefined;
-    if (typeof original !== 'function') return;
+    if (typeof original !== 'function' || Reflect.get(original, kFetchWrapped) === true) return;
     const wrappedFetch = async function (input: unknown, init?: unknown): Promise<Response> {
         // undici connects from its own callbacks: the caller's stack is the one to report.
-        const site = loaded && fetchMayBlock(input) ? callSite(wrappedFetch) : undefined;
+        const site = wrappers.loaded && fetchMayBlock(input) ? callSite(wrappedFetch) : undefined;
         try {
             return (await original.call(globalThis, input, init)) as Response;
         } catch (err) {
+            restoreFields(err);
             const blocked = (err as { cause?: unknown }).cause;
-            if (blocked instanceof EgressBlocked && !blocked.event.url) {
+            // duck-typed: the error may come from another copy of the package (another realm, another install)
+            if (isEgressBlocked(blocked) && !blocked.event.url) {
                 // The URL asked for, when it is the one refused (a redirect goes elsewhere).
                 const target = fetchTarget(input);
                 if (target) {
@@ -396,6 +426,7 @@ function wrapFetch(): void {
             throw err;
         }
     };
+    Object.defineProperty(wrappedFetch, kFetchWrapped, { value: true });
     globalThis.fetch = wrappedFetch;
 }
 
@@ -412,7 +443,6 @@ function inheritedExecArgv(): string[] {
     }
     return out;
 }
-let workersWrapped = false;
 
 /**
  * Wraps worker_threads.Worker (at load, so that code which takes `Worker` after requiring tethered gets the
@@ -420,12 +450,12 @@ let workersWrapped = false;
  * asked, without the wrappers.
  */
 export function wrapWorkers(): void {
-    if (workersWrapped) return;
-    workersWrapped = true;
+    if (wrappers.workers) return;
+    wrappers.workers = true;
     const Original = workerThreads.Worker;
     const Wrapped = new Proxy(Original, {
         construct(target, args: unknown[], newTarget: (...a: unknown[]) => unknown) {
-            if (loaded) {
+            if (wrappers.loaded) {
                 const options = (args[1] ?? {}) as { execArgv?: string[] };
                 const withInit = { ...options, execArgv: [...(options.execArgv ?? inheritedExecArgv()), '--require', WORKER_INIT] };
                 try {
@@ -441,16 +471,22 @@ export function wrapWorkers(): void {
     syncBuiltinESMExports();
 }
 
+/** At load, in every realm that loads the package: this realm's fetch gets the wrapper (inert until tethered is at work). */
+export function prepareRealm(): void {
+    wrapWorkers();
+    wrapFetch();
+}
+
 /** Installs the wrappers once; they do nothing until tethered is first activated or a scope is made. */
 export function installErrorMapping(): void {
-    loaded = true;
-    if (installed) return;
-    installed = true;
+    wrappers.loaded = true;
+    wrapFetch(); // per realm
+    if (wrappers.installed) return;
+    wrappers.installed = true;
     wrapSockets();
     wrapDgram();
     wrapLookups();
     wrapResolvers();
-    wrapFetch();
     wrapWorkers();
     // `import { lookup } from 'node:dns'` reads the ESM view of the builtin: bring it up to date.
     syncBuiltinESMExports();

@@ -5,7 +5,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { nativeBinaries, type Addon, type NativeScope } from './native.js';
 import type { EgressEvent } from './errors.js';
-import type { AllowPolicy } from './policy/index.js';
+import { AllowPolicy } from './policy/index.js';
+import { perThread } from './shared.js';
 
 /** One scope() or noEgress() the code runs in, with the ones around it. */
 export interface ScopeFrame {
@@ -22,7 +23,8 @@ export interface ScopeFrame {
     readonly events: EgressEvent[];
 }
 
-export const scopes = new AsyncLocalStorage<ScopeFrame>();
+/** The scope registry: one per thread, whichever copy of the package made the scope. */
+export const scopes = perThread('scopes', () => new AsyncLocalStorage<ScopeFrame>());
 
 /** The policy activate() put in force, and how; null when not activated (scopes may still narrow). */
 export interface GlobalState {
@@ -31,10 +33,47 @@ export interface GlobalState {
     readonly onBlocked: ((event: EgressEvent) => void) | null;
 }
 
-let global: GlobalState | null = null;
+/**
+ * What activate() tells the addon of the policy it put in force, kept there with it (native memory, one per
+ * process): every copy of the JavaScript, every realm and every worker reads the policy in force from it.
+ */
+export interface Described {
+    readonly allow: readonly string[];
+    readonly deny: readonly string[];
+    readonly allowLocalhost: boolean;
+    readonly logOnly: boolean;
+    readonly failClosed: boolean;
+    readonly children: 'inherit' | 'none';
+    readonly patchedSlots: number;
+    /** process.env entries as they were before the first activate() changed them */
+    readonly savedEnv: Readonly<Record<string, string | undefined>>;
+}
 
-export function setGlobal(state: GlobalState | null): void {
-    global = state;
+/** The onBlocked of this thread's last activate(), good only while the policy it came with is in force. */
+const handler = perThread('handler', () => ({ generation: -1, onBlocked: null as ((event: EgressEvent) => void) | null }));
+
+export function setHandler(generation: number, onBlocked: ((event: EgressEvent) => void) | null): void {
+    handler.generation = generation;
+    handler.onBlocked = onBlocked;
+}
+
+let seen: { generation: number; described: Described | null; state: GlobalState | null } = { generation: -1, described: null, state: null };
+
+function refresh(): void {
+    const { addon } = runtime();
+    const generation = addon.generation();
+    if (generation === seen.generation) return;
+    const json = addon.status().description;
+    const described = json ? (JSON.parse(json) as Described) : null;
+    const policy = described ? new AllowPolicy(described.allow, { deny: described.deny, allowLocalhost: described.allowLocalhost }) : null;
+    seen = { generation, described, state: policy && described ? { policy, logOnly: described.logOnly, onBlocked: null } : null };
+}
+
+/** The description of the policy activate() put in force (from any copy, any thread), or null. */
+export function described(): Described | null {
+    if (!loaded) return null;
+    refresh();
+    return seen.described;
 }
 
 /** The settings worker threads' JavaScript needs to explain blocks (see worker-init.ts). */
@@ -46,18 +85,23 @@ export interface SharedSettings {
 }
 
 export function globalState(): GlobalState | null {
-    return global;
+    if (!loaded) return null;
+    refresh();
+    const state = seen.state;
+    if (!state) return null;
+    return handler.generation === seen.generation && handler.onBlocked ? { ...state, onBlocked: handler.onBlocked } : state;
 }
 
 /** Would the policy in force let a blocked attempt through (and report it)? */
 export function logOnly(): boolean {
-    return global ? global.logOnly : process.env.TETHERED_MODE === 'log' && (process.env.LD_PRELOAD ?? '').includes('libtethered');
+    const state = globalState();
+    return state ? state.logOnly : process.env.TETHERED_MODE === 'log' && (process.env.LD_PRELOAD ?? '').includes('libtethered');
 }
 
 // Evidence only JavaScript has, by the shim's event number, merged into the event wherever it surfaces
 // (onBlocked, noEgress, EgressBlocked). Bounded: the oldest entries go first.
 const EVIDENCE_LIMIT = 1024;
-const evidence = new Map<number, { stack?: string; url?: string }>();
+const evidence = perThread('evidence', () => new Map<number, { stack?: string; url?: string }>());
 
 /** Adds what is not known yet (with `replace`, what the caller knows better: fetch's caller's stack). */
 export function addEvidence(seq: number | undefined, extra: { stack?: string | undefined; url?: string | undefined }, replace = false): void {
@@ -88,14 +132,15 @@ export function collectorOf(frame: ScopeFrame | null): ScopeFrame | null {
 /** Hands an event made on the JavaScript side to the innermost noEgress scope and (notify) onBlocked. */
 export function report(event: EgressEvent, frame: ScopeFrame | null, options: { notify: boolean }): void {
     collectorOf(frame)?.events.push(event);
-    if (options.notify && event.decision !== 'allow') global?.onBlocked?.(event);
+    if (options.notify && event.decision !== 'allow') globalState()?.onBlocked?.(event);
 }
 
-function dispatch(line: string): void {
-    const handler = global?.onBlocked;
-    if (!handler) return;
+/** Where the shim's event lines go (activate() makes it the process's handler: see the addon's configure). */
+export function dispatch(line: string): void {
+    const onBlocked = globalState()?.onBlocked;
+    if (!onBlocked) return;
     const event = eventFromLine(line);
-    if (event.decision !== 'allow') handler(event);
+    if (event.decision !== 'allow') onBlocked(event);
 }
 
 interface Runtime {

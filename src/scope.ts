@@ -9,6 +9,8 @@ import { createHook } from 'node:async_hooks';
 import { EgressViolation, type EgressEvent } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
+import { checkKnownKeys } from './options.js';
+import { perThread } from './shared.js';
 import { collectorOf, eventFromLine, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
 
 export interface ScopeOptions {
@@ -31,36 +33,40 @@ export interface NoEgressOptions {
 
 // The scope this thread is in, as the shim sees it: a pointer cell in the shim that this thread stores the
 // frame's native address into (no call per switch). `entered` keeps that frame, and with it its native
-// scope, alive while the shim may read it; `outer` what each callback found on entry.
-let entered: ScopeFrame | null = null;
-let slot: BigUint64Array | null = null;
-const outer: (ScopeFrame | null)[] = [];
-let tracking = false;
+// scope, alive while the shim may read it; `outer` what each callback found on entry. Once per thread
+// (shared.ts), whichever copies of the package make scopes: one async hook, never one per copy.
+const tracker = perThread('scope-tracker', () => ({
+    entered: null as ScopeFrame | null,
+    slot: null as BigUint64Array | null,
+    outer: [] as (ScopeFrame | null)[],
+    tracking: false,
+}));
 
 function enter(frame: ScopeFrame | null): void {
-    if (frame === entered) return;
-    entered = frame;
-    slot ??= new BigUint64Array(runtime().addon.scopeSlot());
-    slot[0] = frame ? frame.address : 0n;
+    if (frame === tracker.entered) return;
+    tracker.entered = frame;
+    tracker.slot ??= new BigUint64Array(runtime().addon.scopeSlot());
+    tracker.slot[0] = frame ? frame.address : 0n;
 }
 
 /** From the first scope on, every callback enters the scope it was created in (and leaves it after). */
 function track(): void {
-    if (tracking) return;
-    tracking = true;
+    if (tracker.tracking) return;
+    tracker.tracking = true;
     createHook({
         before() {
-            outer.push(entered);
+            tracker.outer.push(tracker.entered);
             enter(scopes.getStore() ?? null);
         },
         after() {
-            enter(outer.pop() ?? null);
+            enter(tracker.outer.pop() ?? null);
         },
     }).enable();
 }
 
 function checkOptions(what: string, options: NoEgressOptions, fn: unknown, needAllow: boolean): void {
     if (typeof options !== 'object' || options === null) throw new TypeError(`${what}() takes an options object and a function`);
+    checkKnownKeys(`${what}()`, options, ['allow', 'deny', 'label', 'allowLocalhost']);
     if (needAllow ? !Array.isArray(options.allow) : options.allow !== undefined && !Array.isArray(options.allow)) {
         throw new TypeError(`${what}(): allow must be an array of rules`);
     }
@@ -89,7 +95,7 @@ function frameFor(options: NoEgressOptions, collecting: boolean): ScopeFrame {
 function runIn<T>(frame: ScopeFrame, fn: () => T): T {
     track();
     return scopes.run(frame, () => {
-        const previous = entered;
+        const previous = tracker.entered;
         enter(frame);
         try {
             return fn();

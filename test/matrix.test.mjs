@@ -52,6 +52,9 @@ function covers(source, row, mode) {
 }
 
 const MODES = { blocked: 'block', 'log-only': '(log|reported)', allowed: '(allow|works|round-trips)' };
+// io_uring is refused outright in strict mode (programs fall back to plain calls, which are judged): there is
+// no log-only or allowed io_uring connect to test
+const ONLY = { S3: ['blocked'] };
 
 describe('the README coverage table', () => {
     test('lists every row of the bypass list exactly once', () => {
@@ -75,7 +78,7 @@ describe('the README coverage table', () => {
                 assert.ok(existsSync(join(root, f)), `${f} exists`);
                 return readFileSync(join(root, f), 'utf8');
             });
-            for (const [mode, words] of Object.entries(MODES)) {
+            for (const [mode, words] of Object.entries(MODES).filter(([m]) => !ONLY[row] || ONLY[row].includes(m))) {
                 assert.ok(
                     sources.some((source) => covers(source, row, words)),
                     `${row} has a ${mode} test in ${files.join(', ')}`,

@@ -5,7 +5,9 @@
 #define BENCH_RAW_H
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
 
 static inline long raw_syscall6(long n, long a, long b, long c, long d, long e, long f) {
     long ret;

@@ -6,12 +6,16 @@
 // checks its arguments and throws a TypeError (never aborts the process), and the lock's key never leaves
 // native memory (see LockHolder).
 #include <dlfcn.h>
+#include <link.h>
 #include <napi.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,8 +43,14 @@ struct Shim {
 };
 
 Shim shim;
-Napi::ThreadSafeFunction events;
-bool have_events = false;
+
+// Where event lines go: one JavaScript function at a time, for the whole process (every copy of the
+// package that loads this addon, every realm, every worker). activate() makes its own copy's handler the
+// one (configure's fourth argument, under the lock like the policy itself); onEvents() sets one only when
+// there is none. Replaced under events_mutex, which Sink holds only to queue a line.
+std::mutex events_mutex;
+napi_threadsafe_function events = nullptr;
+napi_env events_env = nullptr;
 
 template <typename T>
 bool Resolve(T& field, const char* name) {
@@ -155,7 +165,26 @@ bool GetId(Napi::Env env, napi_value v, unsigned long long* out) {
     return true;
 }
 
-// load(path) -> { preloaded }
+// A libtethered.so some other copy of the package loaded already (at whatever path), or null.
+void* LoadedShim() {
+    std::string found;
+    dl_iterate_phdr(
+        [](struct dl_phdr_info* i, size_t, void* out) -> int {
+            const char* name = i->dlpi_name;
+            size_t n = name ? strlen(name) : 0;
+            static const char kName[] = "/libtethered.so";
+            if (n < sizeof kName - 1 || strcmp(name + n - (sizeof kName - 1), kName) != 0) return 0;
+            static_cast<std::string*>(out)->assign(name);
+            return 1;
+        },
+        &found);
+    if (found.empty()) return nullptr;
+    void* handle = dlopen(found.c_str(), RTLD_NOW | RTLD_NOLOAD);
+    if (handle && !dlsym(handle, "tethered_abi")) handle = nullptr;
+    return handle;
+}
+
+// load(path) -> { preloaded, path }: `path` is the libtethered.so in use (another copy's, perhaps)
 Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path;
@@ -168,6 +197,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
         void* loaded = dlsym(RTLD_DEFAULT, "tethered_configure");
         if (loaded && dladdr(loaded, &info) && info.dli_fname)
             handle = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+        // One loaded by another copy of the package (RTLD_LOCAL: not in the global scope) is the one too.
+        if (!handle) handle = LoadedShim();
         if (!handle) handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!handle) {
             Napi::Error::New(env, std::string("tethered: cannot load ") + path + ": " + dlerror())
@@ -193,6 +224,9 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     }
     Napi::Object result = Napi::Object::New(env);
     result.Set("preloaded", Napi::Boolean::New(env, shim.preloaded() != 0));
+    Dl_info where;
+    if (dladdr(reinterpret_cast<void*>(shim.abi), &where) && where.dli_fname)
+        result.Set("path", Napi::String::New(env, where.dli_fname));
     return result;
 }
 
@@ -248,24 +282,37 @@ struct LockHolder {
     bool held = false;
     napi_env env = nullptr;  // null once that environment is gone: the lock then stays for good
     napi_ref token = nullptr;
+    pthread_t thread{};
     unsigned char key[TETHERED_KEY_SIZE] = {};
 };
 
 std::mutex lock_mutex;
 LockHolder holder;
 
-// Is `token` the object the lock in force was made with (called with lock_mutex held)?
+// What JavaScript put in force, as it described it (JSON, opaque here), for status() and for every other
+// copy of the JavaScript in the process: it changes only with the policy, under lock_mutex, so it cannot
+// tell of a policy the shim does not have. `generation` counts the changes (a cheap staleness check).
+std::string description;
+std::atomic<double> generation{0};
+
+// Is `token` the object the lock in force was made with (called with lock_mutex held)? The token may come
+// from another environment of the same thread: a second load of this addon (a cleared require.cache, a
+// test runner's module registry), another realm. One isolate per thread, so its values compare there;
+// another thread's (a worker's) never match.
 bool Holds(Napi::Env env, napi_value token) {
-    if (!holder.held || holder.env != env || holder.token == nullptr || TypeOf(env, token) != napi_object)
+    if (!holder.held || holder.env == nullptr || holder.token == nullptr ||
+        TypeOf(env, token) != napi_object || !pthread_equal(holder.thread, pthread_self()))
         return false;
     napi_value held;
     bool same = false;
-    return napi_get_reference_value(env, holder.token, &held) == napi_ok && held != nullptr &&
+    return napi_get_reference_value(holder.env, holder.token, &held) == napi_ok && held != nullptr &&
            napi_strict_equals(env, held, token, &same) == napi_ok && same;
 }
 
-void Forget(Napi::Env env) {
-    if (holder.token != nullptr && holder.env == env) napi_delete_reference(env, holder.token);
+void Forget() {
+    // A reference is deleted on its own thread; one left on another thread is leaked (a few bytes).
+    if (holder.token != nullptr && holder.env != nullptr && pthread_equal(holder.thread, pthread_self()))
+        napi_delete_reference(holder.env, holder.token);
     explicit_bzero(holder.key, sizeof holder.key);
     holder = LockHolder();
 }
@@ -283,7 +330,10 @@ bool TokenArgument(Napi::Env env, napi_value v) {
     return Throw(env, "lockToken must be an object");
 }
 
-// configure(settings, lockToken, locked): replaces the policy in force; with locked, locks it to lockToken.
+bool SetHandler(napi_env env, napi_value fn);
+
+// configure(settings, lockToken, locked, handler, description): replaces the policy in force; with locked,
+// locks it to lockToken.
 Napi::Value Configure(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Settings settings;
@@ -299,6 +349,13 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
         Throw(env, "locking needs a lockToken object");
         return env.Undefined();
     }
+    if (!Missing(env, info[3]) && TypeOf(env, info[3]) != napi_function) {
+        Throw(env, "the event handler must be a function");
+        return env.Undefined();
+    }
+    std::string described;
+    if (!Missing(env, info[4]) && !GetString(env, info[4], &described, "the description"))
+        return env.Undefined();
     std::lock_guard<std::mutex> guard(lock_mutex);
     const unsigned char* key = Holds(env, info[1]) ? holder.key : nullptr;
     unsigned char fresh[TETHERED_KEY_SIZE];
@@ -316,18 +373,25 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     char error[512] = "";
     int rc = shim.configure(&settings.s, key, lock, error, sizeof error);
     if (rc == 0 && lock == fresh) {
-        Forget(env);
+        Forget();
         napi_ref ref = nullptr;
         if (napi_create_reference(env, info[1], 1, &ref) == napi_ok) {
             holder.held = true;
             holder.env = env;
             holder.token = ref;
+            holder.thread = pthread_self();
             memcpy(holder.key, fresh, sizeof fresh);
         }
     } else if (rc == 0 && !locked) {
-        Forget(env);
+        Forget();
     }
     explicit_bzero(fresh, sizeof fresh);
+    if (rc == 0) {
+        description = described;
+        generation.store(generation.load() + 1);
+        if (TypeOf(env, info[3]) == napi_function && !SetHandler(env, info[3]))
+            Napi::Error::New(env, "tethered: cannot make the event handler").ThrowAsJavaScriptException();
+    }
     if (rc == TETHERED_LOCKED) {
         ThrowLocked(env, "activate()");
     } else if (rc != 0) {
@@ -365,7 +429,9 @@ Napi::Value Disable(const Napi::CallbackInfo& info) {
         ThrowLocked(env, "deactivate()");
         return env.Undefined();
     }
-    Forget(env);
+    Forget();
+    description.clear();
+    generation.store(generation.load() + 1);
     return env.Undefined();
 }
 
@@ -384,7 +450,15 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
     out.Set("locked", Napi::Boolean::New(env, st.locked != 0));
     out.Set("preloaded", Napi::Boolean::New(env, st.preloaded != 0));
     out.Set("ceiling", mode(st.ceiling_mode));
+    std::lock_guard<std::mutex> guard(lock_mutex);
+    out.Set("description", description.empty() ? env.Null() : Napi::String::New(env, description));
+    out.Set("generation", Napi::Number::New(env, generation.load()));
     return out;
+}
+
+// generation(): changes whenever the policy JavaScript put in force changes (from any copy, any thread).
+Napi::Value Generation(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), generation.load());
 }
 
 Napi::Value Patch(const Napi::CallbackInfo& info) {
@@ -410,22 +484,69 @@ void Sink(const char* json, size_t len, unsigned long long collector) {
         auto it = collected.find(collector);
         if (it != collected.end()) it->second.emplace_back(json, len);
     }
-    if (!have_events) return;
+    std::lock_guard<std::mutex> lock(events_mutex);
+    if (events == nullptr) return;
     auto* line = new std::string(json, len);
-    if (events.NonBlockingCall(line, [](Napi::Env env, Napi::Function fn, std::string* data) {
-            // Raw napi calls: while the environment shuts down, JavaScript cannot run and the event is
-            // dropped, where node-addon-api's Call would turn the failure into a fatal error.
-            if (env != nullptr && fn != nullptr) {
-                napi_value text, result, recv;
-                if (napi_create_string_utf8(env, data->data(), data->size(), &text) == napi_ok &&
-                    napi_get_undefined(env, &recv) == napi_ok) {
-                    napi_call_function(env, recv, fn, 1, &text, &result);
-                }
-            }
-            delete data;
-        }) != napi_ok) {
-        delete line;
+    if (napi_call_threadsafe_function(events, line, napi_tsfn_nonblocking) != napi_ok) delete line;
+}
+
+// Runs on the JavaScript thread of the handler's environment. Raw napi calls: while the environment shuts
+// down, JavaScript cannot run and the event is dropped (node-addon-api would make that a fatal error).
+void CallJs(napi_env env, napi_value fn, void*, void* data) {
+    auto* line = static_cast<std::string*>(data);
+    if (env != nullptr && fn != nullptr) {
+        napi_value text, result, recv;
+        if (napi_create_string_utf8(env, line->data(), line->size(), &text) == napi_ok &&
+            napi_get_undefined(env, &recv) == napi_ok) {
+            // A handler that throws reaches 'uncaughtException', as any Node callback's exception would
+            // (left pending, Node-API would only print a deprecation warning and drop it).
+            napi_value error;
+            if (napi_call_function(env, recv, fn, 1, &text, &result) == napi_pending_exception &&
+                napi_get_and_clear_last_exception(env, &error) == napi_ok)
+                napi_fatal_exception(env, error);
+        }
     }
+    delete line;
+}
+
+void ForgetEvents(void* arg) {
+    std::lock_guard<std::mutex> lock(events_mutex);
+    if (events_env != static_cast<napi_env>(arg)) return;
+    if (shim.set_sink && shim.set_sink(nullptr) != 0) {
+        // a locked policy keeps the sink: events then go nowhere until a handler is set again
+    }
+    napi_release_threadsafe_function(events, napi_tsfn_abort);
+    events = nullptr;
+    events_env = nullptr;
+}
+
+// Makes `fn` the handler of every event line (replacing the last one); false when it cannot be made.
+bool SetHandler(napi_env env, napi_value fn) {
+    napi_value name;
+    napi_threadsafe_function made = nullptr;
+    if (napi_create_string_utf8(env, "tethered-events", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+        napi_create_threadsafe_function(env, fn, nullptr, name, 0, 1, nullptr, nullptr, nullptr, CallJs,
+                                        &made) != napi_ok)
+        return false;
+    napi_unref_threadsafe_function(env, made);  // events never keep the process alive
+    napi_threadsafe_function old = nullptr;
+    {
+        std::lock_guard<std::mutex> lock(events_mutex);
+        old = events;
+        events = made;
+        events_env = env;
+    }
+    // released, not aborted: the lines queued already still reach JavaScript
+    if (old != nullptr) napi_release_threadsafe_function(old, napi_tsfn_release);
+    // One cleanup hook per environment (adding the same hook twice is fatal); a stale one does nothing.
+    static std::set<napi_env> hooked;
+    bool hook;
+    {
+        std::lock_guard<std::mutex> lock(events_mutex);
+        hook = hooked.insert(env).second;
+    }
+    if (hook) napi_add_env_cleanup_hook(env, ForgetEvents, env);
+    return true;
 }
 
 // onEvents(fn): every event line goes to fn(line) on the JavaScript thread, asynchronously.
@@ -437,15 +558,14 @@ Napi::Value OnEvents(const Napi::CallbackInfo& info) {
         Throw(env, "onEvents() takes a function");
         return env.Undefined();
     }
-    if (!have_events) {
-        events = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "tethered-events", 0, 1);
-        events.Unref(env);  // events never keep the process alive
-        have_events = true;
-        env.AddCleanupHook([] {
-            if (shim.set_sink) shim.set_sink(nullptr);
-            have_events = false;
-            events.Abort();
-        });
+    bool none;
+    {
+        std::lock_guard<std::mutex> lock(events_mutex);
+        none = events == nullptr;
+    }
+    if (none && !SetHandler(env, info[0])) {
+        Napi::Error::New(env, "tethered: cannot make the event handler").ThrowAsJavaScriptException();
+        return env.Undefined();
     }
     return Napi::Boolean::New(env, shim.set_sink(Sink) == 0);
 }
@@ -557,7 +677,18 @@ Napi::Value SharedSettings(const Napi::CallbackInfo& info) {
     return Napi::String::New(info.Env(), shared_settings);
 }
 
+// Keeps this library loaded for the life of the process. Node closes an addon when the worker thread that
+// loaded it ends; were this the last reference, the library would be unloaded and loaded afresh by the
+// next thread, with the state above (the lock's holder, the description of the policy, the event
+// handler) forgotten while the shim keeps the policy: every copy would then misreport it.
+void StayLoaded() {
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void*>(&StayLoaded), &self) && self.dli_fname)
+        dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    StayLoaded();
     // The lock's token lives in this environment: when it goes, the reference goes, the lock stays.
     env.AddCleanupHook([env] {
         std::lock_guard<std::mutex> guard(lock_mutex);
@@ -585,6 +716,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("active", Napi::Function::New(env, Active));
     exports.Set("status", Napi::Function::New(env, Status));
     exports.Set("patch", Napi::Function::New(env, Patch));
+    exports.Set("generation", Napi::Function::New(env, Generation));
     exports.Set("onEvents", Napi::Function::New(env, OnEvents));
     return exports;
 }

@@ -7,11 +7,15 @@
 
 #include "shim.h"
 
+/* The address of a send (datagrams, TCP Fast Open), judged as the kernel will use it. */
+static int check_destination(int fd, const struct sockaddr *addr, socklen_t len, int flags, const char *op) {
+    if (!addr || len == 0) return 0;
+    return td_check_address(fd, addr, len, (flags & MSG_FASTOPEN) ? TD_USE_FASTOPEN : TD_USE_SEND, op);
+}
+
 int td_check_send(int fd, const struct sockaddr *addr, socklen_t len, const struct iovec *iov, size_t iovcnt,
                   int flags, const char *op) {
-    if (addr && len > 0 &&
-        td_check_address(fd, addr, len, (flags & MSG_FASTOPEN) ? TD_USE_FASTOPEN : TD_USE_SEND, op) != 0)
-        return -1;
+    if (check_destination(fd, addr, len, flags, op) != 0) return -1;
     return td_dns_check_send(fd, addr, len, iov, iovcnt, op);
 }
 
@@ -29,7 +33,8 @@ ssize_t td_sendto(int fd, const void *buf, size_t n, int flags, const struct soc
     if (addr && len > 0 && (size_t)len <= sizeof copy) addr = (const struct sockaddr *)&copy;
     struct iovec iov = {(void *)buf, n};
     if (td_dns_wanted(fd, addr, len)) return td_dns_send(fd, &iov, 1, flags, addr, len, NULL, op);
-    if (td_check_send(fd, addr, len, &iov, 1, flags, op) != 0) return -1;
+    /* not DNS (td_dns_wanted said so): only the address is judged */
+    if (check_destination(fd, addr, len, flags, op) != 0) return -1;
     return td_real.sendto(fd, buf, n, flags, addr, len);
 }
 
@@ -49,7 +54,7 @@ ssize_t td_sendmsg(int fd, const struct msghdr *msg, int flags, const char *op) 
     if (copy_message(msg, &m, &name) != 0) return -1;
     if (td_dns_wanted(fd, m.msg_name, m.msg_namelen))
         return td_dns_send(fd, m.msg_iov, m.msg_iovlen, flags, m.msg_name, m.msg_namelen, &m, op);
-    if (td_check_send(fd, m.msg_name, m.msg_namelen, m.msg_iov, m.msg_iovlen, flags, op) != 0) return -1;
+    if (check_destination(fd, m.msg_name, m.msg_namelen, flags, op) != 0) return -1;
     return td_real.sendmsg(fd, &m, flags);
 }
 

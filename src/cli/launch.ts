@@ -3,7 +3,9 @@
  * and a child whose exit status (or signal) becomes ours.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
 import { preloadFirst, policyVariables } from '../child-env.js';
 import { shimPath } from '../native.js';
 import type { AllowPolicy } from '../policy/index.js';
@@ -15,6 +17,30 @@ export interface LaunchSettings {
     readonly log: string;
     readonly logAllowed?: boolean;
     readonly children?: 'inherit' | 'none';
+    /** strict mode: the command runs under tethered-strict, the kernel-enforced supervisor, without the shim */
+    readonly strict?: boolean;
+}
+
+/** tethered-strict, built beside libtethered.so (build/Release or prebuilds/<platform>-<arch>). */
+export function strictPath(): string {
+    const path = join(dirname(shimPath()), 'tethered-strict');
+    if (!existsSync(path)) throw new Error(`tethered: strict mode needs ${path}; rebuild with 'npm run build:native'`);
+    return path;
+}
+
+/**
+ * The command line and environment for a launch: in strict mode the supervisor runs the command, reads the
+ * policy from the same variables and hands the command the environment without them. The shim is not
+ * preloaded there: it would report an attempt the supervisor reports again (one attempt, one event), and
+ * the supervisor judges what the shim would.
+ */
+export function launchPlan(command: readonly string[], settings: LaunchSettings, base: NodeJS.ProcessEnv = process.env): { command: string[]; env: NodeJS.ProcessEnv } {
+    if (!settings.strict) return { command: [...command], env: childEnvironment(settings, base) };
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(base)) if (!key.startsWith('TETHERED_')) env[key] = value;
+    Object.assign(env, policyVariables(settings.policy, { mode: settings.mode, log: settings.log }));
+    if (settings.logAllowed) env.TETHERED_LOG_ALLOWED = '1';
+    return { command: [strictPath(), '--', ...command], env };
 }
 
 /**

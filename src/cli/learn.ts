@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Io } from './check.js';
-import { childEnvironment, launch, splitCommand } from './launch.js';
+import { launch, launchPlan, splitCommand } from './launch.js';
 import { parseRule } from '../policy/index.js';
 import { applyCollapses, collapseSuggestions } from './collapse.js';
 import { POLICY_OPTIONS, policyFromOptions } from './policy-options.js';
 
 export const LEARN_USAGE = `Usage: tethered learn [--out FILE] [--policy FILE] [--no-config] [--allow RULE]… [--deny RULE]…
-                      [--no-localhost] [--collapse|--collapse-apply] -- COMMAND [ARG…]
+                      [--no-localhost] [--collapse|--collapse-apply] [--strict] -- COMMAND [ARG…]
 
 Runs COMMAND in log mode (nothing is blocked), records every network attempt of it and its children, and
 prints the allow list that lets it pass. --out FILE writes it as a policy file instead.
@@ -28,7 +28,8 @@ The rules it starts from (--policy FILE, else the nearest tethered.config.json o
 key, and --allow) are kept, in their order, and the new rules added after them: 'learn --policy p.json
 --out p.json' updates p.json like a lockfile. Starting rules the run never used are reported on stderr,
 not removed. --collapse suggests one wildcard or /24 for several sibling rules (a.x.com, b.x.com ->
-*.x.com); --collapse-apply writes the suggestions in.`;
+*.x.com); --collapse-apply writes the suggestions in. --strict records through the kernel-enforced
+supervisor (static and Go programs too; addresses only, no names).`;
 
 interface LoggedEvent {
     decision: string;
@@ -84,7 +85,7 @@ export async function learn(argv: readonly string[], io: Io): Promise<number> {
     }
     let values;
     try {
-        ({ values } = parseArgs({ args: split.options, options: { ...POLICY_OPTIONS, out: { type: 'string' }, collapse: { type: 'boolean' }, 'collapse-apply': { type: 'boolean' } } }));
+        ({ values } = parseArgs({ args: split.options, options: { ...POLICY_OPTIONS, out: { type: 'string' }, collapse: { type: 'boolean' }, 'collapse-apply': { type: 'boolean' }, strict: { type: 'boolean' } } }));
     } catch (err) {
         io.err(`tethered learn: ${(err as Error).message}\n\n${LEARN_USAGE}`);
         return 2;
@@ -96,8 +97,14 @@ export async function learn(argv: readonly string[], io: Io): Promise<number> {
     }
     const log = join(mkdtempSync(join(tmpdir(), 'tethered-learn-')), 'events.jsonl');
     writeFileSync(log, '');
-    const env = childEnvironment({ policy: built.policy, mode: 'log', log, logAllowed: true });
-    const status = await launch(split.command, env, io.err);
+    let plan;
+    try {
+        plan = launchPlan(split.command, { policy: built.policy, mode: 'log', log, logAllowed: true, strict: values.strict === true });
+    } catch (err) {
+        io.err((err as Error).message);
+        return 2;
+    }
+    const status = await launch(plan.command, plan.env, io.err);
     const events = readFileSync(log, 'utf8')
         .split('\n')
         .filter(Boolean)

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Io } from './check.js';
 import { LogFollower, Tally, describeEvent } from './events.js';
-import { childEnvironment, launch, splitCommand } from './launch.js';
+import { launch, launchPlan, splitCommand } from './launch.js';
 import { POLICY_OPTIONS, policyFromOptions, policyWarnings } from './policy-options.js';
 import { type ReportRequest, parseReport, summaryLines, writeReports } from './reports.js';
 
@@ -20,7 +20,7 @@ export const BLOCKED_STATUS = 3;
 
 export const RUN_USAGE = `Usage: tethered run [--allow RULE]… [--deny RULE]… [--policy FILE] [--no-config] [--log-only]
                     [--log FILE] [--no-localhost] [--children inherit|none] [--fail-on-block]
-                    [--summary blocks|always|never] [--report KIND[=FILE]]… -- COMMAND [ARG…]
+                    [--summary blocks|always|never] [--report KIND[=FILE]]… [--strict] -- COMMAND [ARG…]
 
 Runs COMMAND with libtethered.so preloaded: every connect, datagram and name lookup of the command, its
 threads and its children is judged against the rules before it leaves.
@@ -42,11 +42,15 @@ threads and its children is judged against the rules before it leaves.
   --report KIND[=FILE]  github: ::error/::warning workflow commands, and a Markdown table appended to
                       $GITHUB_STEP_SUMMARY when it is set; json: one JSON document; junit: JUnit XML, one
                       testcase per destination. Without =FILE, to standard output after COMMAND ends.
+  --strict            kernel-enforced: a seccomp supervisor judges every connect and send of COMMAND and
+                      all its descendants, static and Go programs included (address rules only: a name
+                      rule matches nothing in strict mode yet)
 
 Allowed attempts are counted (in the summary and reports) only with --report or --summary always.
 
 Exit status: the command's own (128+N if a signal N ended it); ${BLOCKED_STATUS} with --fail-on-block when something was
-blocked and the command exited 0; 2 for a bad policy or usage; 127 if COMMAND is not found.`;
+blocked and the command exited 0; 2 for a bad policy or usage, or when strict mode is unavailable on this
+system; 127 if COMMAND is not found.`;
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
     const split = splitCommand(argv);
@@ -70,6 +74,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
                 'fail-on-block': { type: 'boolean' },
                 summary: { type: 'string' },
                 report: { type: 'string', multiple: true },
+                strict: { type: 'boolean' },
             },
         }));
     } catch (err) {
@@ -106,6 +111,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     if (built.configPath) io.err(`tethered run: policy from ${built.configPath}`);
     for (const w of policyWarnings(built)) io.err(`tethered run: warning: ${w}`);
 
+    if (values.strict && values.children === 'none') {
+        io.err('tethered run: --strict covers every descendant; --children none cannot be given with it');
+        return 2;
+    }
     const mode = values['log-only'] || built.fileMode === 'log' ? 'log' : 'enforce';
     const dir = mkdtempSync(join(tmpdir(), 'tethered-run-'));
     const logPath = join(dir, 'events.jsonl');
@@ -132,19 +141,27 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         tally.add(event);
         if (event.decision !== 'allow') forward(raw, describeEvent(event));
     });
-    const env = childEnvironment({
-        policy: built.policy,
-        mode,
-        log: logPath,
-        logAllowed: reports.length > 0 || summary === 'always',
-        children: values.children === 'none' ? 'none' : 'inherit',
-    });
+    let plan;
+    try {
+        plan = launchPlan(split.command, {
+            policy: built.policy,
+            mode,
+            log: logPath,
+            logAllowed: reports.length > 0 || summary === 'always',
+            children: values.children === 'none' ? 'none' : 'inherit',
+            strict: values.strict === true,
+        });
+    } catch (err) {
+        rmSync(dir, { recursive: true, force: true });
+        io.err((err as Error).message);
+        return 2;
+    }
     const timer = setInterval(() => {
         follower.poll();
     }, 100);
     let status: number;
     try {
-        status = await launch(split.command, env, io.err);
+        status = await launch(plan.command, plan.env, io.err);
     } finally {
         clearInterval(timer);
         follower.finish();

@@ -1,0 +1,156 @@
+/* The supervisor's policy, from the same environment the shim reads (docs/rules.md, Where rules come from):
+ * TETHERED_POLICY_IMAGE or TETHERED_ALLOW / TETHERED_DENY / TETHERED_POLICY_FILE, TETHERED_ALLOW_LOCALHOST,
+ * TETHERED_MODE, TETHERED_LOG, TETHERED_LOG_ALLOWED. A policy that cannot be used blocks everything, whatever
+ * the mode, and says why once on stderr: a typo must not open the command up. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../shim/policy_file.h"
+#include "../shim/policy_image.h"
+#include "strict.h"
+
+struct ts_config ts_config = {.log_fd = -1};
+
+struct list {
+    char **items;
+    size_t n, cap;
+};
+
+static int push(struct list *l, const char *s, size_t len) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        char **items = realloc(l->items, cap * sizeof *items);
+        if (!items) return -1;
+        l->items = items;
+        l->cap = cap;
+    }
+    if (!(l->items[l->n] = strndup(s, len))) return -1;
+    l->n++;
+    return 0;
+}
+
+/* Rules separated by commas or whitespace, as config.c of the shim splits them. */
+static int split(struct list *l, const char *text) {
+    if (!text) return 0;
+    for (const char *p = text; *p;) {
+        while (*p == ',' || *p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ' && !(*p >= '\t' && *p <= '\r')) p++;
+        if (p > start && push(l, start, (size_t)(p - start)) != 0) return -1;
+    }
+    return 0;
+}
+
+static int control_in(const struct list *l, char *problem, size_t cap) {
+    for (size_t i = 0; i < l->n; i++) {
+        if (!td_has_control(l->items[i], strlen(l->items[i]))) continue;
+        char quoted[220];
+        td_escape(l->items[i], strlen(l->items[i]), quoted, sizeof quoted);
+        snprintf(problem, cap, "invalid rule \"%s\": it contains a control character", quoted);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_list(struct list *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+}
+
+static int flag(const char *name, int fallback, char *problem, size_t cap) {
+    const char *v = getenv(name);
+    if (!v || !*v) return fallback;
+    if (strcmp(v, "1") == 0 || strcmp(v, "0") == 0) return v[0] == '1';
+    if (!*problem) snprintf(problem, cap, "%s must be 1 or 0", name);
+    return fallback;
+}
+
+static void policy_from_rules(char *problem, size_t cap) {
+    struct list allow = {0}, deny = {0};
+    int allow_localhost = 1, lost = 0;
+    const char *file = getenv("TETHERED_POLICY_FILE");
+    if (file && *file) {
+        struct td_policy_file pf;
+        if (td_read_policy_file(file, &pf, problem, cap) == 0) {
+            for (size_t i = 0; i < pf.nallow; i++) lost |= push(&allow, pf.allow[i], strlen(pf.allow[i]));
+            for (size_t i = 0; i < pf.ndeny; i++) lost |= push(&deny, pf.deny[i], strlen(pf.deny[i]));
+            if (pf.allow_localhost >= 0) allow_localhost = pf.allow_localhost;
+            if (pf.mode == 1) ts_config.log_mode = 1;
+            td_policy_file_free(&pf);
+        }
+    }
+    lost |= split(&allow, getenv("TETHERED_ALLOW"));
+    lost |= split(&deny, getenv("TETHERED_DENY"));
+    if (lost && !*problem) snprintf(problem, cap, "out of memory while reading the rules");
+    if (!*problem) control_in(&allow, problem, cap);
+    if (!*problem) control_in(&deny, problem, cap);
+    allow_localhost = flag("TETHERED_ALLOW_LOCALHOST", allow_localhost, problem, cap);
+    if (!*problem) {
+        struct td_policy_error err;
+        ts_config.policy = td_policy_compile((const char *const *)allow.items, allow.n,
+                                             (const char *const *)deny.items, deny.n, allow_localhost, &err);
+        if (!ts_config.policy)
+            snprintf(problem, cap, "invalid rule \"%.200s\": %.250s", err.rule, err.reason);
+    }
+    free_list(&allow);
+    free_list(&deny);
+}
+
+int ts_load_config(void) {
+    char problem[512] = "";
+    const char *mode = getenv("TETHERED_MODE");
+    if (mode && *mode && strcmp(mode, "log") != 0 && strcmp(mode, "enforce") != 0)
+        snprintf(problem, sizeof problem, "TETHERED_MODE must be enforce or log, not '%.100s'", mode);
+    const char *ref = getenv("TETHERED_POLICY_IMAGE");
+    if (*problem) {
+    } else if (ref && *ref) {
+        static const char *const others[] = {"TETHERED_ALLOW", "TETHERED_DENY", "TETHERED_POLICY_FILE"};
+        for (size_t i = 0; i < 3 && !*problem; i++) {
+            const char *v = getenv(others[i]);
+            if (v && *v)
+                snprintf(problem, sizeof problem,
+                         "TETHERED_POLICY_IMAGE holds the whole policy; %s cannot be given with it",
+                         others[i]);
+        }
+        int fd = -1;
+        if (!*problem) ts_config.policy = td_policy_image_load(ref, &fd, problem, sizeof problem);
+        /* The memfd stays open for the supervisor's lifetime (the policy is read in place) and close-on-exec:
+         * the command gets nothing of the supervisor's. */
+        if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    } else {
+        policy_from_rules(problem, sizeof problem);
+    }
+    if (mode && strcmp(mode, "log") == 0) ts_config.log_mode = 1;
+    ts_config.log_allowed = flag("TETHERED_LOG_ALLOWED", 0, problem, sizeof problem);
+    const char *log = getenv("TETHERED_LOG");
+    if (!log || !*log || strcmp(log, "stderr") == 0) {
+        ts_config.log = TS_LOG_STDERR;
+        ts_config.log_fd = fcntl(2, F_DUPFD_CLOEXEC, 3); /* stderr as it is now, whatever the command does */
+    } else if (strcmp(log, "off") == 0) {
+        ts_config.log = TS_LOG_OFF;
+    } else {
+        ts_config.log = TS_LOG_FILE;
+        ts_config.log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (ts_config.log_fd < 0) {
+            char line[600];
+            int n = snprintf(line, sizeof line,
+                             "tethered: cannot open the log %.400s; events are not recorded\n", log);
+            if (write(2, line, (size_t)n) < 0) {
+            }
+        }
+    }
+    if (!*problem) return 0;
+    if (ts_config.policy) td_policy_free(ts_config.policy);
+    ts_config.policy = NULL;
+    ts_config.log_mode = 0;
+    char line[700];
+    int n = snprintf(
+        line, sizeof line,
+        "tethered: the policy cannot be used: %s; all network egress of this process is blocked\n", problem);
+    if (write(2, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1)) < 0) {
+    }
+    return -1;
+}

@@ -1,0 +1,45 @@
+/**
+ * `node --import tethered/register` or `node --require tethered/register`: activates tethered for the whole
+ * process from the TETHERED_* environment (docs/rules.md, Where rules come from), before the application's code runs, so that
+ * its callers get EgressBlocked errors with evidence rather than a bare EACCES.
+ *
+ *  - TETHERED_ALLOW (and TETHERED_DENY, TETHERED_ALLOW_LOCALHOST, TETHERED_MODE, TETHERED_FAIL_CLOSED,
+ *    TETHERED_CHILDREN) or TETHERED_POLICY_FILE: that policy is activated.
+ *  - Otherwise, under a preloaded shim (`tethered run`, a policy image): the environment's policy is in
+ *    force already (a ceiling); only the JavaScript errors are installed.
+ *  - Otherwise nothing happens: no policy was asked for.
+ */
+import { activate } from './activate.js';
+import { installErrorMapping } from './js-errors.js';
+import { loadedShim } from './native.js';
+import { readPolicyFile } from './policy-file.js';
+import { runtime } from './runtime.js';
+
+function list(value: string | undefined): string[] {
+    return (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function registerFromEnvironment(env: NodeJS.ProcessEnv): void {
+    const file = env.TETHERED_POLICY_FILE;
+    const common = {
+        failClosed: env.TETHERED_FAIL_CLOSED === '1',
+        children: env.TETHERED_CHILDREN === 'none' ? ('none' as const) : ('inherit' as const),
+    };
+    if (file) {
+        const p = readPolicyFile(file);
+        activate({ allow: p.allow, deny: p.deny, allowLocalhost: p.allowLocalhost ?? true, logOnly: (env.TETHERED_MODE ?? p.mode) === 'log', ...common });
+    } else if (env.TETHERED_ALLOW !== undefined) {
+        activate({
+            allow: list(env.TETHERED_ALLOW),
+            deny: list(env.TETHERED_DENY),
+            allowLocalhost: env.TETHERED_ALLOW_LOCALHOST !== '0',
+            logOnly: env.TETHERED_MODE === 'log',
+            ...common,
+        });
+    } else if (loadedShim() !== null) {
+        runtime();
+        installErrorMapping();
+    }
+}
+
+registerFromEnvironment(process.env);

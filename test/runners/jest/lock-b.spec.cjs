@@ -1,0 +1,1 @@
+require('./lock.cjs')('lock-b');

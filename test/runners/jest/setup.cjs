@@ -1,0 +1,2 @@
+// In the test namespace every peer is on loopback: count only 127.0.0.1 as "local" for these tests.
+require('tethered/jest').configure({ allow: ['127.0.0.1'], allowLocalhost: false });

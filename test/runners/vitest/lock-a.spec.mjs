@@ -1,0 +1,2 @@
+import lock from './lock.mjs';
+lock('lock-a');
