@@ -3,7 +3,7 @@
  * the policy down, and patches every loaded object so that every outbound attempt of the process — any
  * library, any thread, objects loaded later — is judged.
  *
- * One process, one policy (SPEC section 5): nothing about the policy in force is kept in this module. The
+ * One process, one policy (docs/rules.md, One process, one policy): nothing about the policy in force is kept in this module. The
  * shim holds the policy and its lock (checked against the lockToken in native code), and the addon holds
  * its description beside it, changed only together with it; every copy of this package in the process
  * (ESM and CJS, another install, a cleared require.cache, a test runner's module registry, a vm realm, a
@@ -16,6 +16,7 @@ import { checkKnownKeys } from './options.js';
 import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
 import { described, dispatch, patchProcess, runtime, setHandler, type Described } from './runtime.js';
+import { activateOptionsFromConfig } from './config-file.js';
 
 interface CommonOptions {
     readonly allow: readonly string[];
@@ -114,7 +115,8 @@ function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
  * put it there). Throws InvalidRuleError for a bad rule (the earlier policy stays), TetheredLocked when a
  * locked policy is in force and `lockToken` is not its token (the shim decides, not this module).
  */
-export function activate(options: ActivateOptions): void {
+/** Without options: the project's tethered.config.json or package.json "tethered" key (config-file.ts). */
+export function activate(options: ActivateOptions = activateOptionsFromConfig()): void {
     checkOptions(options);
     const policy = new AllowPolicy(options.allow, { deny: options.deny, allowLocalhost: options.allowLocalhost });
     const { addon, shimPath } = runtime();
@@ -130,6 +132,8 @@ export function activate(options: ActivateOptions): void {
         log: userLog ?? 'stderr',
     });
     const rules = normalRules(policy);
+    // The shim keeps the lock (docs/rules.md, One process, one policy): no other caller of its exports can
+    // loosen the policy.
     const settings = {
         ...rules,
         logOnly: options.logOnly ?? false,
@@ -149,7 +153,7 @@ export function activate(options: ActivateOptions): void {
         patchedSlots,
         savedEnv,
     };
-    // The shim keeps the lock (SPEC section 5): no other caller of its exports can loosen the policy. The
+    // The shim keeps the lock (docs/rules.md, One process, one policy): no other caller of its exports can loosen the policy. The
     // description and the event handler change with the policy, under the same check.
     throughLock('activate()', () => {
         addon.configure(settings, options.lockToken ?? null, options.locked ?? false, dispatch, JSON.stringify(description));

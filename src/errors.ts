@@ -1,4 +1,4 @@
-/** The errors the public API throws and the events it reports (SPEC sections 4 and 5). */
+/** The errors the public API throws and the events it reports (docs/rules.md, What a block looks like). */
 
 /** Why an attempt was decided so: the shim's reasons and the TypeScript engine's (policy/policy.ts). */
 export type EgressReason = 'allow-rule' | 'localhost' | 'deny-rule' | 'no-rule' | 'invalid-host' | 'invalid-policy' | 'internal-error' | 'raw-socket';

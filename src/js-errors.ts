@@ -1,7 +1,7 @@
 /**
- * Turning the C layer's answers into errors JavaScript callers can act on (SPEC section 4), and adding the
- * evidence only JavaScript has (the caller's stack, the URL). The shim does the blocking; these wrappers
- * only add what it cannot:
+ * Turning the C layer's answers into errors JavaScript callers can act on (docs/rules.md, What a block
+ * looks like), and adding the evidence only JavaScript has (the caller's stack, the URL). The shim does
+ * the blocking; these wrappers only add what it cannot:
  *
  *  - net.Socket#connect records the caller's stack; http.Agent#createSocket the request's URL.
  *  - net.Socket#destroy: a connect that failed with EACCES (net, tls, http, https, http2, fetch and ws all

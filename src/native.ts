@@ -108,7 +108,7 @@ const requireAddon = (path: string): Addon => require(path) as Addon;
 /**
  * The addon beside the libtethered.so already in the process, when another copy of tethered (another
  * install, another path) loaded it and it is of this very build: one addon then holds the lock, the
- * description of the policy and the event handler for every copy (SPEC section 5, one process, one policy).
+ * description of the policy and the event handler for every copy (docs/rules.md, One process, one policy).
  */
 function addonOfLoadedShim(own: string, mine: Addon): NativeBinaries | null {
     const shim = loadedShim();

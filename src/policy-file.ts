@@ -1,7 +1,8 @@
 /**
- * The policy file (SPEC section 6): JSON `{ allow, deny, allowLocalhost, mode }`. Read by `tethered check`
- * and `tethered run`, and by libtethered.so from TETHERED_POLICY_FILE. Unknown keys are errors, so that a
- * misspelt `"alow"` cannot silently leave a policy empty.
+ * The policy file (docs/rules.md, Where rules come from): JSON `{ allow, deny, allowLocalhost, mode }`.
+ * Read by the CLI (--policy, and the project configuration: config-file.ts), and by libtethered.so from
+ * TETHERED_POLICY_FILE. Unknown keys are errors, so that a misspelt `"alow"` cannot silently leave a
+ * policy empty.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 

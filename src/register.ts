@@ -1,6 +1,6 @@
 /**
  * `node --import tethered/register` or `node --require tethered/register`: activates tethered for the whole
- * process from the TETHERED_* environment (SPEC section 3), before the application's code runs, so that
+ * process from the TETHERED_* environment (docs/rules.md, Where rules come from), before the application's code runs, so that
  * its callers get EgressBlocked errors with evidence rather than a bare EACCES.
  *
  *  - TETHERED_ALLOW (and TETHERED_DENY, TETHERED_ALLOW_LOCALHOST, TETHERED_MODE, TETHERED_FAIL_CLOSED,

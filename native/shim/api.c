@@ -3,7 +3,7 @@
  * one once no hook can still be reading it).
  *
  * These are exported symbols: any code in the process can dlsym and call them, not only the addon. Two
- * things keep them from loosening a policy (SPEC section 5):
+ * things keep them from loosening a policy (docs/rules.md, One process, one policy):
  *  - The lock. A configuration made with a lock key is locked: configure, disable and set_sink then work
  *    only for a caller presenting that same key. The addon makes the key (32 random bytes) when JavaScript
  *    locks with a lockToken, keeps it in native memory beside that token and never shows it to

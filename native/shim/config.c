@@ -1,7 +1,7 @@
-/* Configuration from the environment (SPEC section 6): TETHERED_ALLOW, TETHERED_DENY, TETHERED_POLICY_FILE,
- * TETHERED_MODE, TETHERED_ALLOW_LOCALHOST, TETHERED_FAIL_CLOSED, TETHERED_LOG, plus TETHERED_LOG_ALLOWED
- * (record allowed attempts too, for `tethered learn`) and TETHERED_CHILDREN (inherit | none).
- * A policy that cannot be read or parsed blocks all egress and says why once on stderr. */
+/* Configuration from the environment (docs/rules.md, Where rules come from): TETHERED_ALLOW, TETHERED_DENY,
+ * TETHERED_POLICY_FILE, TETHERED_MODE, TETHERED_ALLOW_LOCALHOST, TETHERED_FAIL_CLOSED, TETHERED_LOG, plus
+ * TETHERED_LOG_ALLOWED (record allowed attempts too, for `tethered learn`) and TETHERED_CHILDREN (inherit |
+ * none). A policy that cannot be read or parsed blocks all egress and says why once on stderr. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -81,8 +81,8 @@ static void add_inject(struct td_config *c, const char *name) {
     c->inject[c->ninject++] = entry;
 }
 
-/* A rule with a control character in it is refused whole (SPEC: a NUL would cut it short, and a cut
- * allow rule is a wider one, a cut deny rule a narrower one). Returns 0, or -1 with the problem. */
+/* A rule with a control character in it is refused whole (docs/rules.md, Grammar: a NUL would cut it short,
+ * and a cut allow rule is a wider one, a cut deny rule a narrower one). Returns 0, or -1 with the problem. */
 static int check_rules(const struct rule_set *s, char *problem, size_t cap) {
     for (size_t i = 0; i < s->n; i++) {
         if (!td_has_control(s->items[i], strlen(s->items[i]))) continue;
@@ -280,7 +280,7 @@ void td_ensure_init(void) {
 #endif
     ssize_t n = readlink("/proc/self/exe", td_exe_path, sizeof td_exe_path - 1);
     td_exe_path[n > 0 ? n : 0] = 0;
-    /* The machine's own name is exempt from the lookup rules (SPEC section 3). */
+    /* The machine's own name is exempt from the lookup rules (docs/rules.md, Deciding). */
     char host[TD_NAME_BUF];
     if (gethostname(host, sizeof host) == 0) {
         host[sizeof host - 1] = 0;

@@ -1,4 +1,4 @@
-/* Events: one JSON line per attempt (SPEC section 5 fields plus reason, exe and native frames), written
+/* Events: one JSON line per attempt (docs/rules.md event fields plus reason, exe and native frames), written
  * with a single write() so that lines from threads and child processes sharing a log never interleave.
  * Built in a stack buffer: no malloc, no stdio. Where the line goes (a private descriptor, checked before
  * each write) is logsink.c's business. */

@@ -1,5 +1,5 @@
-/* Children keep the shim and the policy (SPEC section 6): every exec and spawn is given an environment
- * with this library first in LD_PRELOAD and the TETHERED_* variables of this process, whatever
+/* Children keep the shim and the policy (docs/rules.md, Where rules come from): every exec and spawn is given
+ * an environment with this library first in LD_PRELOAD and the TETHERED_* variables of this process, whatever
  * environment the caller passed (even an empty one). TETHERED_* entries the caller passed are replaced,
  * so a child cannot be handed a looser policy. With TETHERED_CHILDREN=none, children get neither the
  * shim nor the TETHERED_* variables.

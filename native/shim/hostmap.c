@@ -1,5 +1,5 @@
 /* Which names this process resolved to each address, so that a connect to the address is judged by name
- * and port (SPEC section 3). Bounded and lock-free:
+ * and port (docs/rules.md, Deciding). Bounded and lock-free:
  *
  *   256 buckets x 4 addresses, 4 names per address (1,024 addresses in all). A new address takes the free
  *   place in its bucket, else the place of the address resolved longest ago. A fifth name for an address

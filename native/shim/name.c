@@ -1,4 +1,4 @@
-/* Destination normalisation (SPEC section 3). Mirrors src/policy/destination.ts. */
+/* Destination normalisation (docs/rules.md, Destinations). Mirrors src/policy/destination.ts. */
 #include "name.h"
 
 #include <string.h>

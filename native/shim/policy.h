@@ -38,7 +38,7 @@ struct td_rule {
     char text[];                  /* normal form, NUL-terminated */
 };
 
-/* Parses one rule (SPEC section 2). Returns 0, or -1 with a reason. */
+/* Parses one rule (docs/rules.md, Grammar). Returns 0, or -1 with a reason. */
 int td_parse_rule(const char *text, size_t len, struct td_parsed_rule *out, char reason[TD_REASON_LEN]);
 
 /* Port arguments: a real port, or one of these. */
@@ -80,8 +80,8 @@ struct td_policy *td_policy_from_bytes(const void *base, size_t size, char *prob
 
 int td_verdict_allowed(const struct td_verdict *v);
 
-/* The decision (SPEC section 3). For a destination that is an address, `names` are the names this process
- * resolved to it. port: a port, or TD_ANY_PORT for a lookup. */
+/* The decision (docs/rules.md, Deciding). For a destination that is an address, `names` are the names this
+ * process resolved to it. port: a port, or TD_ANY_PORT for a lookup. */
 void td_policy_decide(const struct td_policy *policy, const struct td_dest *dest, int port,
                       const char *const *names, size_t nnames, struct td_verdict *out);
 

@@ -1,7 +1,7 @@
 /* The policy image: a compiled policy written once to a file private to the user, named and verified by
  * its content hash, so that a policy of any size reaches every child by a short reference
  * (TETHERED_POLICY_IMAGE=<sha256>:<descriptor>:<path>) that costs each process neither parsing nor an
- * environment string per rule (SPEC section 6). */
+ * environment string per rule (docs/rules.md, Where rules come from). */
 #ifndef TETHERED_POLICY_IMAGE_H
 #define TETHERED_POLICY_IMAGE_H
 

@@ -1,6 +1,6 @@
-/* The rule grammar (SPEC section 2), in C for preload mode (TETHERED_ALLOW, TETHERED_DENY, policy files).
- * Mirrors src/policy/rule.ts: the same rules parse to the same normal form, the same rules are rejected,
- * and the reasons use the same words. */
+/* The rule grammar (docs/rules.md, Grammar), in C for preload mode (TETHERED_ALLOW, TETHERED_DENY, policy
+ * files). Mirrors src/policy/rule.ts: the same rules parse to the same normal form, the same rules are
+ * rejected, and the reasons use the same words. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -29,12 +29,13 @@ struct tethered_settings {
     size_t ninject;
 };
 
-/* The lock (SPEC section 5: nothing the package exports loosens a locked policy without the token). A
- * policy configured with a `lock` key is locked: until a configure or disable that presents that same key,
- * every configure and disable fails with TETHERED_LOCKED and the sink cannot be changed. The addon makes a
- * random key per lockToken and never shows it to JavaScript, so only JavaScript holding the token can
- * unlock (through the addon), and no other caller of these symbols can. This closes the exported doors
- * only: native code in the process can still write memory or make raw system calls (strict mode's job). */
+/* The lock (docs/rules.md, One process, one policy: nothing the package exports loosens a locked policy
+ * without the token). A policy configured with a `lock` key is locked: until a configure or disable that
+ * presents that same key, every configure and disable fails with TETHERED_LOCKED and the sink cannot be
+ * changed. The addon makes a random key per lockToken and never shows it to JavaScript, so only JavaScript
+ * holding the token can unlock (through the addon), and no other caller of these symbols can. This closes the
+ * exported doors only: native code in the process can still write memory or make raw system calls (strict
+ * mode's job). */
 #define TETHERED_KEY_SIZE 32
 #define TETHERED_LOCKED (-2)
 

@@ -1,7 +1,7 @@
-/* The supervisor's policy, from the same environment the shim reads (SPEC section 6): TETHERED_POLICY_IMAGE
- * or TETHERED_ALLOW / TETHERED_DENY / TETHERED_POLICY_FILE, TETHERED_ALLOW_LOCALHOST, TETHERED_MODE,
- * TETHERED_LOG, TETHERED_LOG_ALLOWED. A policy that cannot be used blocks everything, whatever the mode,
- * and says why once on stderr: a typo must not open the command up. */
+/* The supervisor's policy, from the same environment the shim reads (docs/rules.md, Where rules come from):
+ * TETHERED_POLICY_IMAGE or TETHERED_ALLOW / TETHERED_DENY / TETHERED_POLICY_FILE, TETHERED_ALLOW_LOCALHOST,
+ * TETHERED_MODE, TETHERED_LOG, TETHERED_LOG_ALLOWED. A policy that cannot be used blocks everything, whatever
+ * the mode, and says why once on stderr: a typo must not open the command up. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Judging a destination the supervisor has copied, and the event it leaves: the same matcher and the same
  * JSON line as the shim (native/shim/decide.c, events.c), with "layer":"strict". The supervisor sees
- * addresses only: it records no names, so a name rule matches nothing here (SPEC section 7 asks for more;
- * see docs/strict-mode.md). */
+ * addresses only: it records no names, so a name rule matches nothing here (strict mode should judge names
+ * too; see docs/strict-mode.md). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>

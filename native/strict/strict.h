@@ -1,4 +1,4 @@
-/* tethered-strict: the kernel-enforced layer (SPEC section 7). A seccomp filter sends every system call
+/* tethered-strict: the kernel-enforced layer (docs/strict-mode.md). A seccomp filter sends every system call
  * that can carry a destination (connect, sendto with an address, sendmsg, sendmmsg) of a command and all
  * its descendants to this supervisor, which judges a private copy of the arguments with the shim's own
  * matcher and performs the call itself on a duplicate of the target's socket. */

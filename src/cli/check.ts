@@ -5,14 +5,19 @@
  */
 import { parseArgs } from 'node:util';
 import { analysePolicy } from '../policy/analyse.js';
-import { PolicyFileError, readPolicyFile } from '../policy-file.js';
+import { findConfig } from '../config-file.js';
+import { type PolicyFile, PolicyFileError, readPolicyFile } from '../policy-file.js';
+import { splitRuleArguments } from './policy-options.js';
 
-export const CHECK_USAGE = `Usage: tethered check [--policy FILE] [--deny RULE]… [--no-localhost] [--json] [--strict] [RULE…]
+export const CHECK_USAGE = `Usage: tethered check [--policy FILE] [--no-config] [--deny RULE]… [--no-localhost] [--json] [--strict] [RULE…]
 
 Validates allow rules (given as arguments and/or in a policy file), prints them in normal form,
-and warns about over-broad, duplicate, shadowed and dead rules.
+and warns about over-broad, duplicate, shadowed and dead rules. An argument may hold several rules
+separated by commas.
 
-  --policy FILE    JSON policy file: {"allow": [...], "deny": [...], "allowLocalhost": true, "mode": "enforce"}
+  --policy FILE    JSON policy file: {"allow": [...], "deny": [...], "allowLocalhost": true, "mode": "enforce"};
+                   without it, the nearest tethered.config.json or package.json "tethered" key is read
+  --no-config      do not look for tethered.config.json / package.json
   --deny RULE      a deny rule (repeatable)
   --no-localhost   check as if allowLocalhost were false
   --json           print the report as JSON
@@ -33,6 +38,7 @@ export function check(argv: readonly string[], io: Io): number {
             allowPositionals: true,
             options: {
                 policy: { type: 'string' },
+                'no-config': { type: 'boolean' },
                 deny: { type: 'string', multiple: true },
                 'no-localhost': { type: 'boolean' },
                 json: { type: 'boolean' },
@@ -50,20 +56,28 @@ export function check(argv: readonly string[], io: Io): number {
         io.out(CHECK_USAGE);
         return 0;
     }
-    let allow = [...positionals];
-    let deny = [...(values.deny ?? [])];
+    let allow = splitRuleArguments(positionals);
+    let deny = splitRuleArguments(values.deny ?? []);
     let allowLocalhost = !values['no-localhost'];
-    if (values.policy !== undefined) {
-        try {
-            const file = readPolicyFile(values.policy);
-            allow = [...file.allow, ...allow];
-            deny = [...file.deny, ...deny];
-            if (file.allowLocalhost === false) allowLocalhost = false;
-        } catch (err) {
-            if (!(err instanceof PolicyFileError)) throw err;
-            io.err(`tethered check: ${err.message}`);
-            return 2;
+    let file: PolicyFile | null = null;
+    try {
+        if (values.policy !== undefined) file = readPolicyFile(values.policy);
+        else if (!values['no-config']) {
+            const found = findConfig();
+            if (found) {
+                io.err(`tethered check: policy from ${found.path}`);
+                file = found.policy;
+            }
         }
+    } catch (err) {
+        if (!(err instanceof PolicyFileError)) throw err;
+        io.err(`tethered check: ${err.message}`);
+        return 2;
+    }
+    if (file) {
+        allow = [...file.allow, ...allow];
+        deny = [...file.deny, ...deny];
+        if (file.allowLocalhost === false) allowLocalhost = false;
     }
     if (allow.length === 0 && deny.length === 0) {
         io.err('tethered check: no rules given (pass rules as arguments or --policy FILE)');

@@ -1,8 +1,12 @@
 /**
- * `tethered learn [--out FILE] [--allow R]… -- CMD …`: runs the command in log mode with every attempt
- * recorded, then prints the smallest allow list that would let it pass: a name with its port where the
- * attempt was made by name, an address only where no name was seen, a port-less name for a lookup that
- * no connect followed. Loopback is left out while allowLocalhost is on.
+ * `tethered learn [--out FILE] [--policy FILE] [--allow R]… [--collapse|--collapse-apply] -- CMD …`: runs the command
+ * in log mode with every attempt recorded, then prints the smallest allow list that would let it pass: a
+ * name with its port where the attempt was made by name, an address only where no name was seen, a
+ * port-less name for a lookup that no connect followed. Loopback is left out while allowLocalhost is on.
+ *
+ * Like a lockfile: the rules it starts from (--policy, the discovered configuration, --allow) are kept and
+ * the new ones added after them, so `learn --policy p.json --out p.json` only ever grows p.json; rules the
+ * run never used are reported (not removed: one run is not every code path).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,14 +14,22 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Io } from './check.js';
 import { launch, launchPlan, splitCommand } from './launch.js';
+import { parseRule } from '../policy/index.js';
+import { applyCollapses, collapseSuggestions } from './collapse.js';
 import { POLICY_OPTIONS, policyFromOptions } from './policy-options.js';
 
-export const LEARN_USAGE = `Usage: tethered learn [--out FILE] [--allow RULE]… [--deny RULE]… [--policy FILE] [--no-localhost] [--strict] -- COMMAND [ARG…]
+export const LEARN_USAGE = `Usage: tethered learn [--out FILE] [--policy FILE] [--no-config] [--allow RULE]… [--deny RULE]…
+                      [--no-localhost] [--collapse|--collapse-apply] [--strict] -- COMMAND [ARG…]
 
 Runs COMMAND in log mode (nothing is blocked), records every network attempt of it and its children, and
-prints the smallest allow list that would let it pass. --out FILE writes it as a policy file instead.
-Rules given with --allow/--policy are taken as already allowed and not repeated. --strict records through
-the kernel-enforced supervisor (static and Go programs too; addresses only, no names).`;
+prints the allow list that lets it pass. --out FILE writes it as a policy file instead.
+
+The rules it starts from (--policy FILE, else the nearest tethered.config.json or package.json "tethered"
+key, and --allow) are kept, in their order, and the new rules added after them: 'learn --policy p.json
+--out p.json' updates p.json like a lockfile. Starting rules the run never used are reported on stderr,
+not removed. --collapse suggests one wildcard or /24 for several sibling rules (a.x.com, b.x.com ->
+*.x.com); --collapse-apply writes the suggestions in. --strict records through the kernel-enforced
+supervisor (static and Go programs too; addresses only, no names).`;
 
 interface LoggedEvent {
     decision: string;
@@ -25,6 +37,7 @@ interface LoggedEvent {
     host: string | null;
     ip: string | null;
     port: number | null;
+    rule?: string | null;
     reason: string;
 }
 
@@ -55,6 +68,11 @@ export function rulesFromEvents(events: readonly LoggedEvent[]): string[] {
     return rules;
 }
 
+/** Rules in normal form, each once (they were validated when the policy was built). */
+function normalForms(sources: readonly string[]): string[] {
+    return [...new Set(sources.map((r) => parseRule(r).text))];
+}
+
 export async function learn(argv: readonly string[], io: Io): Promise<number> {
     const split = splitCommand(argv);
     if (argv.includes('--help') && !split) {
@@ -67,7 +85,7 @@ export async function learn(argv: readonly string[], io: Io): Promise<number> {
     }
     let values;
     try {
-        ({ values } = parseArgs({ args: split.options, options: { ...POLICY_OPTIONS, out: { type: 'string' }, strict: { type: 'boolean' } } }));
+        ({ values } = parseArgs({ args: split.options, options: { ...POLICY_OPTIONS, out: { type: 'string' }, collapse: { type: 'boolean' }, 'collapse-apply': { type: 'boolean' }, strict: { type: 'boolean' } } }));
     } catch (err) {
         io.err(`tethered learn: ${(err as Error).message}\n\n${LEARN_USAGE}`);
         return 2;
@@ -91,14 +109,36 @@ export async function learn(argv: readonly string[], io: Io): Promise<number> {
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as LoggedEvent);
-    const rules = rulesFromEvents(events);
+    const learned = rulesFromEvents(events);
+    const start = normalForms(built.allow);
+    const known = new Set(start);
+    const added = learned.filter((r) => !known.has(r));
+    let rules = [...start, ...added];
+    const used = new Set(events.flatMap((e) => (e.decision === 'allow' && e.reason === 'allow-rule' && e.rule ? [e.rule] : [])));
+    const unused = start.filter((r) => !used.has(r));
+    if (unused.length > 0) io.err(`tethered learn: ${unused.length} rule${unused.length === 1 ? '' : 's'} nothing used in this run: ${unused.join(', ')}`);
+    if (values.collapse || values['collapse-apply']) {
+        const suggestions = collapseSuggestions(rules);
+        for (const c of suggestions) {
+            io.err(`tethered learn: suggestion: '${c.rule}' for ${c.replaces.map((r) => `'${r}'`).join(', ')} (it also allows the siblings not seen)`);
+        }
+        if (values['collapse-apply']) rules = applyCollapses(rules, suggestions);
+        else if (suggestions.length > 0) io.err('tethered learn: --collapse-apply writes these suggestions in');
+    }
+    const summary = `${events.length} attempt${events.length === 1 ? '' : 's'} seen, ${added.length} new rule${added.length === 1 ? '' : 's'}, ${rules.length} in all`;
     if (values.out !== undefined) {
-        const policy = { allow: rules, ...(built.policy.allowLocalhost ? {} : { allowLocalhost: false }) };
+        const deny = normalForms(built.deny);
+        const policy = {
+            allow: rules,
+            ...(deny.length ? { deny } : {}),
+            ...(built.policy.allowLocalhost ? {} : { allowLocalhost: false }),
+            ...(built.fileMode ? { mode: built.fileMode } : {}),
+        };
         writeFileSync(values.out, `${JSON.stringify(policy, null, 2)}\n`);
-        io.err(`tethered learn: ${rules.length} rule${rules.length === 1 ? '' : 's'} written to ${values.out}`);
+        io.err(`tethered learn: ${summary}; written to ${values.out}`);
     } else {
         for (const rule of rules) io.out(rule);
-        io.err(`tethered learn: ${events.length} attempt${events.length === 1 ? '' : 's'} seen, ${rules.length} rule${rules.length === 1 ? '' : 's'} needed`);
+        io.err(`tethered learn: ${summary}`);
     }
     return status;
 }

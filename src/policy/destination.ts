@@ -1,5 +1,5 @@
 /**
- * Destinations in normal form (SPEC section 3): lower case, one trailing dot removed, IPv6 zone id removed,
+ * Destinations in normal form (docs/rules.md, Destinations): lower case, one trailing dot removed, IPv6 zone id removed,
  * IPv4-mapped IPv6 read as IPv4, and any name the C library would read as an IPv4 literal (`127.1`,
  * `0x7f.0.0.1`, `2130706433`) read as that address. A name DNS could not hold is `invalid`: it matches no
  * name rule.

@@ -1,5 +1,5 @@
 /**
- * `AllowPolicy`: the reference decision of SPEC section 3. Pure and immutable: rules are parsed and indexed
+ * `AllowPolicy`: the reference decision of docs/rules.md (Deciding). Pure and immutable: rules are parsed and indexed
  * once, in the constructor; every question afterwards is answered from the indexes without I/O.
  */
 import { AddressIndex } from './address-index.js';

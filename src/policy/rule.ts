@@ -1,5 +1,5 @@
 /**
- * The rule grammar (SPEC section 2): `TARGET` or `TARGET:PORTS`, where TARGET is a host name, a wildcard
+ * The rule grammar (docs/rules.md, Grammar): `TARGET` or `TARGET:PORTS`, where TARGET is a host name, a wildcard
  * host name, an IPv4 or IPv6 address, or a CIDR range. `parseRule` either returns the rule in its normal form
  * or throws an `InvalidRuleError` that quotes the rule and says how to write it.
  */

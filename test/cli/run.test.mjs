@@ -109,7 +109,7 @@ describe('tethered learn on real programs', { skip: NEEDS_NETNS }, () => {
         assert.equal(learned.code, 0, learned.stderr);
         const rules = learned.stdout.split('\n');
         assert.deepEqual(rules, [`api.example.test:${web.port}`, 'evil.example.test', `127.0.0.4:${tcp.port}`]);
-        assert.match(learned.stderr, /tethered learn: \d+ attempts seen, 3 rules needed/);
+        assert.match(learned.stderr, /tethered learn: \d+ attempts seen, 3 new rules, 3 in all/);
         const out = join(dir, 'learned.json');
         const written = await tethered('learn', '--no-localhost', '--out', out, '--', 'sh', '-c', script);
         assert.equal(written.code, 0);
