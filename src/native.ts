@@ -97,7 +97,8 @@ export function loadedShim(): string | null {
     }
     for (const line of maps.split('\n')) {
         const at = line.indexOf('/');
-        if (at > 0 && line.endsWith('/libtethered.so')) return line.slice(at);
+        // libtethered.so, or a copy of it under another name (a versioned or sanitizer build)
+        if (at > 0 && /\/libtethered[^/]*\.so$/.test(line)) return line.slice(at);
     }
     return null;
 }
