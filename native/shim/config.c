@@ -32,43 +32,6 @@ int td_initialised(void) {
     return atomic_load_explicit(&init_state, memory_order_acquire) == 2;
 }
 
-struct rule_set {
-    char **items;
-    size_t n, cap;
-};
-
-static int push_rule(struct rule_set *s, const char *text, size_t len) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 8;
-        char **items = realloc(s->items, cap * sizeof *items);
-        if (!items) return -1;
-        s->items = items;
-        s->cap = cap;
-    }
-    char *copy = strndup(text, len);
-    if (!copy) return -1;
-    s->items[s->n++] = copy;
-    return 0;
-}
-
-/* Rules separated by commas or whitespace. Any other control character stays inside its rule, where
- * check_rules refuses it. */
-static int split_rules(struct rule_set *s, const char *text) {
-    if (!text) return 0;
-    for (const char *p = text; *p;) {
-        while (*p == ',' || *p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
-        const char *start = p;
-        while (*p && *p != ',' && *p != ' ' && !(*p >= '\t' && *p <= '\r')) p++;
-        if (p > start && push_rule(s, start, (size_t)(p - start)) != 0) return -1;
-    }
-    return 0;
-}
-
-static void free_rules(struct rule_set *s) {
-    for (size_t i = 0; i < s->n; i++) free(s->items[i]);
-    free(s->items);
-}
-
 static void add_inject(struct td_config *c, const char *name) {
     const char *value = getenv(name);
     if (!value || c->ninject >= TD_MAX_INJECT) return;
@@ -79,19 +42,6 @@ static void add_inject(struct td_config *c, const char *name) {
     strcat(entry, "=");
     strcat(entry, value);
     c->inject[c->ninject++] = entry;
-}
-
-/* A rule with a control character in it is refused whole (docs/rules.md, Grammar: a NUL would cut it short,
- * and a cut allow rule is a wider one, a cut deny rule a narrower one). Returns 0, or -1 with the problem. */
-static int check_rules(const struct rule_set *s, char *problem, size_t cap) {
-    for (size_t i = 0; i < s->n; i++) {
-        if (!td_has_control(s->items[i], strlen(s->items[i]))) continue;
-        char quoted[220];
-        td_escape(s->items[i], strlen(s->items[i]), quoted, sizeof quoted);
-        snprintf(problem, cap, "invalid rule \"%s\": it contains a control character", quoted);
-        return -1;
-    }
-    return 0;
 }
 
 static void report(const char *what, const char *detail) {
@@ -162,7 +112,7 @@ static struct td_config *config_from_env(void) {
     const char *fault = getenv("TETHERED_INTERNAL_FAULT");
     struct td_config *c = fault && strcmp(fault, "config") == 0 ? NULL : calloc(1, sizeof *c);
     if (!c) return NULL;
-    struct rule_set allow = {0}, deny = {0};
+    struct td_rule_list allow = {0}, deny = {0};
     int allow_localhost = 1, bad = 0;
     char problem[512] = "";
     /* A rule that cannot be kept (out of memory) must not be skipped: a missing deny rule widens the
@@ -173,18 +123,19 @@ static struct td_config *config_from_env(void) {
         struct td_policy_file pf;
         if (td_read_policy_file(file, &pf, problem, sizeof problem) == 0) {
             for (size_t i = 0; i < pf.nallow; i++)
-                lost |= push_rule(&allow, pf.allow[i], strlen(pf.allow[i]));
-            for (size_t i = 0; i < pf.ndeny; i++) lost |= push_rule(&deny, pf.deny[i], strlen(pf.deny[i]));
+                lost |= td_rules_push(&allow, pf.allow[i], strlen(pf.allow[i]));
+            for (size_t i = 0; i < pf.ndeny; i++)
+                lost |= td_rules_push(&deny, pf.deny[i], strlen(pf.deny[i]));
             if (pf.allow_localhost >= 0) allow_localhost = pf.allow_localhost;
             if (pf.mode == 1) c->mode = TD_MODE_LOG;
             td_policy_file_free(&pf);
         }
     }
-    lost |= split_rules(&allow, getenv("TETHERED_ALLOW"));
-    lost |= split_rules(&deny, getenv("TETHERED_DENY"));
+    lost |= td_rules_split(&allow, getenv("TETHERED_ALLOW"));
+    lost |= td_rules_split(&deny, getenv("TETHERED_DENY"));
     if (lost && !*problem) snprintf(problem, sizeof problem, "out of memory while reading the rules");
-    if (!*problem) check_rules(&allow, problem, sizeof problem);
-    if (!*problem) check_rules(&deny, problem, sizeof problem);
+    if (!*problem) td_rules_check(&allow, problem, sizeof problem);
+    if (!*problem) td_rules_check(&deny, problem, sizeof problem);
     allow_localhost = flag("TETHERED_ALLOW_LOCALHOST", allow_localhost, &bad);
     if (bad && !*problem) snprintf(problem, sizeof problem, "TETHERED_ALLOW_LOCALHOST must be 1 or 0");
     c->fail_closed = flag("TETHERED_FAIL_CLOSED", 0, &bad);
@@ -224,8 +175,8 @@ static struct td_config *config_from_env(void) {
         c->mode = TD_MODE_ENFORCE;
         report("the policy cannot be used", problem);
     }
-    free_rules(&allow);
-    free_rules(&deny);
+    td_rules_free(&allow);
+    td_rules_free(&deny);
     static const char *const names[] = {
         "TETHERED_ALLOW",   "TETHERED_DENY",        "TETHERED_POLICY_FILE",     "TETHERED_MODE",
         "TETHERED_LOG",     "TETHERED_FAIL_CLOSED", "TETHERED_ALLOW_LOCALHOST", "TETHERED_LOG_ALLOWED",

@@ -389,3 +389,44 @@ void td_policy_file_free(struct td_policy_file *pf) {
     pf->allow = pf->deny = NULL;
     pf->nallow = pf->ndeny = 0;
 }
+
+int td_rules_push(struct td_rule_list *l, const char *text, size_t len) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        char **items = realloc(l->items, cap * sizeof *items);
+        if (!items) return -1;
+        l->items = items;
+        l->cap = cap;
+    }
+    char *copy = strndup(text, len);
+    if (!copy) return -1;
+    l->items[l->n++] = copy;
+    return 0;
+}
+
+int td_rules_split(struct td_rule_list *l, const char *text) {
+    if (!text) return 0;
+    for (const char *p = text; *p;) {
+        while (*p == ',' || *p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ' && !(*p >= '\t' && *p <= '\r')) p++;
+        if (p > start && td_rules_push(l, start, (size_t)(p - start)) != 0) return -1;
+    }
+    return 0;
+}
+
+int td_rules_check(const struct td_rule_list *l, char *problem, size_t cap) {
+    for (size_t i = 0; i < l->n; i++) {
+        if (!td_has_control(l->items[i], strlen(l->items[i]))) continue;
+        char quoted[220];
+        td_escape(l->items[i], strlen(l->items[i]), quoted, sizeof quoted);
+        snprintf(problem, cap, "invalid rule \"%s\": it contains a control character", quoted);
+        return -1;
+    }
+    return 0;
+}
+
+void td_rules_free(struct td_rule_list *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+}

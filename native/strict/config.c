@@ -14,52 +14,6 @@
 
 struct ts_config ts_config = {.log_fd = -1};
 
-struct list {
-    char **items;
-    size_t n, cap;
-};
-
-static int push(struct list *l, const char *s, size_t len) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        char **items = realloc(l->items, cap * sizeof *items);
-        if (!items) return -1;
-        l->items = items;
-        l->cap = cap;
-    }
-    if (!(l->items[l->n] = strndup(s, len))) return -1;
-    l->n++;
-    return 0;
-}
-
-/* Rules separated by commas or whitespace, as config.c of the shim splits them. */
-static int split(struct list *l, const char *text) {
-    if (!text) return 0;
-    for (const char *p = text; *p;) {
-        while (*p == ',' || *p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
-        const char *start = p;
-        while (*p && *p != ',' && *p != ' ' && !(*p >= '\t' && *p <= '\r')) p++;
-        if (p > start && push(l, start, (size_t)(p - start)) != 0) return -1;
-    }
-    return 0;
-}
-
-static int control_in(const struct list *l, char *problem, size_t cap) {
-    for (size_t i = 0; i < l->n; i++) {
-        if (!td_has_control(l->items[i], strlen(l->items[i]))) continue;
-        char quoted[220];
-        td_escape(l->items[i], strlen(l->items[i]), quoted, sizeof quoted);
-        snprintf(problem, cap, "invalid rule \"%s\": it contains a control character", quoted);
-        return -1;
-    }
-    return 0;
-}
-
-static void free_list(struct list *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
-    free(l->items);
-}
-
 static int flag(const char *name, int fallback, char *problem, size_t cap) {
     const char *v = getenv(name);
     if (!v || !*v) return fallback;
@@ -69,24 +23,26 @@ static int flag(const char *name, int fallback, char *problem, size_t cap) {
 }
 
 static void policy_from_rules(char *problem, size_t cap) {
-    struct list allow = {0}, deny = {0};
+    struct td_rule_list allow = {0}, deny = {0};
     int allow_localhost = 1, lost = 0;
     const char *file = getenv("TETHERED_POLICY_FILE");
     if (file && *file) {
         struct td_policy_file pf;
         if (td_read_policy_file(file, &pf, problem, cap) == 0) {
-            for (size_t i = 0; i < pf.nallow; i++) lost |= push(&allow, pf.allow[i], strlen(pf.allow[i]));
-            for (size_t i = 0; i < pf.ndeny; i++) lost |= push(&deny, pf.deny[i], strlen(pf.deny[i]));
+            for (size_t i = 0; i < pf.nallow; i++)
+                lost |= td_rules_push(&allow, pf.allow[i], strlen(pf.allow[i]));
+            for (size_t i = 0; i < pf.ndeny; i++)
+                lost |= td_rules_push(&deny, pf.deny[i], strlen(pf.deny[i]));
             if (pf.allow_localhost >= 0) allow_localhost = pf.allow_localhost;
             if (pf.mode == 1) ts_config.log_mode = 1;
             td_policy_file_free(&pf);
         }
     }
-    lost |= split(&allow, getenv("TETHERED_ALLOW"));
-    lost |= split(&deny, getenv("TETHERED_DENY"));
+    lost |= td_rules_split(&allow, getenv("TETHERED_ALLOW"));
+    lost |= td_rules_split(&deny, getenv("TETHERED_DENY"));
     if (lost && !*problem) snprintf(problem, cap, "out of memory while reading the rules");
-    if (!*problem) control_in(&allow, problem, cap);
-    if (!*problem) control_in(&deny, problem, cap);
+    if (!*problem) td_rules_check(&allow, problem, cap);
+    if (!*problem) td_rules_check(&deny, problem, cap);
     allow_localhost = flag("TETHERED_ALLOW_LOCALHOST", allow_localhost, problem, cap);
     if (!*problem) {
         struct td_policy_error err;
@@ -95,8 +51,8 @@ static void policy_from_rules(char *problem, size_t cap) {
         if (!ts_config.policy)
             snprintf(problem, cap, "invalid rule \"%.200s\": %.250s", err.rule, err.reason);
     }
-    free_list(&allow);
-    free_list(&deny);
+    td_rules_free(&allow);
+    td_rules_free(&deny);
 }
 
 int ts_load_config(void) {
