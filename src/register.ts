@@ -7,9 +7,12 @@
  *    TETHERED_CHILDREN) or TETHERED_POLICY_FILE: that policy is activated.
  *  - Otherwise, under a preloaded shim (`tethered run`, a policy image): the environment's policy is in
  *    force already (a ceiling); only the JavaScript errors are installed.
+ *  - Otherwise the project's configuration (tethered.config.json, or the "tethered" key of package.json, from
+ *    the working directory upward: config-file.ts) is activated when there is one.
  *  - Otherwise nothing happens: no policy was asked for.
  */
 import { activate } from './activate.js';
+import { findConfig } from './config-file.js';
 import { installErrorMapping } from './js-errors.js';
 import { loadedShim } from './native.js';
 import { readPolicyFile } from './policy-file.js';
@@ -39,6 +42,11 @@ function registerFromEnvironment(env: NodeJS.ProcessEnv): void {
     } else if (loadedShim() !== null) {
         runtime();
         installErrorMapping();
+    } else {
+        const found = findConfig();
+        if (!found) return;
+        const { allow, deny, allowLocalhost, mode } = found.policy;
+        activate({ allow, deny, allowLocalhost, logOnly: (env.TETHERED_MODE ?? mode) === 'log', ...common });
     }
 }
 

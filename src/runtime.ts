@@ -3,6 +3,7 @@
  * the evidence JavaScript adds to events (stack, URL), and the scope the code is running in.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { appendFileSync } from 'node:fs';
 import { nativeBinaries, type Addon, type NativeScope } from './native.js';
 import type { EgressEvent } from './errors.js';
 import { AllowPolicy } from './policy/index.js';
@@ -103,6 +104,25 @@ export function logOnly(): boolean {
 const EVIDENCE_LIMIT = 1024;
 const evidence = perThread('evidence', () => new Map<number, { stack?: string; url?: string }>());
 
+// Under `tethered run` (run-register.ts), evidence also goes to the run's log file, as a line of its own that
+// the CLI joins to the shim's event by process and event number (cli/events.ts): the shim writes the event
+// before JavaScript knows anything about it.
+let evidenceLog: string | null = null;
+
+/** Appends evidence lines to this log file from now on (an absolute path, as TETHERED_LOG gives it). */
+export function logEvidenceTo(path: string): void {
+    evidenceLog = path;
+}
+
+function writeEvidence(seq: number, known: { stack?: string; url?: string }): void {
+    if (!evidenceLog) return;
+    try {
+        appendFileSync(evidenceLog, `${JSON.stringify({ evidence: true, pid: process.pid, seq, ...known })}\n`);
+    } catch {
+        evidenceLog = null; // the run is over or the file is gone: the event itself is in the log already
+    }
+}
+
 /** Adds what is not known yet (with `replace`, what the caller knows better: fetch's caller's stack). */
 export function addEvidence(seq: number | undefined, extra: { stack?: string | undefined; url?: string | undefined }, replace = false): void {
     if (seq === undefined) return;
@@ -110,6 +130,7 @@ export function addEvidence(seq: number | undefined, extra: { stack?: string | u
     if (extra.stack !== undefined && (replace || known.stack === undefined)) known.stack = extra.stack;
     if (extra.url !== undefined && (replace || known.url === undefined)) known.url = extra.url;
     evidence.set(seq, known);
+    writeEvidence(seq, known);
     if (evidence.size > EVIDENCE_LIMIT) evidence.delete(evidence.keys().next().value as number);
 }
 

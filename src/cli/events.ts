@@ -19,13 +19,41 @@ export interface LoggedEvent {
     readonly rule: string | null;
     readonly reason: string;
     readonly exe: string | null;
+    /** The shim's event number in that process: the key JavaScript's evidence lines carry. */
+    readonly seq?: number;
+    /** JavaScript's evidence, joined from an evidence line (run-register.ts): the caller's stack and URL. */
+    readonly stack?: string;
+    readonly url?: string;
 }
 
-/** Follows a growing JSON-lines file; hands each complete line, raw and parsed, to `onLine`. */
+/** An evidence line: what a Node process of the tree knows about one of its own events. */
+interface EvidenceLine {
+    readonly evidence: true;
+    readonly pid: number;
+    readonly seq: number;
+    readonly stack?: string;
+    readonly url?: string;
+}
+
+interface Held {
+    readonly raw: string;
+    readonly event: LoggedEvent;
+    readonly poll: number;
+    extra: { stack?: string; url?: string } | null;
+}
+
+/**
+ * Follows a growing JSON-lines file; hands each complete line, raw and parsed, to `onLine`. An event is held
+ * until the next poll, so that the evidence line its Node process writes right after (the caller's stack)
+ * is joined to it: the raw line handed on then has the `stack` and `url` fields too. Evidence that comes
+ * later than that is dropped; the event went out without it.
+ */
 export class LogFollower {
     private offset = 0;
     private partial = '';
     private readonly fd: number;
+    private polls = 0;
+    private readonly held = new Map<string, Held>();
 
     constructor(
         path: string,
@@ -44,25 +72,67 @@ export class LogFollower {
         const text = this.partial + buf.subarray(0, n).toString('utf8');
         const lines = text.split('\n');
         this.partial = lines.pop() ?? '';
-        for (const line of lines) if (line) this.onLine(line, parse(line));
+        for (const line of lines) if (line) this.take(line);
+        this.release(false);
     }
 
     /** Reads to the end, including a last line without its newline, and closes the file. */
     finish(): void {
         this.poll();
-        if (this.partial) this.onLine(this.partial, parse(this.partial));
+        if (this.partial) this.take(this.partial);
         this.partial = '';
+        this.release(true);
         closeSync(this.fd);
+    }
+
+    private take(line: string): void {
+        const value = parse(line);
+        if (value && 'evidence' in value) {
+            const held = this.held.get(`${value.pid}:${value.seq}`);
+            if (held) held.extra = { ...(value.stack !== undefined && { stack: value.stack }), ...(value.url !== undefined && { url: value.url }) };
+            return;
+        }
+        if (value && typeof value.seq === 'number') {
+            this.held.set(`${value.pid}:${value.seq}`, { raw: line, event: value, poll: this.polls, extra: null });
+            return;
+        }
+        this.onLine(line, value);
+    }
+
+    /** Hands on the events held since an earlier poll (all of them at the end), with their evidence. */
+    private release(all: boolean): void {
+        for (const [key, held] of this.held) {
+            if (!all && held.poll >= this.polls) break; // held in insertion order: the rest are newer
+            this.held.delete(key);
+            if (!held.extra) this.onLine(held.raw, held.event);
+            else {
+                const event = { ...held.event, ...held.extra };
+                this.onLine(JSON.stringify({ ...(JSON.parse(held.raw) as object), ...held.extra }), event);
+            }
+        }
+        this.polls++;
     }
 }
 
-function parse(line: string): LoggedEvent | null {
+function parse(line: string): LoggedEvent | EvidenceLine | null {
     try {
         const value = JSON.parse(line) as unknown;
-        return typeof value === 'object' && value !== null && 'decision' in value ? (value as LoggedEvent) : null;
+        if (typeof value !== 'object' || value === null) return null;
+        if ('decision' in value) return value as LoggedEvent;
+        if ('evidence' in value && typeof (value as EvidenceLine).seq === 'number') return value as EvidenceLine;
+        return null;
     } catch {
         return null;
     }
+}
+
+/**
+ * The first frame of a JavaScript stack that is not Node's own (`node:net`), without its `at `: where the
+ * caller's code made the attempt.
+ */
+export function firstFrame(stack: string | undefined): string | null {
+    const frames = (stack ?? '').split('\n').map((l) => l.trim().replace(/^at /, '')).filter((l) => l !== '');
+    return frames.find((f) => !/(^|\()node:/.test(f)) ?? frames[0] ?? null;
 }
 
 /** `host:port`, `ip:port` (`[v6]:port`), or the bare name of a lookup. */
@@ -82,7 +152,9 @@ export function describeEvent(e: LoggedEvent): string {
         else if (e.reason === 'invalid-host') why = ': not a valid host name';
         else if (e.rule) why = `: allow it with '${e.rule}'`;
     }
-    return `tethered: ${verb} ${e.protocol} ${destinationOf(e)}${address}${who}${why}`;
+    const frame = firstFrame(e.stack);
+    const where = frame ? ` at ${frame}` : '';
+    return `tethered: ${verb} ${e.protocol} ${destinationOf(e)}${address}${who}${where}${why}`;
 }
 
 /** Attempts grouped by destination: what the summary and every report are made of. */
@@ -101,6 +173,8 @@ export interface DestinationTally {
     wouldBlock: number;
     allowed: number;
     readonly processes: Set<string>;
+    /** The first JavaScript frame of the first attempt that had one (a Node caller under the register entry). */
+    where: string | null;
 }
 
 export class Tally {
@@ -126,12 +200,14 @@ export class Tally {
                 wouldBlock: 0,
                 allowed: 0,
                 processes: new Set(),
+                where: null,
             };
             this.byDestination.set(key, t);
         }
         t.attempts++;
         if (e.ip) t.addresses.add(e.ip);
         if (e.exe) t.processes.add(e.exe);
+        t.where ??= firstFrame(e.stack);
         if (e.decision === 'block') t.blocked++;
         else if (e.decision === 'would-block') t.wouldBlock++;
         else t.allowed++;

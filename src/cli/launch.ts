@@ -54,7 +54,22 @@ export function childEnvironment(settings: LaunchSettings, base: NodeJS.ProcessE
     Object.assign(env, policyVariables(settings.policy, { mode: settings.mode, log: settings.log }));
     if (settings.logAllowed) env.TETHERED_LOG_ALLOWED = '1';
     if (settings.children) env.TETHERED_CHILDREN = settings.children;
+    env.NODE_OPTIONS = withRunRegister(base.NODE_OPTIONS);
     return env;
+}
+
+/** The entry every Node process of a `tethered run` tree loads first (run-register.ts). */
+export const RUN_REGISTER = join(__dirname, '..', 'run-register.js');
+
+/**
+ * NODE_OPTIONS with `--require` of the run's register entry added (once), quoted the way Node reads
+ * NODE_OPTIONS, so that a path with spaces or quotes stays one argument.
+ */
+export function withRunRegister(nodeOptions: string | undefined): string {
+    const quoted = `"${RUN_REGISTER.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+    const current = nodeOptions?.trim() ?? '';
+    if (current.includes(quoted)) return current;
+    return current ? `${current} --require ${quoted}` : `--require ${quoted}`;
 }
 
 /** Runs the command; resolves to the exit code the CLI should end with (128+n for a signal). */

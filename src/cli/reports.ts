@@ -69,17 +69,32 @@ export function summaryLines(tally: Tally): string[] {
 const ghData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 const ghProperty = (s: string) => ghData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
+/** The file and line of a stack frame (`fn (/path/file.js:4:17)`, `file:///path/file.mjs:4:17`), or null. */
+export function frameLocation(frame: string | null): { file: string; line: number } | null {
+    const m = frame ? /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/.exec(frame) : null;
+    const [, path = '', line = '0'] = m ?? [];
+    const file = path.startsWith('file://') ? decodeURIComponent(path.slice('file://'.length)) : path;
+    return isAbsolute(file) ? { file, line: Number(line) } : null;
+}
+
 /**
  * `::error` for each blocked destination (`::warning` for a would-block under --log-only), naming the
- * destination, the processes and the rule. `file=` is the executable when it lies inside the workspace, so
- * that GitHub can attach the annotation to a file of the repository.
+ * destination, the processes and the rule. `file=` (and `line=`) is where the JavaScript caller made the
+ * attempt when a Node process of the tree said so (run-register.ts), else the executable, when it lies
+ * inside the workspace, so that GitHub can attach the annotation to a file of the repository.
  */
 export function githubCommands(tally: Tally, workspace: string): string[] {
     return tally.refused().map((t) => {
         const level = t.blocked > 0 ? 'error' : 'warning';
         const exes = [...t.processes];
-        const inside = exes.map((exe) => relative(workspace, exe)).find((r) => r && !r.startsWith('..') && !isAbsolute(r));
-        const props = [inside ? `file=${ghProperty(inside)}` : '', `title=${ghProperty(`tethered: ${level === 'error' ? 'blocked' : 'would block'} ${t.destination}`)}`].filter(Boolean).join(',');
+        const within = (path: string) => {
+            const r = relative(workspace, path);
+            return r && !r.startsWith('..') && !isAbsolute(r) ? r : null;
+        };
+        const caller = frameLocation(t.where);
+        const callerFile = caller ? within(caller.file) : null;
+        const inside = callerFile ?? exes.map(within).find((r) => r !== null);
+        const props = [inside ? `file=${ghProperty(inside)}` : '', caller && callerFile ? `line=${caller.line}` : '', `title=${ghProperty(`tethered: ${level === 'error' ? 'blocked' : 'would block'} ${t.destination}`)}`].filter(Boolean).join(',');
         const by = exes.length ? ` by ${exes.join(', ')}` : '';
         const count = `${refusedCount(t)} ${level === 'error' ? 'blocked' : 'would-block'} attempt${refusedCount(t) === 1 ? '' : 's'}`;
         const hint = t.deniedBy ? `denied by rule '${t.deniedBy}'` : t.rule ? `allow it with '${t.rule}'` : 'no rule can allow it';

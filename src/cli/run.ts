@@ -23,7 +23,9 @@ export const RUN_USAGE = `Usage: tethered run [--allow RULE]… [--deny RULE]…
                     [--summary blocks|always|never] [--report KIND[=FILE]]… [--strict] -- COMMAND [ARG…]
 
 Runs COMMAND with libtethered.so preloaded: every connect, datagram and name lookup of the command, its
-threads and its children is judged against the rules before it leaves.
+threads and its children is judged against the rules before it leaves. Node processes of the tree also
+load tethered's register entry (through NODE_OPTIONS): their callers get EgressBlocked errors, and the
+events name the JavaScript file and line that made the attempt.
 
   --allow RULE        allow rule (repeatable; commas separate several), e.g. '*.stripe.com:443'
   --deny RULE         deny rule (repeatable); deny rules win

@@ -52,12 +52,12 @@ export function readEvents(path) {
  * Runs `cmd args` with the shim preloaded and `env` (TETHERED_* settings) on top of this process's
  * environment. Resolves to { code, stdout, stderr, events } once it exits; events are those in its log.
  */
-export async function runUnderShim(cmd, args, env = {}, { preload = true, timeoutMs = 30000 } = {}) {
+export async function runUnderShim(cmd, args, env = {}, { preload = true, timeoutMs = 30000, cwd } = {}) {
     const log = env.TETHERED_LOG ?? logFile();
     const fullEnv = { ...process.env, ...(sanitize ? SANITIZER_ENV : {}), TETHERED_LOG: log, ...env };
     if (preload) fullEnv.LD_PRELOAD = shim().preload;
     for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
-    const child = spawn(cmd, args, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'], cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
