@@ -14,7 +14,7 @@
  * between two instructions of the rewritten bytes (syscall(), execveat(), recvmsg() start with short
  * instructions on glibc 2.36) still runs the instruction it was at: see constrained_stub(). An entry whose
  * 5 bytes straddle an 8-byte word is redirected only while the process has a single thread (always true
- * for a preloaded shim's constructor). x86-64 only; elsewhere nothing is redirected (README). */
+ * for a preloaded shim's constructor). x86-64 only; elsewhere nothing is redirected (docs/libc-layer.md). */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <link.h>

@@ -1,7 +1,7 @@
 /* syscall(): the network calls among its numbers are judged like their libc wrappers (the same code), and
  * the exec calls keep the policy for the child; every other call is forwarded unchanged with all six
  * arguments (never ENOSYS). A raw `syscall` instruction that bypasses
- * libc is not seen here: see the README. */
+ * libc is not seen here: see docs/libc-layer.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
