@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { join } from 'node:path';
 import { buildC, root } from '../helpers/cbuild.mjs';
-import { runUnderShim, sanitize, serve, shim, tcpServer, udpServer } from '../helpers/shim.mjs';
+import { netprobe, runUnderShim, sanitize, serve, shim, tcpServer, udpServer } from '../helpers/shim.mjs';
 import { inFreshNode } from '../helpers/inprocess.mjs';
 
 const source = join(root, 'test/native/c/escape.c');
@@ -158,5 +158,31 @@ describe('L3: the address is read once', () => {
         const on = await runUnderShim(program(), ['bad-pointers', '127.0.0.3', '1'], { ...POLICY, TETHERED_ALLOW: '127.0.0.1' });
         assert.equal(on.code, 0, on.stderr);
         assert.equal(on.stdout, off.stdout);
+    });
+    // A container's seccomp profile may refuse process_vm_readv, the shim's safe way to read the caller's
+    // memory: the shim then reads through /proc/self/mem (it used to read directly, and crash on a bad pointer).
+    const novmread = () => buildC('novmread', [join(root, 'test/native/c/novmread.c')]);
+    test('L3 where process_vm_readv is refused, bad pointers still get EFAULT, never a crash (control: the same answers without tethered)', async () => {
+        const bare = sanitize ? { LD_PRELOAD: shim().preload.split(':')[0] } : {};
+        const off = await runUnderShim(novmread(), [program(), 'bad-pointers', '127.0.0.3', '1'], bare, { preload: false });
+        if (!sanitize) assert.equal(off.stdout, 'ok efault=16/16 sendmmsg=2');
+        const on = await runUnderShim(novmread(), [program(), 'bad-pointers', '127.0.0.3', '1'], { ...POLICY, TETHERED_ALLOW: '127.0.0.1' });
+        assert.equal(on.code, 0, on.stderr);
+        assert.equal(on.stdout, off.stdout);
+    });
+    test('L3 where process_vm_readv is refused, a blocked connect is still blocked, reported once in log-only mode, and an allowed one works', async (t) => {
+        // peers of its own: the race tests' late connections reach the shared ones
+        const a = await tcpServer('127.0.0.2'), b = await tcpServer('127.0.0.3');
+        t.after(() => Promise.all([a.close(), b.close()]));
+        const before = b.connections;
+        const blocked = await runUnderShim(novmread(), [netprobe(), 'connect-ip', b.host, String(b.port)], POLICY);
+        assert.match(blocked.stdout, /EACCES/);
+        assert.equal(blocked.events.filter((e) => e.decision === 'block').length, 1);
+        const logged = await runUnderShim(novmread(), [netprobe(), 'connect-ip', b.host, String(b.port)], { ...POLICY, TETHERED_MODE: 'log' });
+        assert.match(logged.stdout, /^ok/);
+        assert.deepEqual(logged.events.map((e) => [e.decision, e.port]), [['would-block', b.port]]);
+        assert.equal(b.connections, before + 1, 'only the log-only attempt reached the blocked peer');
+        const allowed = await runUnderShim(novmread(), [netprobe(), 'connect-ip', a.host, String(a.port)], POLICY);
+        assert.match(allowed.stdout, /^ok/);
     });
 });
