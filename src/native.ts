@@ -170,7 +170,7 @@ export function noBinariesMessage(root: string, platform: string, arch: string, 
     return (
         `tethered: no prebuilt binaries for ${where} in ${join(root, 'prebuilds')} (they exist for linux-x64 and ` +
         `linux-arm64, glibc 2.28 or later). Build them from source, with a C11 and C++17 compiler, make and ` +
-        `python3 installed: npm install --no-save node-addon-api && npm run build:native --prefix ${root}`
+        `python3 installed, from your project's directory: npm install --no-save node-addon-api && npm run build:native --prefix ${root}`
     );
 }
 
