@@ -2,6 +2,10 @@
 #   tethered.node    the N-API bridge between the shim and the TypeScript engine (C++, node-addon-api)
 #   libtethered.so   the C interposer, preloadable into any dynamically linked program
 #   tethered-strict  the strict-mode supervisor (seccomp user notification), with the shim's matcher
+# Every shipped binary loads on glibc 2.28 (test/native/glibc-baseline.test.mjs): the addon and the shim
+# are compiled with native/compat/glibc_baseline.h forced in (symbol versions pinned) and link libdl and
+# libpthread as NEEDED (--no-as-needed: on glibc < 2.34 the pinned versions live there; on newer ones they
+# are empty stubs); tethered-strict is a static PIE and needs no libc at all at run time.
 # node-gyp's common.gypi strips a plain '-Werror' from 'cflags', so warnings are made errors
 # through cflags_c / cflags_cc, which it leaves alone.
 {
@@ -9,10 +13,10 @@
     {
       "target_name": "tethered",
       "sources": ["native/addon/addon.cc"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/compat"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror"],
-      "libraries": ["-ldl"]
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-include", "glibc_baseline.h", "-DTETHERED_PIN_LIBDL"],
+      "ldflags": ["-Wl,--no-as-needed", "-l:libdl.so.2", "-Wl,--as-needed"]
     },
     {
       "target_name": "libtethered",
@@ -24,12 +28,14 @@
         "native/shim/events.c", "native/shim/exec.c", "native/shim/hostmap.c", "native/shim/idna.c",
         "native/shim/ip.c", "native/shim/logsink.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/patch.c", "native/shim/policy.c", "native/shim/policy_image.c", "native/shim/sha256.c",
         "native/shim/policy_file.c", "native/shim/real.c", "native/shim/resolv.c", "native/shim/resolvconf.c", "native/shim/rule.c", "native/shim/scope.c",
-        "native/shim/send.c", "native/shim/socket.c", "native/shim/syscall.c"
+        "native/shim/send.c", "native/shim/socket.c", "native/shim/syscall.c",
+        "native/compat/glibc_compat.c"
       ],
+      "include_dirs": ["native/compat"],
       "cflags": ["-fPIC", "-fvisibility=hidden"],
-      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"],
+      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", "-include", "glibc_baseline.h"],
       "ldflags": ["-Wl,--as-needed", "-Wl,--no-undefined", "-Wl,-z,now", "-Wl,-z,relro"],
-      "libraries": ["-ldl", "-lpthread"]
+      "libraries": ["-Wl,--no-as-needed", "-l:libdl.so.2", "-l:libpthread.so.0", "-Wl,--as-needed"]
     },
     {
       "target_name": "tethered-strict",
@@ -41,7 +47,8 @@
         "native/shim/policy_file.c", "native/shim/policy_image.c", "native/shim/rule.c", "native/shim/sha256.c"
       ],
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"],
-      "ldflags": ["-Wl,--as-needed", "-Wl,-z,now", "-Wl,-z,relro"]
+      "cflags": ["-fPIE"],
+      "ldflags": ["-static-pie", "-Wl,-z,now", "-Wl,-z,relro"]
     }
   ]
 }

@@ -2,6 +2,9 @@
 # Installs the Debian packages the build and the test suite need, when they are missing.
 #   bash scripts/system-deps.sh          build + test needs
 #   bash scripts/system-deps.sh --lint   also the linters CI runs (clang-format)
+#   bash scripts/system-deps.sh --prebuilds   also what building and testing the linux-arm64 prebuilds needs
+#                                        (the aarch64 cross toolchain, qemu-user); flags combine. A user's
+#                                        `npm install` needs none of this: the package ships the binaries.
 # Runs apt-get only as root and only for what is missing; otherwise says what to install and exits 1.
 set -euo pipefail
 
@@ -16,9 +19,14 @@ needs=(
   psql:postgresql-client                # the driver tests' real programs
   go:golang-go                          # strict mode's tests: a pure-Go program (CGO_ENABLED=0)
 )
-if [[ "${1:-}" == "--lint" ]]; then
-  needs+=(clang-format:clang-format)
-fi
+for flag in "$@"; do
+  case "$flag" in
+    --lint) needs+=(clang-format:clang-format) ;;
+    --prebuilds) needs+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu aarch64-linux-gnu-g++:g++-aarch64-linux-gnu
+                         qemu-aarch64:qemu-user) ;;
+    *) echo "system-deps.sh: unknown option $flag" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for pair in "${needs[@]}"; do

@@ -1,11 +1,11 @@
 /**
- * Finds the native binaries: the addon through node-gyp-build (a local build in build/Release first, else the
- * prebuilt one in prebuilds/<platform>-<arch>/), and libtethered.so beside whichever addon was chosen, so that
- * the two always come from the same build. No install script is needed when prebuilds/ ships them.
+ * Finds the native binaries: the addon (a local build in build/Release first, else the prebuilt one in
+ * prebuilds/<platform>-<arch>/), and libtethered.so beside whichever addon was chosen, so that the two always
+ * come from the same build. The package has no install script: the prebuilt binaries are found here at run
+ * time, and a build from source (build/Release) is only the fallback where none matches.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import nodeGypBuild = require('node-gyp-build');
 
 export interface NativeSettings {
     readonly allow: readonly string[];
@@ -125,9 +125,82 @@ function addonOfLoadedShim(own: string, mine: Addon): NativeBinaries | null {
     }
 }
 
+/** The C library this Node runs on: what a prebuilt binary must have been linked against. */
+export type Libc = 'glibc' | 'musl' | 'unknown';
+
+/**
+ * Which C library the process runs on, from the objects mapped into it (`maps`: /proc/self/maps; the
+ * loader's and libc's names tell) or, when they do not, Node's diagnostic report, whose header names a glibc
+ * version only on glibc. Both are parameters so that a test can stand in another machine's.
+ */
+export function detectLibc(maps: string | null = readMaps(), reportHeader: () => { glibcVersionRuntime?: string } = defaultReportHeader): Libc {
+    if (maps !== null) {
+        if (/\/ld-musl-[^/\s]*\.so|\/libc\.musl-[^/\s]*\.so/.test(maps)) return 'musl';
+        if (/\/(?:ld-linux[^/\s]*\.so\.\d|libc\.so\.6)$/m.test(maps)) return 'glibc';
+    }
+    if (process.platform !== 'linux') return 'unknown';
+    // The report costs about 10 ms, hence only when the mappings did not say.
+    return reportHeader().glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+function readMaps(): string | null {
+    try {
+        return readFileSync('/proc/self/maps', 'latin1');
+    } catch {
+        return null;
+    }
+}
+
+function defaultReportHeader(): { glibcVersionRuntime?: string } {
+    return (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header;
+}
+
+/** How to get binaries where the package has none for this machine: the error a user sees. */
+export function noBinariesMessage(root: string, platform: string, arch: string, libc: Libc): string {
+    const where = `${platform}-${arch}${libc === 'musl' ? ' (musl libc)' : ''}`;
+    if (libc === 'musl') {
+        return (
+            `tethered: no prebuilt binaries for ${where} in ${join(root, 'prebuilds')}. The prebuilt ones are for glibc ` +
+            `(Linux x64 and arm64, glibc 2.28 or later), and a build from source on musl is not supported either: the ` +
+            `libc layer is written for glibc (it hooks glibc's getaddrinfo_a and res_* resolver functions and reads ` +
+            `backtraces through execinfo.h, which musl lacks). Run on a glibc-based image instead, e.g. ` +
+            `node:20-bookworm-slim in place of node:20-alpine.`
+        );
+    }
+    return (
+        `tethered: no prebuilt binaries for ${where} in ${join(root, 'prebuilds')} (they exist for linux-x64 and ` +
+        `linux-arm64, glibc 2.28 or later). Build them from source, with a C11 and C++17 compiler, make and ` +
+        `python3 installed, from your project's directory: npm install --no-save node-addon-api && npm run build:native --prefix ${root}`
+    );
+}
+
+/**
+ * The addon to load: build/Release (unless PREBUILDS_ONLY is set), else the prebuild for this machine:
+ * prebuilds/<platform>-<arch>/ for glibc, prebuilds/<platform>-<arch>-musl/ for musl (libtethered.so and
+ * tethered-strict sit beside the addon, so each C library needs a directory of its own).
+ */
+export function findAddon(root: string, platform: string = process.platform, arch: string = process.arch, libc: () => Libc = detectLibc): string {
+    if (!process.env.PREBUILDS_ONLY) {
+        for (const dir of ['Release', 'Debug']) {
+            const built = join(root, 'build', dir, 'tethered.node');
+            if (existsSync(built)) return built;
+        }
+    }
+    const kind = platform === 'linux' ? libc() : 'unknown';
+    const dir = join(root, 'prebuilds', `${platform}-${arch}${kind === 'musl' ? '-musl' : ''}`);
+    let addon: string | undefined;
+    try {
+        addon = readdirSync(dir).find((f) => f.endsWith('.node'));
+    } catch {
+        // no prebuilds for this machine
+    }
+    if (addon) return join(dir, addon);
+    throw new Error(noBinariesMessage(root, platform, arch, kind));
+}
+
 export function nativeBinaries(): NativeBinaries {
     if (cached) return cached;
-    const addonPath = nodeGypBuild.resolve(PACKAGE_ROOT);
+    const addonPath = findAddon(PACKAGE_ROOT);
     const shimPath = join(dirname(addonPath), 'libtethered.so');
     if (!existsSync(shimPath)) {
         throw new Error(`tethered: found the addon at ${addonPath} but no libtethered.so beside it; rebuild with 'npm run build:native'`);

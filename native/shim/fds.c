@@ -96,7 +96,9 @@ long td_fd_syscall(long number, long a[6]) {
                 td_dns_refuse(number == SYS_sendfile ? "syscall(sendfile)" : "syscall(splice)") != 0)
                 return -1;
             break;
+#ifdef SYS_dup2 /* aarch64 has dup3 only */
         case SYS_dup2:
+#endif
         case SYS_dup3:
             td_fd_forget((int)a[1]);
             break;
@@ -107,7 +109,9 @@ long td_fd_syscall(long number, long a[6]) {
     if (rc < 0) return rc;
     switch (number) {
         case SYS_dup:
+#ifdef SYS_dup2
         case SYS_dup2:
+#endif
         case SYS_dup3:
         case SYS_pidfd_getfd:
             td_fd_forget((int)rc);

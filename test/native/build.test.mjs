@@ -2,7 +2,7 @@
 // be preloaded into any program because it needs nothing beyond libc, libdl and libpthread.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,15 @@ describe('native binaries', () => {
         assert.equal(addon.abi, 3);
         assert.equal(addon.version, pkg.version);
         assert.match(addonPath, /\.node$/);
+    });
+
+    test('the package has no install script and no runtime dependency: nothing runs or downloads at npm install', () => {
+        assert.equal(pkg.scripts.install, undefined);
+        assert.equal(pkg.scripts.preinstall, undefined);
+        assert.equal(pkg.scripts.postinstall, undefined);
+        // binding.gyp ships (a build from source is the fallback); without this npm would add "node-gyp rebuild"
+        assert.equal(pkg.gypfile, false);
+        assert.deepEqual(pkg.dependencies ?? {}, {});
     });
 
     test('libtethered.so sits beside the addon that was loaded', () => {
@@ -69,7 +78,7 @@ describe('native binaries', () => {
         });
     }
 
-    test('a package with only prebuilt binaries (no build directory, no install script) loads them', () => {
+    test('a package with only prebuilt binaries (no build directory, no install script, no dependencies) loads them', () => {
         // The layout npm gives a user who installed from the registry: dist/ and prebuilds/, nothing built.
         const pkgDir = join(mkdtempSync(join(tmpdir(), 'tethered-prebuilt-')), 'tethered');
         const prebuilds = join(pkgDir, 'prebuilds', `${platform()}-${arch()}`);
@@ -79,8 +88,7 @@ describe('native binaries', () => {
         const { addonPath } = nativeBinaries();
         cpSync(addonPath, join(prebuilds, 'tethered.napi.node'));
         cpSync(join(addonPath, '..', 'libtethered.so'), join(prebuilds, 'libtethered.so'));
-        mkdirSync(join(pkgDir, 'node_modules'));
-        symlinkSync(join(root, 'node_modules', 'node-gyp-build'), join(pkgDir, 'node_modules', 'node-gyp-build'));
+        // no node_modules: the package has no runtime dependency
         const r = sh(process.execPath, ['-e', 'const t = require(process.argv[1]); console.log(t.shimPath())', pkgDir]);
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stdout.trim(), join(prebuilds, 'libtethered.so'));
