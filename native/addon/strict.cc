@@ -66,23 +66,42 @@ void Place(int fd, int to) {
     dup2(fd, to);
 }
 
-// Reads one answer from the supervisor (waiting at most `ms`): the text, or "" when it is gone.
-std::string Answer(int ms) {
-    struct pollfd p = {channel, POLLIN, 0};
+unsigned long long next_id = 1;
+
+long long Now() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+// Reads the supervisor's answer to message `id` (waiting at most `ms`): the text, or "" when it is gone.
+// Answers to other messages (written to the channel by something else in the process) are skipped.
+std::string Answer(int ms, unsigned long long id = 0) {
+    long long deadline = Now() + ms;
+    std::string prefix = id ? std::to_string(id) + " " : "";
     for (;;) {
-        int r = poll(&p, 1, ms);
+        struct pollfd p = {channel, POLLIN, 0};
+        long long left = deadline - Now();
+        int r = left > 0 ? poll(&p, 1, static_cast<int>(left)) : 0;
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) return "";
-        break;
+        char buf[640];
+        ssize_t n = read(channel, buf, sizeof buf - 1);
+        if (n <= 0) return "";
+        std::string a(buf, static_cast<size_t>(n));
+        if (a.compare(0, prefix.size(), prefix) == 0) return a.substr(prefix.size());
     }
-    char buf[512];
-    ssize_t n = read(channel, buf, sizeof buf - 1);
-    if (n <= 0) return "";
-    return std::string(buf, static_cast<size_t>(n));
 }
 
 bool Send(const std::string& message) {
     return write(channel, message.data(), message.size()) == static_cast<ssize_t>(message.size());
+}
+
+// Sends `message` with a fresh id and returns the supervisor's answer to it.
+std::string Ask(const std::string& message, int ms) {
+    unsigned long long id = next_id++;
+    if (!Send(message + "id=" + std::to_string(id) + "\n")) return "";
+    return Answer(ms, id);
 }
 
 std::string Hex(const unsigned char* key) {
@@ -261,7 +280,7 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
                     "was changed");
     }
     if (hello != "ready") return fail("strict mode could not start its supervisor (" + binary + ")");
-    if (!Send(PolicyMessage(policy, nullptr, lock)) || Answer(10000) != "ok")
+    if (Ask(PolicyMessage(policy, nullptr, lock), 10000) != "ok")
         return fail("the strict supervisor refused the policy");
     // From here on the supervisor may reach into this process: under Yama's ptrace_scope=1 only because this
     // process names it (it is a child, not an ancestor). Harmless without Yama (EINVAL).
@@ -279,9 +298,7 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
     // keeps it from reaching into processes outside it (threads it starts inherit it).
     *code = "ERR_TETHERED_STRICT_FAILED";
     ts_confine_ptrace();
-    std::string ok;
-    if (Send("listener " + std::to_string(getpid()) + " " + std::to_string(listener)))
-        ok = Answer(30000);
+    std::string ok = Ask("listener " + std::to_string(getpid()) + " " + std::to_string(listener) + "\n", 30000);
     close(listener);  // only the supervisor holds it now; without one, judged calls fail (ENOSYS)
     if (ok != "ok") {
         supervisor.store(pid);
@@ -297,11 +314,7 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
 namespace {
 int Command(const std::string& message, std::string* error) {
     std::lock_guard<std::mutex> guard(channel_mutex);
-    if (channel < 0 || !Send(message)) {
-        *error = "the strict supervisor is gone; every judged call fails";
-        return -1;
-    }
-    std::string a = Answer(30000);
+    std::string a = channel < 0 ? "" : Ask(message, 30000);
     if (a == "ok") return 0;
     if (a == "locked") return TETHERED_LOCKED;
     *error = a.empty() ? "the strict supervisor is gone; every judged call fails" : "the strict supervisor: " + a;

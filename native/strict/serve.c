@@ -10,7 +10,8 @@
  *   policy              key=HEX (the lock key in force, or empty), lock=HEX (a key to lock the new policy
  *                       with, or empty), then TETHERED_* lines: the policy, as the environment gives it
  *   off                 key=HEX: allow everything, record nothing (deactivate())
- * Each is answered with one record: "ok", "locked", or "error TEXT".
+ * Each carries a line id=N and is answered with one record "N ok", "N locked", or "N error TEXT" (anything
+ * in the process may write here too: the addon reads past answers to messages it did not send).
  *
  * The lock lives here, not in the process it protects: native code in the Node process can write to this
  * channel (the descriptor is in its table) and can read or write any memory of its own, but not this
@@ -42,6 +43,17 @@ static int events_fd = -1;
 static void reply(int chan, const char *text) {
     if (write(chan, text, strlen(text)) < 0) {
     }
+}
+
+static const char *value_of(const char *msg, const char *name, size_t *len);
+
+/* The answer to `msg`, after its id= (so the addon tells it from answers to messages others wrote). */
+static void answer(int chan, const char *msg, const char *text) {
+    size_t n = 0;
+    const char *id = value_of(msg, "id", &n);
+    char line[600];
+    snprintf(line, sizeof line, "%.*s %s", (int)(id && n < 32 ? n : 0), id ? id : "", text);
+    reply(chan, line);
 }
 
 static int unhex(const char *s, size_t n, uint8_t *out, size_t cap) {
@@ -128,7 +140,7 @@ static void apply_policy(int chan, char *msg) {
     if (saved_err >= 0) dup2(saved_err, 2), close(saved_err);
     if (quiet >= 0) close(quiet);
     if (rc != 0 || !fresh.policy) {
-        reply(chan, "error the policy cannot be used");
+        answer(chan, msg, "error the policy cannot be used");
         return;
     }
     /* Published field by field while workers judge: each reads a consistent policy pointer. The policy
@@ -139,14 +151,14 @@ static void apply_policy(int chan, char *msg) {
     ts_config.log = TS_LOG_OFF;
     ts_config.log_fd = events_fd;
     relock(msg);
-    reply(chan, "ok");
+    answer(chan, msg, "ok");
 }
 
 /* The filter's listener, taken out of the Node process's table. */
 static int take_listener(int chan, const char *msg) {
     int pid = 0, fd = -1;
     if (sscanf(msg, "listener %d %d", &pid, &fd) != 2 || pid <= 0 || fd < 0) {
-        reply(chan, "error malformed");
+        answer(chan, msg, "error malformed");
         return -1;
     }
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -156,15 +168,15 @@ static int take_listener(int chan, const char *msg) {
     char line[96];
     if (listener < 0) {
         snprintf(line, sizeof line, "error %d", err);
-        reply(chan, line);
+        answer(chan, msg, line);
         return -1;
     }
     if (ts_supervise(listener) != 0) {
         close(listener);
-        reply(chan, "error threads");
+        answer(chan, msg, "error threads");
         return -1;
     }
-    reply(chan, "ok");
+    answer(chan, msg, "ok");
     return listener;
 }
 
@@ -244,26 +256,26 @@ int ts_serve(int chan, int events) {
         msg[n] = 0;
         if (strncmp(msg, "listener ", 9) == 0) {
             if (listener >= 0)
-                reply(chan, "error the listener is taken already");
+                answer(chan, msg, "error the listener is taken already");
             else
                 listener = take_listener(chan, msg);
         } else if (strncmp(msg, "policy\n", 7) == 0) {
             if (!may_change(msg))
-                reply(chan, "locked");
+                answer(chan, msg, "locked");
             else
                 apply_policy(chan, msg);
         } else if (strncmp(msg, "off\n", 4) == 0) {
             if (!may_change(msg)) {
-                reply(chan, "locked");
+                answer(chan, msg, "locked");
             } else {
                 /* log mode with no log: every call goes through, nothing is recorded */
                 ts_config.log_fd = -1;
                 ts_config.log_mode = 1;
                 locked = 0;
-                reply(chan, "ok");
+                answer(chan, msg, "ok");
             }
         } else {
-            reply(chan, "error unknown message");
+            answer(chan, msg, "error unknown message");
         }
     }
 }
