@@ -247,6 +247,13 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
     pid_t pid = fork();
     if (pid == 0) {
         setsid();  // out of the terminal's process group: ^C stops the program, not its supervisor
+        // Nothing of the program's standard input and output (a pipe held open by the supervisor would keep
+        // a reader waiting for its end); standard error stays, for what the supervisor has to say.
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+        }
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);

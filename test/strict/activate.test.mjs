@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode, testAddon } from '../helpers/inprocess.mjs';
 import { root } from '../helpers/cbuild.mjs';
-import { serve, tcpServer } from '../helpers/shim.mjs';
+import { logFile, readEvents, serve, tcpServer } from '../helpers/shim.mjs';
 import { runStrict, strictProbe } from './programs.mjs';
 
 const skip = NEEDS_NETNS;
@@ -54,18 +54,21 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
         assert.ok(s.peer.lines.includes(m));
     });
 
-    test('a raw-syscall connect from a native addon is blocked with EACCES, nothing reaches the peer, one strict event reaches onBlocked', async () => {
+    test('a raw-syscall connect from a native addon is blocked with EACCES, nothing reaches the peer, one strict event reaches onBlocked and the TETHERED_LOG file', async () => {
         const m = marker('blocked');
+        const log = logFile();
         const [answer, events, status] = await fresh(`
             const seen = [];
             t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true, onBlocked: (e) => seen.push(e) });
             print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, ${JSON.stringify(m)}));
             await tick();
             print(strictEvents(seen));
-            print(t.status());`);
+            print(t.status());`, { env: { TETHERED_LOG: log } });
         assert.equal(answer, `error ${EACCES}`);
         assert.ok(!s.peer.lines.includes(m), 'the marker reached the peer');
         assert.deepEqual(events, [['block', 'connect', '127.0.0.2', s.peer.port]]);
+        const logged = readEvents(log);
+        assert.deepEqual(logged.map((e) => [e.decision, e.layer, e.ip, e.port, e.rule, e.reason]), [['block', 'strict', '127.0.0.2', s.peer.port, `127.0.0.2:${s.peer.port}`, 'no-rule']]);
         assert.equal(status.strict, true);
         assert.equal(status.active, true);
     });
