@@ -56,7 +56,9 @@ std::string log_to = "off";
 // supervisor the shim, or wrap it in another supervisor).
 long RawExecve(const char* path, char* const* argv, char* const* envp) {
     long ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(static_cast<long>(SYS_execve)), "D"(path), "S"(argv), "d"(envp)
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(static_cast<long>(SYS_execve)), "D"(path), "S"(argv), "d"(envp)
                      : "rcx", "r11", "memory");
     return ret;
 }
@@ -181,7 +183,8 @@ void WriteLog(const char* json, size_t len) {
         to = log_to;
     }
     if (to.empty() || to == "off") return;
-    int fd = to == "stderr" ? 2 : open(to.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    int fd =
+        to == "stderr" ? 2 : open(to.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0) return;
     if (write(fd, json, len) < 0) {
     }
@@ -226,8 +229,8 @@ int SupervisorPid() {
     return supervisor.load();
 }
 
-std::string Start(const std::string& binary, const std::vector<std::string>& policy, const unsigned char* lock,
-                  Deliver deliver, std::string* code) {
+std::string Start(const std::string& binary, const std::vector<std::string>& policy,
+                  const unsigned char* lock, Deliver deliver, std::string* code) {
     std::lock_guard<std::mutex> guard(channel_mutex);
     *code = "ERR_TETHERED_STRICT_UNAVAILABLE";
     if (supervisor.load() != 0) return "strict mode is on already";
@@ -235,7 +238,8 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
         return "strict mode needs its supervisor, " + binary + ": " + strerror(errno) +
                " (rebuild with 'npm run build:native')";
     int cmd[2], ev[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cmd) != 0) return std::string("socketpair: ") + strerror(errno);
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cmd) != 0)
+        return std::string("socketpair: ") + strerror(errno);
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ev) != 0) {
         close(cmd[0]);
         close(cmd[1]);
@@ -280,11 +284,12 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
     std::string hello = Answer(10000);
     if (hello.rfind("unavailable ", 0) == 0) {
         int err = atoi(hello.c_str() + 12);
-        return fail(std::string("strict mode is unavailable here: this system refuses a seccomp filter with user "
-                                "notification (") +
-                    strerror(err) +
-                    "); it needs Linux 5.9 or later and a container profile that allows seccomp(); nothing "
-                    "was changed");
+        return fail(
+            std::string("strict mode is unavailable here: this system refuses a seccomp filter with user "
+                        "notification (") +
+            strerror(err) +
+            "); it needs Linux 5.9 or later and a container profile that allows seccomp(); nothing "
+            "was changed");
     }
     if (hello != "ready") return fail("strict mode could not start its supervisor (" + binary + ")");
     if (Ask(PolicyMessage(policy, nullptr, lock), 10000) != "ok")
@@ -292,20 +297,23 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
     // From here on the supervisor may reach into this process: under Yama's ptrace_scope=1 only because this
     // process names it (it is a child, not an ancestor). Harmless without Yama (EINVAL).
     prctl(PR_SET_PTRACER, static_cast<unsigned long>(pid), 0, 0, 0);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail(std::string("no_new_privs: ") + strerror(errno));
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return fail(std::string("no_new_privs: ") + strerror(errno));
     int listener = ts_load_filter(SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC |
                                   SECCOMP_FILTER_FLAG_TSYNC_ESRCH);
     if (listener < 0) {
         int err = errno;
-        return fail(std::string("strict mode is unavailable here: this process cannot load the filter into all "
-                                "its threads (") +
-                    strerror(err) + "); nothing was changed but no_new_privs");
+        return fail(
+            std::string("strict mode is unavailable here: this process cannot load the filter into all "
+                        "its threads (") +
+            strerror(err) + "); nothing was changed but no_new_privs");
     }
     // Installed: from here on there is no way back. The calling thread also enters the Landlock domain that
     // keeps it from reaching into processes outside it (threads it starts inherit it).
     *code = "ERR_TETHERED_STRICT_FAILED";
     ts_confine_ptrace();
-    std::string ok = Ask("listener " + std::to_string(getpid()) + " " + std::to_string(listener) + "\n", 30000);
+    std::string ok =
+        Ask("listener " + std::to_string(getpid()) + " " + std::to_string(listener) + "\n", 30000);
     close(listener);  // only the supervisor holds it now; without one, judged calls fail (ENOSYS)
     if (ok != "ok") {
         supervisor.store(pid);
@@ -324,7 +332,8 @@ int Command(const std::string& message, std::string* error) {
     std::string a = channel < 0 ? "" : Ask(message, 30000);
     if (a == "ok") return 0;
     if (a == "locked") return TETHERED_LOCKED;
-    *error = a.empty() ? "the strict supervisor is gone; every judged call fails" : "the strict supervisor: " + a;
+    *error =
+        a.empty() ? "the strict supervisor is gone; every judged call fails" : "the strict supervisor: " + a;
     return -1;
 }
 }  // namespace

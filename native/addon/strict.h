@@ -16,8 +16,8 @@ using Deliver = void (*)(const char* json, size_t len);
 // Starts the supervisor with `policy` (TETHERED_* lines), locked to `lock` (32 bytes) or not, and loads the
 // filter into this process. Returns "" or why not, with *code ERR_TETHERED_STRICT_UNAVAILABLE when this
 // system cannot (nothing is left behind then but no_new_privs) or ERR_TETHERED_STRICT_FAILED.
-std::string Start(const std::string& binary, const std::vector<std::string>& policy, const unsigned char* lock,
-                  Deliver deliver, std::string* code);
+std::string Start(const std::string& binary, const std::vector<std::string>& policy,
+                  const unsigned char* lock, Deliver deliver, std::string* code);
 // Sends a new policy: 0, TETHERED_LOCKED (the supervisor keeps the lock), or -1 with *error.
 int Update(const std::vector<std::string>& policy, const unsigned char* key, const unsigned char* lock,
            std::string* error);

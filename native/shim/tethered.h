@@ -25,7 +25,7 @@ struct tethered_settings {
     size_t ndeny;
     int allow_localhost, log_only, fail_closed;
     int children_inherit; /* 1: children get the shim and the policy; 0: nothing; TETHERED_CHILDREN_STRICT */
-    const char *log;           /* NULL or "off": events only to the sink; "stderr"; or a file path */
+    const char *log;      /* NULL or "off": events only to the sink; "stderr"; or a file path */
     const char *const *inject; /* "TETHERED_…=value" strings every child gets */
     size_t ninject;
 };

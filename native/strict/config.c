@@ -47,9 +47,8 @@ static void policy_from_rules(struct ts_config *c, char *problem, size_t cap) {
     if (!*problem) {
         struct td_policy_error err;
         c->policy = td_policy_compile((const char *const *)allow.items, allow.n,
-                                             (const char *const *)deny.items, deny.n, allow_localhost, &err);
-        if (!c->policy)
-            snprintf(problem, cap, "invalid rule \"%.200s\": %.250s", err.rule, err.reason);
+                                      (const char *const *)deny.items, deny.n, allow_localhost, &err);
+        if (!c->policy) snprintf(problem, cap, "invalid rule \"%.200s\": %.250s", err.rule, err.reason);
     }
     td_rules_free(&allow);
     td_rules_free(&deny);

@@ -62,7 +62,7 @@ static int unhex(const char *s, size_t n, uint8_t *out, size_t cap) {
         unsigned v = 0;
         for (int j = 0; j < 2; j++) {
             char c = s[2 * i + (size_t)j];
-            unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+            unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
                          : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
                                                 : 16u;
             if (d > 15) return -1;
