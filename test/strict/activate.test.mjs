@@ -306,6 +306,21 @@ describe("activate({ children: 'strict' }): every child under its own supervisor
         assert.ok(!s.peer.lines.includes(m1) && !s.peer.lines.includes(m2));
     });
 
+    test("a native addon's popen() (libc starts the shell itself) is covered: the static program it runs is blocked; under children: 'inherit' it reaches the peer", async () => {
+        const [m1, m2] = [marker('popen-inherit'), marker('popen-strict')];
+        const command = (m) => `${strictProbe()} raw 127.0.0.2 ${s.peer.port} ${m} 2>/dev/null`;
+        const [inherit] = await fresh(`
+            t.activate(${JSON.stringify(base)});
+            print(addon.popenRead(${JSON.stringify(command(m1))}));`);
+        assert.equal(inherit, `ok pong:${m1}`);
+        assert.ok(s.peer.lines.includes(m1));
+        const [strict] = await fresh(`
+            t.activate({ ...${JSON.stringify(base)}, children: 'strict' });
+            print(addon.popenRead(${JSON.stringify(command(m2))}));`);
+        assert.equal(strict, 'error EACCES');
+        assert.ok(!s.peer.lines.includes(m2));
+    });
+
     test('spawning a program that does not exist still fails with ENOENT, and exit codes come through', async () => {
         const [missing, code] = await fresh(`
             t.activate({ ...${JSON.stringify(base)}, children: 'strict' });

@@ -162,6 +162,25 @@ static napi_value raw_round_trip(napi_env env, napi_callback_info info) {
     return v;
 }
 
+/* popenRead(command): the first line popen() reads from the command (libc spawns the shell itself). */
+static napi_value popen_read(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    char cmd[2048], line[256] = "";
+    size_t len;
+    napi_get_value_string_utf8(env, argv[0], cmd, sizeof cmd, &len);
+    FILE *f = popen(cmd, "r");
+    if (f) {
+        if (!fgets(line, sizeof line, f)) line[0] = 0;
+        pclose(f);
+    }
+    line[strcspn(line, "\n")] = 0;
+    napi_value v;
+    napi_create_string_utf8(env, line, NAPI_AUTO_LENGTH, &v);
+    return v;
+}
+
 /* dlopen(path) now, then probe_connect(ip, port) from inside that library. */
 static napi_value dlopen_connect(napi_env env, napi_callback_info info) {
     size_t argc = 3;
@@ -317,14 +336,27 @@ static napi_value shim_symbols(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-    const char *names[] = {"connectTo",          "syscallConnect",         "udpSendto",     "connectOnThread",
-                           "startWaitingThread", "releaseWaitingThread",   "dlopenConnect", "dlopenOnly",
-                           "resolveConnect",     "resolveConnectOnThread", "callShim",      "shimSymbols",
-                           "rawRoundTrip"};
-    napi_callback fns[] = {connect_to,           syscall_connect,           udp_sendto,     connect_on_thread,
-                           start_waiting_thread, release_waiting_thread,    dlopen_connect, dlopen_only,
-                           resolve_connect_here, resolve_connect_on_thread, call_shim,      shim_symbols,
-                           raw_round_trip};
+    const char *names[] = {"connectTo",          "syscallConnect",
+                           "udpSendto",          "connectOnThread",
+                           "startWaitingThread", "releaseWaitingThread",
+                           "dlopenConnect",      "dlopenOnly",
+                           "resolveConnect",     "resolveConnectOnThread",
+                           "callShim",           "shimSymbols",
+                           "rawRoundTrip",       "popenRead"};
+    napi_callback fns[] = {connect_to,
+                           syscall_connect,
+                           udp_sendto,
+                           connect_on_thread,
+                           start_waiting_thread,
+                           release_waiting_thread,
+                           dlopen_connect,
+                           dlopen_only,
+                           resolve_connect_here,
+                           resolve_connect_on_thread,
+                           call_shim,
+                           shim_symbols,
+                           raw_round_trip,
+                           popen_read};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         napi_value fn;
         napi_create_function(env, names[i], NAPI_AUTO_LENGTH, fns[i], NULL, &fn);
