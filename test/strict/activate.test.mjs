@@ -8,6 +8,7 @@
 // Each block is checked on the peer's side (the marker never arrives), with a positive control showing the
 // same probe does reach the peer without strict mode.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { inFreshNode, testAddon } from '../helpers/inprocess.mjs';
@@ -54,7 +55,7 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
         assert.ok(s.peer.lines.includes(m));
     });
 
-    test('a raw-syscall connect from a native addon is blocked with EACCES, nothing reaches the peer, one strict event reaches onBlocked and the TETHERED_LOG file', async () => {
+    test('a raw-syscall connect from a native addon is blocked with EACCES, nothing reaches the peer, one strict event reaches onBlocked and the TETHERED_LOG file; every copy of the package reports strict', async () => {
         const m = marker('blocked');
         const log = logFile();
         const [answer, events, status] = await fresh(`
@@ -63,14 +64,17 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
             print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, ${JSON.stringify(m)}));
             await tick();
             print(strictEvents(seen));
-            print(t.status());`, { env: { TETHERED_LOG: log } });
+            // another copy of the package (a cleared require.cache) and the ESM entry tell the same
+            for (const k of Object.keys(require.cache)) delete require.cache[k];
+            const copy = require(${JSON.stringify(root)});
+            const esm = await import(${JSON.stringify(join(root, 'dist', 'index.mjs'))});
+            print([copy !== t && copy.status().strict, esm.status().strict]);`, { env: { TETHERED_LOG: log } });
         assert.equal(answer, `error ${EACCES}`);
         assert.ok(!s.peer.lines.includes(m), 'the marker reached the peer');
         assert.deepEqual(events, [['block', 'connect', '127.0.0.2', s.peer.port]]);
+        assert.deepEqual(status, [true, true], 'status().strict from every copy of the JavaScript');
         const logged = readEvents(log);
         assert.deepEqual(logged.map((e) => [e.decision, e.layer, e.ip, e.port, e.rule, e.reason]), [['block', 'strict', '127.0.0.2', s.peer.port, `127.0.0.2:${s.peer.port}`, 'no-rule']]);
-        assert.equal(status.strict, true);
-        assert.equal(status.active, true);
     });
 
     test('log-only: the raw connect goes through and is reported once; a JavaScript connect seen by both layers is reported once too', async () => {
