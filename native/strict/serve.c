@@ -165,7 +165,14 @@ static int take_listener(int chan, const char *msg) {
     int listener = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
     int err = errno;
     if (pidfd >= 0) close(pidfd);
-    char line[96];
+    char line[96], link[64] = "", path[64];
+    /* What was taken must be a seccomp listener (not whatever else sits at that number now). */
+    snprintf(path, sizeof path, "/proc/self/fd/%d", listener);
+    if (listener >= 0 && (readlink(path, link, sizeof link - 1) < 0 || strstr(link, "seccomp") == NULL)) {
+        close(listener);
+        listener = -1;
+        err = EBADF;
+    }
     if (listener < 0) {
         snprintf(line, sizeof line, "error %d", err);
         answer(chan, msg, line);
