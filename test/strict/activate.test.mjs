@@ -133,6 +133,30 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
             t.activate({ ...${policy({ allow: [`127.0.0.2:${s.peer.port}`] })}, strict: true });
             print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m3}'], {}).out);`);
         assert.equal(allowed, `ok pong:${m3}`);
+        const m4 = marker('child-log');
+        const [logged, logEvents] = await fresh(`
+            const seen = [];
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, logOnly: true, strict: true, onBlocked: (e) => seen.push(e) });
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m4}'], {}).out);
+            await tick();
+            print(strictEvents(seen));`);
+        assert.equal(logged, `ok pong:${m4}`);
+        assert.deepEqual(logEvents, [['would-block', 'connect', '127.0.0.2', s.peer.port]]);
+    });
+
+    test('io_uring and the 32-bit table (int 0x80) from a child: they reach the peer without strict mode, and are refused (ENOSYS) under strict: true', async () => {
+        const [c1, c2, m1, m2] = [marker('uring-control'), marker('int80-control'), marker('uring'), marker('int80')];
+        const control = await fresh(`
+            t.activate(${policy({ allow: ['127.0.0.3'] })});
+            print(childRun(['uring', '127.0.0.2', '${s.peer.port}', '${c1}'], {}).out);
+            print(childRun(['int80', '127.0.0.2', '${s.peer.port}', '${c2}'], {}).out);`);
+        assert.deepEqual(control, [`ok pong:${c1}`, `ok pong:${c2}`]);
+        const strict = await fresh(`
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true });
+            print(childRun(['uring', '127.0.0.2', '${s.peer.port}', '${m1}'], {}).out);
+            print(childRun(['int80', '127.0.0.2', '${s.peer.port}', '${m2}'], {}).out);`);
+        assert.deepEqual(strict, ['error setup ENOSYS', 'error ENOSYS']);
+        assert.ok(!s.peer.lines.includes(m1) && !s.peer.lines.includes(m2));
     });
 
     test('a thread started before activate() (a worker) is under the filter too (TSYNC): its raw connect is blocked', async () => {
