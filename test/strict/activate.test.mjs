@@ -177,19 +177,23 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
         assert.ok(!s.peer.lines.includes(m));
     });
 
-    test('deactivate() without a lock: the supervisor lets everything through again (the filter stays, status says strict)', async () => {
-        const [m1, m2] = [marker('before'), marker('after')];
-        const [before, after, status] = await fresh(`
+    test('deactivate() without a lock: the supervisor lets everything through again (the filter stays, status says strict); activate() puts a policy back', async () => {
+        const [m1, m2, m3] = [marker('before'), marker('after'), marker('again')];
+        const [before, after, status, again] = await fresh(`
             t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true });
             print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m1}'));
             t.deactivate();
             print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m2}'));
-            print(t.status());`);
+            print(t.status());
+            t.activate(${policy({ allow: ['127.0.0.3'] })});
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m3}'));`);
         assert.equal(before, `error ${EACCES}`);
         assert.equal(after, `ok pong:${m2}`);
         assert.ok(!s.peer.lines.includes(m1) && s.peer.lines.includes(m2));
         assert.equal(status.strict, true);
         assert.equal(status.active, false);
+        assert.equal(again, `error ${EACCES}`);
+        assert.ok(!s.peer.lines.includes(m3));
     });
 
     test('activate() again narrows or replaces the supervisor\'s policy (unlocked)', async () => {
@@ -349,12 +353,16 @@ describe("activate({ children: 'strict' }): every child under its own supervisor
         assert.ok(!s.peer.lines.includes(m2));
     });
 
-    test('spawning a program that does not exist still fails with ENOENT, and exit codes come through', async () => {
-        const [missing, code] = await fresh(`
+    test('spawning a program that does not exist still fails with ENOENT; exit codes and a kill() signal come through', async () => {
+        const [missing, code, signal] = await fresh(`
             t.activate({ ...${JSON.stringify(base)}, children: 'strict' });
             print(await new Promise((r) => cp.spawn('no-such-program-here', []).on('error', (e) => r(e.code))));
-            print(cp.spawnSync('/bin/sh', ['-c', 'exit 7']).status);`);
+            print(cp.spawnSync('/bin/sh', ['-c', 'exit 7']).status);
+            const c = cp.spawn('sleep', ['10']);
+            setTimeout(() => c.kill(), 200);
+            print(await new Promise((r) => c.on('exit', (code, sig) => r(sig))));`);
         assert.equal(missing, 'ENOENT');
         assert.equal(code, 7);
+        assert.equal(signal, 'SIGTERM');
     });
 });
