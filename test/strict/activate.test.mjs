@@ -208,10 +208,33 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
         assert.ok(!s.peer.lines.includes(m2));
     });
 
+    // Writes `messages` to every socket of the process but its standard streams (the supervisor's channel
+    // among them), as a hostile native addon could; evaluates to how many writes went through.
+    const forge = (messages) => `(() => {
+            const fs = require('node:fs');
+            let wrote = 0;
+            for (const fd of fs.readdirSync('/proc/self/fd').map(Number)) {
+                let link = '';
+                try { link = fs.readlinkSync('/proc/self/fd/' + fd); } catch { continue; }
+                if (fd <= 2 || !link.startsWith('socket:')) continue;
+                for (const m of ${JSON.stringify(messages)}) { try { fs.writeSync(fd, m); wrote++; } catch {} }
+            }
+            return wrote; })()`;
+
+    test("control: without a lock, an 'off' message written to the supervisor's channel from inside the process does lift the policy (so the locked case below tests something)", async () => {
+        const m = marker('forged-unlocked');
+        const [wrote, answer] = await fresh(`
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true });
+            print(${forge(['off\nkey=\n'])});
+            await tick();
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m}'));`);
+        assert.ok(wrote > 0);
+        assert.equal(answer, `ok pong:${m}`);
+    });
+
     test('locked: deactivate() and activate() without the token or with a wrong one fail, and so does writing to the supervisor\'s channel from inside the process; the token unlocks', async () => {
         const [m1, m2, m3] = [marker('locked'), marker('forged'), marker('unlocked')];
         const [attempts, forged, after, unlocked] = await fresh(`
-            const fs = require('node:fs');
             const lockToken = {};
             t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true, locked: true, lockToken });
             const attempts = [];
@@ -221,15 +244,8 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
             }
             print(attempts);
             // A hostile native attacker holds the channel's descriptor: it writes 'off' with no key and with a forged one.
-            let wrote = 0;
-            for (const fd of fs.readdirSync('/proc/self/fd').map(Number)) {
-                let link = '';
-                try { link = fs.readlinkSync('/proc/self/fd/' + fd); } catch { continue; }
-                if (fd <= 2 || !link.startsWith('socket:')) continue;
-                for (const m of ['off\\nkey=\\n', 'off\\nkey=' + '0'.repeat(64) + '\\n', 'policy\\nkey=\\nlock=\\nTETHERED_ALLOW=127.0.0.2\\n']) {
-                    try { fs.writeSync(fd, m); wrote++; } catch {}
-                }
-            }
+            const wrote = ${forge(['off\nkey=\n', `off\nkey=${'0'.repeat(64)}\n`, 'policy\nkey=\nlock=\nTETHERED_ALLOW=127.0.0.2\n'])};
+            await tick();
             print(wrote > 0 ? addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m2}') : 'no channel found');
             print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m1}'));
             t.deactivate({ lockToken });
