@@ -12,10 +12,11 @@
   "targets": [
     {
       "target_name": "tethered",
-      "sources": ["native/addon/addon.cc"],
+      "sources": ["native/addon/addon.cc", "native/addon/strict.cc", "native/strict/filter.c"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/compat"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-include", "glibc_baseline.h", "-DTETHERED_PIN_LIBDL"],
+      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", "-include", "glibc_baseline.h", "-DTETHERED_PIN_LIBDL"],
       "ldflags": ["-Wl,--no-as-needed", "-l:libdl.so.2", "-Wl,--as-needed"]
     },
     {
@@ -28,7 +29,7 @@
         "native/shim/events.c", "native/shim/exec.c", "native/shim/hostmap.c", "native/shim/idna.c",
         "native/shim/ip.c", "native/shim/logsink.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/patch.c", "native/shim/policy.c", "native/shim/policy_image.c", "native/shim/sha256.c",
         "native/shim/policy_file.c", "native/shim/real.c", "native/shim/resolv.c", "native/shim/resolvconf.c", "native/shim/rule.c", "native/shim/scope.c",
-        "native/shim/send.c", "native/shim/socket.c", "native/shim/syscall.c",
+        "native/shim/send.c", "native/shim/socket.c", "native/shim/strictexec.c", "native/shim/syscall.c",
         "native/compat/glibc_compat.c"
       ],
       "include_dirs": ["native/compat"],
@@ -42,7 +43,7 @@
       "type": "executable",
       "sources": [
         "native/strict/calls.c", "native/strict/config.c", "native/strict/filter.c", "native/strict/judge.c",
-        "native/strict/main.c", "native/strict/stubs.c", "native/strict/supervise.c", "native/strict/target.c",
+        "native/strict/main.c", "native/strict/serve.c", "native/strict/stubs.c", "native/strict/supervise.c", "native/strict/target.c",
         "native/shim/idna.c", "native/shim/ip.c", "native/shim/name.c", "native/shim/policy.c",
         "native/shim/policy_file.c", "native/shim/policy_image.c", "native/shim/rule.c", "native/shim/sha256.c"
       ],

@@ -9,6 +9,7 @@
  * (ESM and CJS, another install, a cleared require.cache, a test runner's module registry, a vm realm, a
  * worker) reads and changes that one state.
  */
+import { dirname, join } from 'node:path';
 import { loadedShim, shimPath as findShim, type NativeStatus } from './native.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
@@ -29,8 +30,22 @@ interface CommonOptions {
     readonly failClosed?: boolean | undefined;
     /** Called on the JavaScript thread, asynchronously, for every blocked (or would-block) attempt. An exception it throws reaches 'uncaughtException'. */
     readonly onBlocked?: ((event: EgressEvent) => void) | undefined;
-    /** 'inherit' (default): child processes get the shim and the policy. */
-    readonly children?: 'inherit' | 'none' | undefined;
+    /**
+     * What child processes get: 'inherit' (default) the shim and the policy (dynamically linked programs
+     * only); 'none' nothing; 'strict' every child runs under its own strict supervisor with the policy,
+     * whatever environment it is given — static and Go programs, raw system calls and all their descendants
+     * (docs/strict-mode.md). Under `strict: true`, 'strict' children are covered by the process's own filter.
+     */
+    readonly children?: 'inherit' | 'none' | 'strict' | undefined;
+    /**
+     * Kernel-enforced for this process itself, all its threads and all its descendants: a seccomp filter
+     * sends every connect and send with an address to a supervisor process, which judges it by the same
+     * policy — raw system calls, io_uring and the 32-bit table included (docs/strict-mode.md). Cannot be
+     * undone: later activate() calls send their policy to the supervisor, deactivate() lets everything
+     * through, and a locked policy cannot be changed without its lockToken by anything in the process.
+     * Throws ERR_TETHERED_STRICT_UNAVAILABLE where the system refuses it (nothing is changed then).
+     */
+    readonly strict?: boolean | undefined;
 }
 
 /** `locked: true` needs the `lockToken` later calls must present (the type says so, and so does activate()). */
@@ -48,7 +63,7 @@ export type ActivateOptions = CommonOptions &
           }
     );
 
-const OPTION_KEYS = ['allow', 'deny', 'allowLocalhost', 'logOnly', 'failClosed', 'onBlocked', 'locked', 'lockToken', 'children'] as const;
+const OPTION_KEYS = ['allow', 'deny', 'allowLocalhost', 'logOnly', 'failClosed', 'onBlocked', 'locked', 'lockToken', 'children', 'strict'] as const;
 
 export interface Status {
     readonly active: boolean;
@@ -58,7 +73,9 @@ export interface Status {
     readonly locked: boolean;
     readonly rules: { readonly allow: readonly string[]; readonly deny: readonly string[] };
     readonly allowLocalhost: boolean;
-    readonly children: 'inherit' | 'none';
+    readonly children: 'inherit' | 'none' | 'strict';
+    /** activate({ strict: true }) put this process under the kernel-enforced layer (for its lifetime). */
+    readonly strict: boolean;
     /** GOT entries pointed at the hooks so far (0 in preload mode, where none are needed). */
     readonly patchedSlots: number;
 }
@@ -69,16 +86,21 @@ function checkOptions(options: ActivateOptions): void {
     if (typeof options !== 'object' || options === null) throw new TypeError('activate() takes an options object: activate({ allow: [...] })');
     checkKnownKeys('activate()', options, OPTION_KEYS);
     if (!Array.isArray(options.allow)) throw new TypeError('activate(): allow must be an array of rules');
-    for (const key of ['logOnly', 'failClosed', 'locked', 'allowLocalhost'] as const) {
+    for (const key of ['logOnly', 'failClosed', 'locked', 'allowLocalhost', 'strict'] as const) {
         if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`activate(): ${key} must be a boolean`);
     }
     if (options.onBlocked !== undefined && typeof options.onBlocked !== 'function') throw new TypeError('activate(): onBlocked must be a function');
-    if (options.children !== undefined && options.children !== 'inherit' && options.children !== 'none') {
-        throw new TypeError("activate(): children must be 'inherit' or 'none'");
+    if (options.children !== undefined && options.children !== 'inherit' && options.children !== 'none' && options.children !== 'strict') {
+        throw new TypeError("activate(): children must be 'inherit', 'none' or 'strict'");
     }
     if (options.locked && (typeof options.lockToken !== 'object' || options.lockToken === null)) {
         throw new TypeError('activate(): locked: true needs a lockToken object');
     }
+}
+
+/** tethered-strict, built beside libtethered.so. */
+function strictBinary(shimPath: string): string {
+    return join(dirname(shimPath), 'tethered-strict');
 }
 
 /** Runs a call the shim may refuse because of its lock (set by this or any other copy of the package). */
@@ -122,7 +144,10 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
     const { addon, shimPath } = runtime();
     const before = described();
     const savedEnv = before ? before.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-    const inherit = (options.children ?? 'inherit') === 'inherit';
+    const children = options.children ?? 'inherit';
+    const inherit = children === 'inherit';
+    // Once strict, always strict (for this process's lifetime): every policy goes to the supervisor too.
+    const strictOn = options.strict === true || nativeStatus()?.strict === true;
     // TETHERED_LOG as the user set it, not as an earlier activate() set it for children.
     const userLog = before ? savedEnv.TETHERED_LOG : process.env.TETHERED_LOG;
     // What children get (also what the shim injects into every exec).
@@ -132,6 +157,10 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
         log: userLog ?? 'stderr',
     });
     const rules = normalRules(policy);
+    // The supervisor's policy: the same variables (its events come back through the addon, not its own log).
+    const strictPolicy = Object.entries(policyVariables(policy, { mode: options.logOnly ? 'log' : 'enforce', log: 'off' }))
+        .filter(([k]) => k !== 'TETHERED_LOG')
+        .map(([k, v]) => `${k}=${v}`);
     // The shim keeps the lock (docs/rules.md, One process, one policy): no other caller of its exports can
     // loosen the policy.
     const settings = {
@@ -139,6 +168,8 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
         logOnly: options.logOnly ?? false,
         failClosed: options.failClosed ?? false,
         childrenInherit: inherit,
+        // Under the process's own filter, children are covered already (its supervisor judges them too).
+        childrenStrict: children === 'strict' && !strictOn,
         log: userLog ?? 'off',
         inject: Object.entries(variables).map(([k, v]) => `${k}=${v}`),
     };
@@ -149,14 +180,15 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
         ...rules,
         logOnly: settings.logOnly,
         failClosed: settings.failClosed,
-        children: inherit ? 'inherit' : 'none',
+        children,
         patchedSlots,
         savedEnv,
     };
     // The shim keeps the lock (docs/rules.md, One process, one policy): no other caller of its exports can loosen the policy. The
     // description and the event handler change with the policy, under the same check.
     throughLock('activate()', () => {
-        addon.configure(settings, options.lockToken ?? null, options.locked ?? false, dispatch, JSON.stringify(description));
+        const strict = strictOn ? { policy: strictPolicy, start: options.strict === true ? strictBinary(shimPath) : undefined } : undefined;
+        addon.configure(settings, options.lockToken ?? null, options.locked ?? false, dispatch, JSON.stringify(description), strict);
     });
     setHandler(addon.generation(), options.onBlocked ?? null);
     restoreEnv(savedEnv);
@@ -200,6 +232,7 @@ export function status(): Status {
             rules: { allow: [...d.allow], deny: [...d.deny] },
             allowLocalhost: d.allowLocalhost,
             children: d.children,
+            strict: native.strict,
             patchedSlots: native.preloaded ? 0 : d.patchedSlots,
         };
     }
@@ -212,6 +245,7 @@ export function status(): Status {
             rules: { allow: [], deny: [] },
             allowLocalhost: process.env.TETHERED_ALLOW_LOCALHOST !== '0',
             children: process.env.TETHERED_CHILDREN === 'none' ? 'none' : 'inherit',
+            strict: native.strict,
             patchedSlots: 0,
         };
     }
@@ -225,6 +259,7 @@ export function status(): Status {
         rules: { allow: [], deny: [] },
         allowLocalhost: process.env.TETHERED_ALLOW_LOCALHOST !== '0',
         children: process.env.TETHERED_CHILDREN === 'none' ? 'none' : 'inherit',
+        strict: false,
         patchedSlots: 0,
     };
 }

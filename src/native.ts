@@ -14,6 +14,8 @@ export interface NativeSettings {
     readonly logOnly: boolean;
     readonly failClosed: boolean;
     readonly childrenInherit: boolean;
+    /** children: 'strict': every exec runs under its own tethered-strict with the `inject` policy */
+    readonly childrenStrict?: boolean;
     /** 'off' (events only to onEvents), 'stderr', or a file path */
     readonly log: string;
     /** "TETHERED_…=value" strings every child process gets */
@@ -31,7 +33,7 @@ export interface Addon {
      * `lockToken`: only a later call passing that very object changes it (an Error with code
      * ERR_TETHERED_LOCKED otherwise, whoever calls).
      */
-    configure(settings: NativeSettings, lockToken: object | null, locked: boolean, handler?: ((line: string) => void) | null, description?: string): void;
+    configure(settings: NativeSettings, lockToken: object | null, locked: boolean, handler?: ((line: string) => void) | null, description?: string, strict?: StrictSettings): void;
     /** Changes whenever a policy is put in force or lifted through this addon (any copy, any thread). */
     generation(): number;
     /** No policy of this process's own in force (the environment's, if any, stays); needs the lockToken. */
@@ -63,6 +65,16 @@ export interface Addon {
     takeCollected(id: number): string[];
 }
 
+/**
+ * activate({ strict: true }): the policy for the supervisor (TETHERED_* lines), and with `start` (the path of
+ * tethered-strict) the supervisor is started and the filter loaded into this process. Once one runs, every
+ * configure() sends it the new policy (under its own lock) and disable() tells it to let everything through.
+ */
+export interface StrictSettings {
+    readonly policy: readonly string[];
+    readonly start?: string | undefined;
+}
+
 export interface NativeStatus {
     readonly active: boolean;
     readonly mode: 'enforce' | 'log' | 'off';
@@ -73,6 +85,9 @@ export interface NativeStatus {
     /** What the JavaScript that put the policy in force said of it (JSON), or null when none is. */
     readonly description: string | null;
     readonly generation: number;
+    /** activate({ strict: true }) put this process under the filter (for its lifetime). */
+    readonly strict: boolean;
+    readonly supervisorPid: number;
 }
 
 /** A compiled scope, owned by the addon (freed when the last reference goes). */

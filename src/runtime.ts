@@ -44,7 +44,7 @@ export interface Described {
     readonly allowLocalhost: boolean;
     readonly logOnly: boolean;
     readonly failClosed: boolean;
-    readonly children: 'inherit' | 'none';
+    readonly children: 'inherit' | 'none' | 'strict';
     readonly patchedSlots: number;
     /** process.env entries as they were before the first activate() changed them */
     readonly savedEnv: Readonly<Record<string, string | undefined>>;

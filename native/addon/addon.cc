@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../shim/tethered.h"
+#include "strict.h"
 
 namespace {
 
@@ -239,7 +240,8 @@ std::vector<const char*> Pointers(const std::vector<std::string>& strings) {
     return out;
 }
 
-// tethered_settings from { allow, deny, allowLocalhost, logOnly, failClosed, childrenInherit, log, inject },
+// tethered_settings from { allow, deny, allowLocalhost, logOnly, failClosed, childrenInherit, childrenStrict,
+// log, inject },
 // with the strings it points into. Parse() checks every field; false with a TypeError pending.
 struct Settings {
     std::vector<std::string> allow, deny, inject;
@@ -249,12 +251,13 @@ struct Settings {
 
     bool Parse(Napi::Env env, napi_value o) {
         if (TypeOf(env, o) != napi_object) return Throw(env, "the settings must be an object");
-        int allow_localhost = 0, log_only = 0, fail_closed = 0, children_inherit = 0;
+        int allow_localhost = 0, log_only = 0, fail_closed = 0, children_inherit = 0, children_strict = 0;
         if (!GetStrings(env, o, "allow", true, &allow) || !GetStrings(env, o, "deny", false, &deny) ||
             !GetStrings(env, o, "inject", false, &inject) ||
             !GetBool(env, o, "allowLocalhost", &allow_localhost) || !GetBool(env, o, "logOnly", &log_only) ||
             !GetBool(env, o, "failClosed", &fail_closed) ||
-            !GetBool(env, o, "childrenInherit", &children_inherit))
+            !GetBool(env, o, "childrenInherit", &children_inherit) ||
+            !GetBool(env, o, "childrenStrict", &children_strict))
             return false;
         napi_value v;
         if (!GetProperty(env, o, "log", &v)) return false;
@@ -269,7 +272,7 @@ struct Settings {
         s.allow_localhost = allow_localhost;
         s.log_only = log_only;
         s.fail_closed = fail_closed;
-        s.children_inherit = children_inherit;
+        s.children_inherit = children_strict ? TETHERED_CHILDREN_STRICT : children_inherit;
         s.log = log.empty() ? nullptr : log.c_str();
         s.inject = inject_p.data();
         s.ninject = inject_p.size();
@@ -334,6 +337,48 @@ bool TokenArgument(Napi::Env env, napi_value v) {
 }
 
 bool SetHandler(napi_env env, napi_value fn);
+void DeliverStrict(const char* json, size_t len);
+
+// configure()'s strict argument: undefined, or { policy: ["TETHERED_…=value", …], start?: supervisor path }.
+bool StrictArgument(Napi::Env env, napi_value v, std::vector<std::string>* policy, std::string* start) {
+    if (TypeOf(env, v) == napi_undefined) return true;
+    if (TypeOf(env, v) != napi_object) return Throw(env, "the strict settings must be an object");
+    if (!GetStrings(env, v, "policy", true, policy)) return false;
+    napi_value s;
+    if (!GetProperty(env, v, "start", &s)) return false;
+    return Missing(env, s) || GetString(env, s, start, "start");
+}
+
+void ThrowCode(Napi::Env env, const std::string& message, const std::string& code) {
+    Napi::Error e = Napi::Error::New(env, "tethered: " + message);
+    e.Set("code", Napi::String::New(env, code));
+    e.ThrowAsJavaScriptException();
+}
+
+// The strict half of configure() (lock_mutex held): starts the supervisor (`start`: its path) or sends it
+// the new policy when one runs. Its lock is checked by the supervisor itself; the libc layer's lock is
+// checked first here, so a refused change changes neither. false with an exception pending.
+bool StrictConfigure(Napi::Env env, const std::vector<std::string>& policy, const std::string& start,
+                     const unsigned char* key, const unsigned char* lock) {
+    if (start.empty() && !tethered_strict::Running()) return true;
+    struct tethered_status st {};
+    shim.status(&st);
+    if (st.locked && key == nullptr) {
+        ThrowLocked(env, "activate()");
+        return false;
+    }
+    std::string error, code;
+    if (!tethered_strict::Running()) {
+        error = tethered_strict::Start(start, policy, lock, DeliverStrict, &code);
+        if (error.empty()) return true;
+        ThrowCode(env, error, code);
+        return false;
+    }
+    int rc = tethered_strict::Update(policy, key, lock, &error);
+    if (rc == TETHERED_LOCKED) ThrowLocked(env, "activate()");
+    if (rc == -1) ThrowCode(env, error, "ERR_TETHERED_STRICT_FAILED");
+    return rc == 0;
+}
 
 // configure(settings, lockToken, locked, handler, description): replaces the policy in force; with locked,
 // locks it to lockToken.
@@ -359,6 +404,9 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     std::string described;
     if (!Missing(env, info[4]) && !GetString(env, info[4], &described, "the description"))
         return env.Undefined();
+    std::vector<std::string> strict_policy;
+    std::string strict_start;
+    if (!StrictArgument(env, info[5], &strict_policy, &strict_start)) return env.Undefined();
     std::lock_guard<std::mutex> guard(lock_mutex);
     const unsigned char* key = Holds(env, info[1]) ? holder.key : nullptr;
     unsigned char fresh[TETHERED_KEY_SIZE];
@@ -373,8 +421,13 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
             lock = fresh;
         }
     }
+    if (!info[5].IsUndefined() && !StrictConfigure(env, strict_policy, strict_start, key, lock)) {
+        explicit_bzero(fresh, sizeof fresh);
+        return env.Undefined();
+    }
     char error[512] = "";
     int rc = shim.configure(&settings.s, key, lock, error, sizeof error);
+    if (rc == 0) tethered_strict::SetLog(settings.log.empty() ? "off" : settings.log);
     if (rc == 0 && lock == fresh) {
         Forget();
         napi_ref ref = nullptr;
@@ -428,6 +481,21 @@ Napi::Value Disable(const Napi::CallbackInfo& info) {
     if (!NeedShim(env) || !TokenArgument(env, info[0])) return env.Undefined();
     std::lock_guard<std::mutex> guard(lock_mutex);
     const unsigned char* key = Holds(env, info[0]) ? holder.key : nullptr;
+    if (tethered_strict::Running()) {
+        // The filter stays; the supervisor lets everything through (unless its lock refuses).
+        struct tethered_status st {};
+        shim.status(&st);
+        std::string error;
+        int rc = st.locked && key == nullptr ? TETHERED_LOCKED : tethered_strict::Off(key, &error);
+        if (rc == TETHERED_LOCKED) {
+            ThrowLocked(env, "deactivate()");
+            return env.Undefined();
+        }
+        if (rc != 0) {
+            ThrowCode(env, error, "ERR_TETHERED_STRICT_FAILED");
+            return env.Undefined();
+        }
+    }
     if (shim.disable(key) != 0) {
         ThrowLocked(env, "deactivate()");
         return env.Undefined();
@@ -453,6 +521,8 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
     out.Set("locked", Napi::Boolean::New(env, st.locked != 0));
     out.Set("preloaded", Napi::Boolean::New(env, st.preloaded != 0));
     out.Set("ceiling", mode(st.ceiling_mode));
+    out.Set("strict", Napi::Boolean::New(env, tethered_strict::Running()));
+    out.Set("supervisorPid", Napi::Number::New(env, tethered_strict::SupervisorPid()));
     std::lock_guard<std::mutex> guard(lock_mutex);
     out.Set("description", description.empty() ? env.Null() : Napi::String::New(env, description));
     out.Set("generation", Napi::Number::New(env, generation.load()));
@@ -478,10 +548,22 @@ thread_local std::string last_event;
 std::mutex collected_mutex;
 std::map<unsigned long long, std::vector<std::string>> collected;
 
-// Called by the shim on the thread that made the attempt: copy the line and queue it; never wait for
-// JavaScript (the mutex is held only to append a line).
+// Queues an event line for the handler; never waits for JavaScript (the mutex is held only to append).
+void Queue(const char* json, size_t len, unsigned long long collector);
+
+// Called by the shim on the thread that made the attempt: copy the line and queue it.
 void Sink(const char* json, size_t len, unsigned long long collector) {
     last_event.assign(json, len);
+    tethered_strict::NoteLibcEvent(json, len);
+    Queue(json, len, collector);
+}
+
+// The strict supervisor's event lines (on the addon's reader thread): to the same handler.
+void DeliverStrict(const char* json, size_t len) {
+    Queue(json, len, 0);
+}
+
+void Queue(const char* json, size_t len, unsigned long long collector) {
     if (collector != 0) {
         std::lock_guard<std::mutex> lock(collected_mutex);
         auto it = collected.find(collector);

@@ -94,7 +94,9 @@ static struct td_config *config_new(const struct tethered_settings *s, char *err
     }
     c->mode = s->log_only ? TD_MODE_LOG : TD_MODE_ENFORCE;
     c->fail_closed = s->fail_closed;
-    c->children_inherit = s->children_inherit;
+    c->children_inherit = s->children_inherit == 1;
+    c->children_strict = s->children_inherit == TETHERED_CHILDREN_STRICT;
+    if (c->children_strict) td_strict_prepare();
     if (!s->log || !*s->log || strcmp(s->log, "off") == 0) {
         c->log = TD_LOG_OFF;
     } else if (strcmp(s->log, "stderr") == 0) {

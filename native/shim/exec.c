@@ -120,8 +120,13 @@ int td_exec_refused(int dirfd, const char *path, char *const argv[], int flags) 
 
 /* The hooks call these, never each other by their exported names: when the addon loaded this library,
  * an exported name called from inside it binds to libc's function, not to the hook. */
+static int real_execve(const char *path, char *const argv[], char *const envp[]) {
+    return td_real.execve(path, argv, envp);
+}
+
 static int exec_with_env(const char *path, char *const argv[], char *const envp[]) {
     if (!td_real.execve) td_resolve_real();
+    if (td_strict_children()) return td_strict_execve(path, argv, envp, real_execve);
     if (td_exec_refused(AT_FDCWD, path, argv, 0) != 0) return -1;
     CHILD_ENV(envp, env);
     return td_real.execve(path, argv, env);
@@ -129,6 +134,7 @@ static int exec_with_env(const char *path, char *const argv[], char *const envp[
 
 static int execp_with_env(const char *file, char *const argv[], char *const envp[]) {
     if (!td_real.execvpe) td_resolve_real();
+    if (td_strict_children()) return td_strict_execvpe(file, argv, envp, real_execve);
     CHILD_ENV(envp, env);
     return td_real.execvpe(file, argv, env);
 }
@@ -151,6 +157,7 @@ TETHERED_EXPORT int execvp(const char *file, char *const argv[]) {
 
 TETHERED_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     if (!td_real.fexecve) td_resolve_real();
+    if (td_strict_children()) return td_strict_execveat(fd, "", argv, envp, AT_EMPTY_PATH, real_execve);
     if (td_exec_refused(fd, "", argv, AT_EMPTY_PATH) != 0) return -1;
     CHILD_ENV(envp, env);
     return td_real.fexecve(fd, argv, env);
@@ -162,6 +169,7 @@ TETHERED_EXPORT int execveat(int dirfd, const char *path, char *const argv[], ch
         errno = ENOSYS;
         return -1;
     }
+    if (td_strict_children()) return td_strict_execveat(dirfd, path, argv, envp, flags, real_execve);
     if (td_exec_refused(dirfd, path, argv, flags) != 0) return -1;
     CHILD_ENV(envp, env);
     return td_real.execveat(dirfd, path, argv, env, flags);
@@ -201,6 +209,7 @@ TETHERED_EXPORT int execle(const char *path, const char *arg, ...) {
 TETHERED_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
     if (!td_real.posix_spawn) td_resolve_real();
+    if (td_strict_children()) return td_strict_spawn(pid, path, 0, actions, attr, argv, envp);
     CHILD_ENV(envp, env);
     return td_real.posix_spawn(pid, path, actions, attr, argv, env);
 }
@@ -208,6 +217,7 @@ TETHERED_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_
 TETHERED_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
     if (!td_real.posix_spawnp) td_resolve_real();
+    if (td_strict_children()) return td_strict_spawn(pid, file, 1, actions, attr, argv, envp);
     CHILD_ENV(envp, env);
     return td_real.posix_spawnp(pid, file, actions, attr, argv, env);
 }

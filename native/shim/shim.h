@@ -35,6 +35,7 @@ struct td_config {
     char log_path[TD_PATH_MAX];
     struct td_log_sink *log_sink; /* the private descriptor td_log_open chose, or NULL: not written */
     int children_inherit;
+    int children_strict; /* every exec runs under its own strict supervisor (strictexec.c) */
     /* "NAME=value" strings every child gets, so that it keeps the policy whatever environment it is given */
     char *inject[TD_MAX_INJECT];
     size_t ninject;
@@ -334,5 +335,17 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t p
 size_t td_env_count(char *const *envp);
 /* Refuses an exec the policy could not follow into (the loader run with --audit): -1 with EACCES, else 0. */
 int td_exec_refused(int dirfd, const char *path, char *const argv[], int flags);
+
+/* children: 'strict' (strictexec.c): each exec runs under tethered-strict. Each returns as the exec would
+ * (-1 with errno; posix_spawn: the error number). */
+typedef int (*td_execve_fn)(const char *, char *const[], char *const[]);
+void td_strict_prepare(void);
+int td_strict_children(void);
+int td_strict_execve(const char *path, char *const argv[], char *const envp[], td_execve_fn exec);
+int td_strict_execvpe(const char *file, char *const argv[], char *const envp[], td_execve_fn exec);
+int td_strict_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags,
+                       td_execve_fn exec);
+int td_strict_spawn(pid_t *pid, const char *file, int search_path, const posix_spawn_file_actions_t *actions,
+                    const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
 
 #endif

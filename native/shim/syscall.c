@@ -9,6 +9,10 @@
 
 #include "shim.h"
 
+static int raw_execve(const char *path, char *const argv[], char *const envp[]) {
+    return (int)td_real.syscall(SYS_execve, path, argv, envp);
+}
+
 TETHERED_EXPORT long syscall(long number, ...) {
     if (!td_real.syscall) td_resolve_real();
     va_list ap;
@@ -39,6 +43,12 @@ TETHERED_EXPORT long syscall(long number, ...) {
         case SYS_execveat: {
             /* the child keeps the shim and the policy, as through execve() and execveat() */
             int at = number == SYS_execve ? 2 : 3;
+            if (td_strict_children())
+                return number == SYS_execve
+                           ? td_strict_execve((const char *)a[0], (char *const *)a[1], (char *const *)a[2],
+                                              raw_execve)
+                           : td_strict_execveat((int)a[0], (const char *)a[1], (char *const *)a[2],
+                                                (char *const *)a[3], (int)a[4], raw_execve);
             if (number == SYS_execve
                     ? td_exec_refused(AT_FDCWD, (const char *)a[0], (char *const *)a[1], 0)
                     : td_exec_refused((int)a[0], (const char *)a[1], (char *const *)a[2], (int)a[4]))

@@ -23,11 +23,16 @@ struct tethered_settings {
     size_t nallow;
     const char *const *deny;
     size_t ndeny;
-    int allow_localhost, log_only, fail_closed, children_inherit;
-    const char *log;           /* NULL or "off": events only to the sink; "stderr"; or a file path */
+    int allow_localhost, log_only, fail_closed;
+    int children_inherit; /* 1: children get the shim and the policy; 0: nothing; TETHERED_CHILDREN_STRICT */
+    const char *log;      /* NULL or "off": events only to the sink; "stderr"; or a file path */
     const char *const *inject; /* "TETHERED_…=value" strings every child gets */
     size_t ninject;
 };
+
+/* children_inherit: every exec runs under its own strict supervisor (tethered-strict, beside this library)
+ * with the policy of `inject`, whatever environment the caller passed. */
+#define TETHERED_CHILDREN_STRICT 2
 
 /* The lock (docs/rules.md, One process, one policy: nothing the package exports loosens a locked policy
  * without the token). A policy configured with a `lock` key is locked: until a configure or disable that

@@ -22,7 +22,7 @@ static int flag(const char *name, int fallback, char *problem, size_t cap) {
     return fallback;
 }
 
-static void policy_from_rules(char *problem, size_t cap) {
+static void policy_from_rules(struct ts_config *c, char *problem, size_t cap) {
     struct td_rule_list allow = {0}, deny = {0};
     int allow_localhost = 1, lost = 0;
     const char *file = getenv("TETHERED_POLICY_FILE");
@@ -34,7 +34,7 @@ static void policy_from_rules(char *problem, size_t cap) {
             for (size_t i = 0; i < pf.ndeny; i++)
                 lost |= td_rules_push(&deny, pf.deny[i], strlen(pf.deny[i]));
             if (pf.allow_localhost >= 0) allow_localhost = pf.allow_localhost;
-            if (pf.mode == 1) ts_config.log_mode = 1;
+            if (pf.mode == 1) c->log_mode = 1;
             td_policy_file_free(&pf);
         }
     }
@@ -46,16 +46,15 @@ static void policy_from_rules(char *problem, size_t cap) {
     allow_localhost = flag("TETHERED_ALLOW_LOCALHOST", allow_localhost, problem, cap);
     if (!*problem) {
         struct td_policy_error err;
-        ts_config.policy = td_policy_compile((const char *const *)allow.items, allow.n,
-                                             (const char *const *)deny.items, deny.n, allow_localhost, &err);
-        if (!ts_config.policy)
-            snprintf(problem, cap, "invalid rule \"%.200s\": %.250s", err.rule, err.reason);
+        c->policy = td_policy_compile((const char *const *)allow.items, allow.n,
+                                      (const char *const *)deny.items, deny.n, allow_localhost, &err);
+        if (!c->policy) snprintf(problem, cap, "invalid rule \"%.200s\": %.250s", err.rule, err.reason);
     }
     td_rules_free(&allow);
     td_rules_free(&deny);
 }
 
-int ts_load_config(void) {
+int ts_load_config_to(struct ts_config *c) {
     char problem[512] = "";
     const char *mode = getenv("TETHERED_MODE");
     if (mode && *mode && strcmp(mode, "log") != 0 && strcmp(mode, "enforce") != 0)
@@ -72,25 +71,25 @@ int ts_load_config(void) {
                          others[i]);
         }
         int fd = -1;
-        if (!*problem) ts_config.policy = td_policy_image_load(ref, &fd, problem, sizeof problem);
+        if (!*problem) c->policy = td_policy_image_load(ref, &fd, problem, sizeof problem);
         /* The memfd stays open for the supervisor's lifetime (the policy is read in place) and close-on-exec:
          * the command gets nothing of the supervisor's. */
         if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
     } else {
-        policy_from_rules(problem, sizeof problem);
+        policy_from_rules(c, problem, sizeof problem);
     }
-    if (mode && strcmp(mode, "log") == 0) ts_config.log_mode = 1;
-    ts_config.log_allowed = flag("TETHERED_LOG_ALLOWED", 0, problem, sizeof problem);
+    if (mode && strcmp(mode, "log") == 0) c->log_mode = 1;
+    c->log_allowed = flag("TETHERED_LOG_ALLOWED", 0, problem, sizeof problem);
     const char *log = getenv("TETHERED_LOG");
     if (!log || !*log || strcmp(log, "stderr") == 0) {
-        ts_config.log = TS_LOG_STDERR;
-        ts_config.log_fd = fcntl(2, F_DUPFD_CLOEXEC, 3); /* stderr as it is now, whatever the command does */
+        c->log = TS_LOG_STDERR;
+        c->log_fd = fcntl(2, F_DUPFD_CLOEXEC, 3); /* stderr as it is now, whatever the command does */
     } else if (strcmp(log, "off") == 0) {
-        ts_config.log = TS_LOG_OFF;
+        c->log = TS_LOG_OFF;
     } else {
-        ts_config.log = TS_LOG_FILE;
-        ts_config.log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-        if (ts_config.log_fd < 0) {
+        c->log = TS_LOG_FILE;
+        c->log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (c->log_fd < 0) {
             char line[600];
             int n = snprintf(line, sizeof line,
                              "tethered: cannot open the log %.400s; events are not recorded\n", log);
@@ -99,9 +98,9 @@ int ts_load_config(void) {
         }
     }
     if (!*problem) return 0;
-    if (ts_config.policy) td_policy_free(ts_config.policy);
-    ts_config.policy = NULL;
-    ts_config.log_mode = 0;
+    if (c->policy) td_policy_free(c->policy);
+    c->policy = NULL;
+    c->log_mode = 0;
     char line[700];
     int n = snprintf(
         line, sizeof line,
@@ -109,4 +108,8 @@ int ts_load_config(void) {
     if (write(2, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1)) < 0) {
     }
     return -1;
+}
+
+int ts_load_config(void) {
+    return ts_load_config_to(&ts_config);
 }

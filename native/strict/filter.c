@@ -31,7 +31,7 @@
  * here: it handles only the creation of block devices, which needs a privilege anyway) confines all of
  * those to processes inside the same domain, i.e. the supervised tree. The supervisor, outside it, keeps
  * its access to them. Without Landlock, say what is missing, once, at start. */
-static void confine_ptrace(void) {
+void ts_confine_ptrace(void) {
     struct landlock_ruleset_attr attr = {.handled_access_fs = LANDLOCK_ACCESS_FS_MAKE_BLOCK};
     int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
     if (fd >= 0 && syscall(SYS_landlock_restrict_self, fd, 0) == 0) {
@@ -46,66 +46,73 @@ static void confine_ptrace(void) {
     }
 }
 
-int ts_install_filter(void) {
-    struct sock_filter code[] = {
-        /* 0: only the x86-64 system-call table. A 64-bit process can still enter the kernel through the
-         * 32-bit table (int 0x80: another number for connect, and socketcall); that whole table is refused.
-         */
-        LOAD(arch),
-        IF_EQ(AUDIT_ARCH_X86_64, 1, 0),
-        RET(SECCOMP_RET_ERRNO | ENOSYS),
-        LOAD(nr),
-        /* 4: x32 numbers (the same calls with bit 30 set) are refused too */
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT, 0, 1),
-        RET(SECCOMP_RET_ERRNO | ENOSYS),
-        /* 6: the calls that carry a destination in memory go to the supervisor */
-        IF_EQ(__NR_connect, 3, 0),
-        IF_EQ(__NR_sendmsg, 2, 0),
-        IF_EQ(__NR_sendmmsg, 1, 0),
-        BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
-        RET(SECCOMP_RET_USER_NOTIF),
-        /* 11: sendto with no address (a connected socket: its peer was judged at connect) runs as it is;
-         * with one, it goes to the supervisor. The pointer is a register: no other thread can change it. */
-        IF_EQ(__NR_sendto, 0, 6),
-        LOAD_ARG_LO(4),
-        IF_EQ(0, 0, 2),
-        LOAD_ARG_HI(4),
-        IF_EQ(0, 1, 0),
-        RET(SECCOMP_RET_USER_NOTIF),
-        RET(SECCOMP_RET_ALLOW),
-        /* 18: io_uring performs connects and sends in the kernel, where no filter sees them: refused, and
-         * programs fall back to plain calls. */
-        LOAD(nr),
-        IF_EQ(__NR_io_uring_setup, 2, 0),
-        IF_EQ(__NR_io_uring_enter, 1, 0),
-        IF_EQ(__NR_io_uring_register, 0, 1),
-        RET(SECCOMP_RET_ERRNO | ENOSYS),
-        /* 23: a filter of the process's own with a listener would receive these calls before this one (the
-         * newest filter's notification wins) and could let them continue: refused. */
-        IF_EQ(__NR_seccomp, 0, 4),
-        LOAD_ARG_LO(1),
-        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 1),
-        RET(SECCOMP_RET_ERRNO | EPERM),
-        RET(SECCOMP_RET_ALLOW),
-        /* 28: packet sockets and raw IP sockets write their own headers (the destination is in the data),
-         * and SCTP connects through setsockopt (SCTP_SOCKOPT_CONNECTX, an address list in memory): refused
-         * with EACCES (the first two need CAP_NET_RAW anyway). */
-        IF_EQ(__NR_socket, 0, 11),
-        LOAD_ARG_LO(0),
-        IF_EQ(AF_PACKET, 8, 0),
-        IF_EQ(AF_INET, 1, 0),
-        IF_EQ(AF_INET6, 0, 7),
-        LOAD_ARG_LO(2),
-        IF_EQ(IPPROTO_SCTP, 4, 0),
-        LOAD_ARG_LO(1),
-        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf),
-        IF_EQ(SOCK_RAW, 1, 0),
-        IF_EQ(SOCK_PACKET, 0, 1),
-        RET(SECCOMP_RET_ERRNO | EACCES),
-        RET(SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {.len = (unsigned short)(sizeof code / sizeof code[0]), .filter = code};
+static const struct sock_filter code[] = {
+    /* 0: only the x86-64 system-call table. A 64-bit process can still enter the kernel through the
+     * 32-bit table (int 0x80: another number for connect, and socketcall); that whole table is refused.
+     */
+    LOAD(arch),
+    IF_EQ(AUDIT_ARCH_X86_64, 1, 0),
+    RET(SECCOMP_RET_ERRNO | ENOSYS),
+    LOAD(nr),
+    /* 4: x32 numbers (the same calls with bit 30 set) are refused too */
+    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT, 0, 1),
+    RET(SECCOMP_RET_ERRNO | ENOSYS),
+    /* 6: the calls that carry a destination in memory go to the supervisor */
+    IF_EQ(__NR_connect, 3, 0),
+    IF_EQ(__NR_sendmsg, 2, 0),
+    IF_EQ(__NR_sendmmsg, 1, 0),
+    BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
+    RET(SECCOMP_RET_USER_NOTIF),
+    /* 11: sendto with no address (a connected socket: its peer was judged at connect) runs as it is;
+     * with one, it goes to the supervisor. The pointer is a register: no other thread can change it. */
+    IF_EQ(__NR_sendto, 0, 6),
+    LOAD_ARG_LO(4),
+    IF_EQ(0, 0, 2),
+    LOAD_ARG_HI(4),
+    IF_EQ(0, 1, 0),
+    RET(SECCOMP_RET_USER_NOTIF),
+    RET(SECCOMP_RET_ALLOW),
+    /* 18: io_uring performs connects and sends in the kernel, where no filter sees them: refused, and
+     * programs fall back to plain calls. */
+    LOAD(nr),
+    IF_EQ(__NR_io_uring_setup, 2, 0),
+    IF_EQ(__NR_io_uring_enter, 1, 0),
+    IF_EQ(__NR_io_uring_register, 0, 1),
+    RET(SECCOMP_RET_ERRNO | ENOSYS),
+    /* 23: a filter of the process's own with a listener would receive these calls before this one (the
+     * newest filter's notification wins) and could let them continue: refused. */
+    IF_EQ(__NR_seccomp, 0, 4),
+    LOAD_ARG_LO(1),
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 1),
+    RET(SECCOMP_RET_ERRNO | EPERM),
+    RET(SECCOMP_RET_ALLOW),
+    /* 28: packet sockets and raw IP sockets write their own headers (the destination is in the data),
+     * and SCTP connects through setsockopt (SCTP_SOCKOPT_CONNECTX, an address list in memory): refused
+     * with EACCES (the first two need CAP_NET_RAW anyway). */
+    IF_EQ(__NR_socket, 0, 11),
+    LOAD_ARG_LO(0),
+    IF_EQ(AF_PACKET, 8, 0),
+    IF_EQ(AF_INET, 1, 0),
+    IF_EQ(AF_INET6, 0, 7),
+    LOAD_ARG_LO(2),
+    IF_EQ(IPPROTO_SCTP, 4, 0),
+    LOAD_ARG_LO(1),
+    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf),
+    IF_EQ(SOCK_RAW, 1, 0),
+    IF_EQ(SOCK_PACKET, 0, 1),
+    RET(SECCOMP_RET_ERRNO | EACCES),
+    RET(SECCOMP_RET_ALLOW),
+};
+
+int ts_load_filter(unsigned flags) {
+    struct sock_fprog prog = {.len = (unsigned short)(sizeof code / sizeof code[0]),
+                              .filter = (struct sock_filter *)code};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
-    confine_ptrace();
-    return (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    return (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
+int ts_install_filter(void) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    ts_confine_ptrace();
+    return ts_load_filter(SECCOMP_FILTER_FLAG_NEW_LISTENER);
 }

@@ -1,4 +1,7 @@
 /* tethered-strict [-- ] CMD ARG…: runs CMD under the strict filter with this process as its supervisor.
+ * tethered-strict --exec PATH -- ARGV…: the same with PATH executed as it is (no search), argv as given,
+ * and a signal that ends CMD ending this process too: how activate({ children: 'strict' }) wraps an exec
+ * (native/shim/strictexec.c). tethered-strict --serve: serves the listener of another process (serve.c).
  * The policy comes from the TETHERED_* environment (config.c), which CMD does not get. Exits with CMD's
  * status (128+N when a signal N ended it); 2 when strict mode cannot start (the policy is fine, but the
  * kernel or a container profile refuses seccomp user notification); 127 when CMD cannot be found.
@@ -19,6 +22,7 @@
 #include "strict.h"
 
 static pid_t child;
+static const char *exec_path; /* --exec: the path to execute, as execve() would */
 
 static void forward(int sig) {
     if (child > 0) kill(child, sig);
@@ -26,6 +30,28 @@ static void forward(int sig) {
 
 static void say(const char *line) {
     if (write(2, line, strlen(line)) < 0) {
+    }
+}
+
+/* TETHERED_PASS_NAME=value becomes NAME=value for the command: how the exec wrapper hands the command
+ * the dynamic loader's variables (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT) without this process, the
+ * supervisor, being started with them. Called after the TETHERED_* variables are gone: from a copy. */
+static char **passed;
+
+static void save_passed(void) {
+    size_t n = 0, k = 0;
+    for (char **e = environ; *e; e++) n++;
+    passed = calloc(n + 1, sizeof *passed);
+    for (char **e = environ; passed && *e; e++)
+        if (strncmp(*e, "TETHERED_PASS_", 14) == 0 && strchr(*e, '=')) passed[k++] = strdup(*e + 14);
+}
+
+static void restore_passed(void) {
+    for (char **p = passed; p && *p; p++) {
+        char *eq = strchr(*p, '=');
+        if (!eq) continue;
+        *eq = 0;
+        setenv(*p, eq + 1, 1);
     }
 }
 
@@ -51,7 +77,21 @@ static void start_command(int chan, char **argv) {
         snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), *e);
         if (unsetenv(name) != 0) break;
     }
-    execvp(argv[0], argv);
+    restore_passed();
+    if (exec_path) {
+        execve(exec_path, argv, environ);
+        if (errno == ENOEXEC) { /* a script without #!: the shell runs it, as execvp() does */
+            size_t n = 0;
+            while (argv[n]) n++;
+            char *sh[n + 2];
+            sh[0] = "sh";
+            sh[1] = (char *)exec_path;
+            for (size_t i = 1; i <= n; i++) sh[i + 1] = argv[i];
+            execve("/bin/sh", sh, environ);
+        }
+    } else {
+        execvp(argv[0], argv);
+    }
     int e = errno;
     char line[600];
     snprintf(line, sizeof line, "tethered: cannot run \"%.400s\": %s\n", argv[0],
@@ -62,7 +102,13 @@ static void start_command(int chan, char **argv) {
 
 int main(int argc, char **argv) {
     int at = 1;
+    if (argc == 2 && strcmp(argv[1], "--serve") == 0) return ts_serve(3, 4);
+    if (at + 1 < argc && strcmp(argv[at], "--exec") == 0) {
+        exec_path = argv[at + 1];
+        at += 2;
+    }
     if (at < argc && strcmp(argv[at], "--") == 0) at++;
+    save_passed();
     if (at >= argc) {
         say("usage: tethered-strict [--] COMMAND [ARG...] (the policy comes from TETHERED_* variables)\n");
         return 2;
@@ -136,6 +182,12 @@ int main(int argc, char **argv) {
         if (done < 0 && errno != EINTR) return 2;
     }
     /* Descendants still running keep the filter; with the supervisor gone their judged calls fail. */
+    if (WIFSIGNALED(status) && exec_path) {
+        /* the wrapped command's parent sees the signal, as without the wrapper */
+        signal(WTERMSIG(status), SIG_DFL);
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core dump of the supervisor */
+        kill(getpid(), WTERMSIG(status));
+    }
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
 }

@@ -29,12 +29,19 @@ extern struct ts_config ts_config;
 /* Reads the environment. Returns 0, or -1 after saying on stderr why the policy cannot be used (the
  * configuration then blocks everything). */
 int ts_load_config(void);
+/* The same into `c` (start it as {.log_fd = -1}): a policy change of a serving supervisor (serve.c). */
+int ts_load_config_to(struct ts_config *c);
 
 /* ---- the filter (filter.c) ---- */
 
 /* In the child, before exec: sets no_new_privs and installs the filter; returns the listener descriptor,
  * or -1 with errno. */
 int ts_install_filter(void);
+/* Sets no_new_privs and loads the filter with these SECCOMP_FILTER_FLAG_* flags: the listener or 0, or -1
+ * with errno. activate({ strict: true }) loads it into the Node process itself (with TSYNC). */
+int ts_load_filter(unsigned flags);
+/* The calling thread enters a Landlock domain that keeps it from reaching into processes outside it. */
+void ts_confine_ptrace(void);
 
 /* ---- judging (judge.c) ---- */
 
@@ -72,5 +79,11 @@ void ts_handle(int listener, const struct seccomp_notif *req, struct seccomp_not
  * is gone (a signal interrupted it, the target died). Bracket every call that may block (supervise.c). */
 void ts_inflight_begin(int listener, uint64_t id);
 void ts_inflight_end(void);
+
+/* ---- serving another process's listener (serve.c): activate({ strict: true }) ---- */
+
+/* tethered-strict --serve: the policy from the environment, commands and the listener's number from the
+ * addon on descriptor `chan`, events to it on `events`. Returns the exit status. */
+int ts_serve(int chan, int events);
 
 #endif

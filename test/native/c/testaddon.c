@@ -125,6 +125,62 @@ static napi_value release_waiting_thread(napi_env env, napi_callback_info info) 
     return number(env, waiting.result);
 }
 
+/* The `syscall` instruction itself, as a static program or Go makes it: no libc, no hook sees it. */
+static long raw_syscall(long nr, long a, long b, long c) {
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* rawRoundTrip(ip, port, marker): socket, connect, write the marker line, read the answer, all through raw
+ * system calls. "ok <first line of the answer>" or "error <errno>". */
+static napi_value raw_round_trip(napi_env env, napi_callback_info info) {
+    size_t argc = 3;
+    napi_value argv[3];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    struct sockaddr_in in = address(env, argv);
+    char marker[100], out[128], answer[160];
+    size_t len;
+    napi_get_value_string_utf8(env, argv[2], marker, sizeof marker, &len);
+    long fd = raw_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+    long r = raw_syscall(SYS_connect, fd, (long)&in, sizeof in);
+    if (r == 0) {
+        int n = snprintf(out, sizeof out, "%s\n", marker);
+        r = raw_syscall(SYS_write, fd, (long)out, n);
+    }
+    if (r >= 0) {
+        r = raw_syscall(SYS_read, fd, (long)out, sizeof out - 1);
+        if (r >= 0) out[r] = 0;
+    }
+    raw_syscall(SYS_close, fd, 0, 0);
+    if (r < 0)
+        snprintf(answer, sizeof answer, "error %ld", -r);
+    else
+        snprintf(answer, sizeof answer, "ok %.*s", (int)strcspn(out, "\n"), out);
+    napi_value v;
+    napi_create_string_utf8(env, answer, NAPI_AUTO_LENGTH, &v);
+    return v;
+}
+
+/* popenRead(command): the first line popen() reads from the command (libc spawns the shell itself). */
+static napi_value popen_read(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    char cmd[2048], line[256] = "";
+    size_t len;
+    napi_get_value_string_utf8(env, argv[0], cmd, sizeof cmd, &len);
+    FILE *f = popen(cmd, "r");
+    if (f) {
+        if (!fgets(line, sizeof line, f)) line[0] = 0;
+        pclose(f);
+    }
+    line[strcspn(line, "\n")] = 0;
+    napi_value v;
+    napi_create_string_utf8(env, line, NAPI_AUTO_LENGTH, &v);
+    return v;
+}
+
 /* dlopen(path) now, then probe_connect(ip, port) from inside that library. */
 static napi_value dlopen_connect(napi_env env, napi_callback_info info) {
     size_t argc = 3;
@@ -280,12 +336,27 @@ static napi_value shim_symbols(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-    const char *names[] = {"connectTo",          "syscallConnect",         "udpSendto",     "connectOnThread",
-                           "startWaitingThread", "releaseWaitingThread",   "dlopenConnect", "dlopenOnly",
-                           "resolveConnect",     "resolveConnectOnThread", "callShim",      "shimSymbols"};
-    napi_callback fns[] = {connect_to,           syscall_connect,           udp_sendto,     connect_on_thread,
-                           start_waiting_thread, release_waiting_thread,    dlopen_connect, dlopen_only,
-                           resolve_connect_here, resolve_connect_on_thread, call_shim,      shim_symbols};
+    const char *names[] = {"connectTo",          "syscallConnect",
+                           "udpSendto",          "connectOnThread",
+                           "startWaitingThread", "releaseWaitingThread",
+                           "dlopenConnect",      "dlopenOnly",
+                           "resolveConnect",     "resolveConnectOnThread",
+                           "callShim",           "shimSymbols",
+                           "rawRoundTrip",       "popenRead"};
+    napi_callback fns[] = {connect_to,
+                           syscall_connect,
+                           udp_sendto,
+                           connect_on_thread,
+                           start_waiting_thread,
+                           release_waiting_thread,
+                           dlopen_connect,
+                           dlopen_only,
+                           resolve_connect_here,
+                           resolve_connect_on_thread,
+                           call_shim,
+                           shim_symbols,
+                           raw_round_trip,
+                           popen_read};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         napi_value fn;
         napi_create_function(env, names[i], NAPI_AUTO_LENGTH, fns[i], NULL, &fn);

@@ -1,0 +1,288 @@
+/* tethered-strict --serve: the supervisor of activate({ strict: true }). The addon starts it as a child of
+ * the Node process, before that process loads the filter into itself (all its threads, SECCOMP_FILTER_FLAG_
+ * TSYNC); it then judges the calls of the Node process and of every descendant, as in `tethered run
+ * --strict`. Descriptor 3 is the command channel with the addon, descriptor 4 carries event lines to it.
+ *
+ * Messages on the channel (one per SOCK_SEQPACKET record, text lines):
+ *   listener PID FD     the filter's listener is descriptor FD of process PID: taken with pidfd_getfd (a
+ *                       sendmsg with SCM_RIGHTS from a process under the filter would itself be a judged
+ *                       call, waiting for a supervisor that has no listener yet)
+ *   policy              key=HEX (the lock key in force, or empty), lock=HEX (a key to lock the new policy
+ *                       with, or empty), then TETHERED_* lines: the policy, as the environment gives it
+ *   off                 key=HEX: allow everything, record nothing (deactivate())
+ * Each carries a line id=N and is answered with one record "N ok", "N locked", or "N error TEXT" (anything
+ * in the process may write here too: the addon reads past answers to messages it did not send).
+ *
+ * The lock lives here, not in the process it protects: native code in the Node process can write to this
+ * channel (the descriptor is in its table) and can read or write any memory of its own, but not this
+ * process's (it is not dumpable: no ptrace, no /proc/PID/mem, no pidfd_getfd by the same user). A locked
+ * policy changes only for a message presenting the key it was locked with (its SHA-256 is kept here). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../shim/sha256.h"
+#include "strict.h"
+
+#define TS_MESSAGE_MAX (256 * 1024)
+#define TS_KEY_SIZE 32
+
+static int locked;
+static uint8_t lock_hash[TD_SHA256_LEN];
+static int events_fd = -1;
+
+static void reply(int chan, const char *text) {
+    if (write(chan, text, strlen(text)) < 0) {
+    }
+}
+
+static const char *value_of(const char *msg, const char *name, size_t *len);
+
+/* The answer to `msg`, after its id= (so the addon tells it from answers to messages others wrote). */
+static void answer(int chan, const char *msg, const char *text) {
+    size_t n = 0;
+    const char *id = value_of(msg, "id", &n);
+    char line[600];
+    snprintf(line, sizeof line, "%.*s %s", (int)(id && n < 32 ? n : 0), id ? id : "", text);
+    reply(chan, line);
+}
+
+static int unhex(const char *s, size_t n, uint8_t *out, size_t cap) {
+    if (n != cap * 2) return -1;
+    for (size_t i = 0; i < cap; i++) {
+        unsigned v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = s[2 * i + (size_t)j];
+            unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                                : 16u;
+            if (d > 15) return -1;
+            v = v * 16 + d;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+/* The value of line `name=` in the message, or NULL; *len its length. */
+static const char *value_of(const char *msg, const char *name, size_t *len) {
+    size_t n = strlen(name);
+    for (const char *p = msg; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, n) == 0 && p[n] == '=') {
+            *len = strcspn(p + n + 1, "\n");
+            return p + n + 1;
+        }
+    }
+    return NULL;
+}
+
+/* May the sender of `msg` change the policy? Its key= must hash to the lock's (constant-time compare). */
+static int may_change(const char *msg) {
+    if (!locked) return 1;
+    size_t n = 0;
+    const char *hex = value_of(msg, "key", &n);
+    uint8_t key[TS_KEY_SIZE], hash[TD_SHA256_LEN];
+    if (!hex || unhex(hex, n, key, sizeof key) != 0) return 0;
+    td_sha256(key, sizeof key, hash);
+    unsigned char diff = 0;
+    for (size_t i = 0; i < sizeof hash; i++) diff |= (unsigned char)(hash[i] ^ lock_hash[i]);
+    return diff == 0;
+}
+
+/* After a change: locked to the message's lock= key, or not locked. */
+static void relock(const char *msg) {
+    size_t n = 0;
+    const char *hex = value_of(msg, "lock", &n);
+    uint8_t key[TS_KEY_SIZE];
+    locked = hex && n && unhex(hex, n, key, sizeof key) == 0;
+    if (locked) td_sha256(key, sizeof key, lock_hash);
+}
+
+/* Puts the message's TETHERED_* lines in the environment (no others) and compiles them. */
+static void apply_policy(int chan, char *msg) {
+    for (char **e = environ; e && *e;) {
+        if (strncmp(*e, "TETHERED_", 9) != 0) {
+            e++;
+            continue;
+        }
+        char name[256];
+        size_t n = strcspn(*e, "=");
+        snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), *e);
+        if (unsetenv(name) != 0) break;
+    }
+    for (char *line = msg; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end) *end = 0;
+        char *eq = strchr(line, '=');
+        if (eq && strncmp(line, "TETHERED_", 9) == 0 && strncmp(line, "TETHERED_LOG=", 13) != 0) {
+            *eq = 0;
+            setenv(line, eq + 1, 1);
+            *eq = '=';
+        }
+        if (end) *end = '\n';
+        line = end ? end + 1 : NULL;
+    }
+    setenv("TETHERED_LOG", "off", 1); /* events go to the addon (descriptor 4), which writes the log */
+    struct ts_config fresh = {.log_fd = -1};
+    int saved_err = dup(2);
+    int quiet = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (quiet >= 0) dup2(quiet, 2); /* the reason goes back to the addon, not to the terminal twice */
+    int rc = ts_load_config_to(&fresh);
+    if (saved_err >= 0) dup2(saved_err, 2), close(saved_err);
+    if (quiet >= 0) close(quiet);
+    if (rc != 0 || !fresh.policy) {
+        answer(chan, msg, "error the policy cannot be used");
+        return;
+    }
+    /* Published field by field while workers judge: each reads a consistent policy pointer. The policy
+     * replaced is not freed (a worker may be reading it; a change is rare). */
+    ts_config.log_mode = fresh.log_mode;
+    ts_config.log_allowed = fresh.log_allowed;
+    ts_config.policy = fresh.policy;
+    ts_config.log = TS_LOG_OFF;
+    ts_config.log_fd = events_fd;
+    relock(msg);
+    answer(chan, msg, "ok");
+}
+
+/* The filter's listener, taken out of the Node process's table. */
+static int take_listener(int chan, const char *msg) {
+    int pid = 0, fd = -1;
+    if (sscanf(msg, "listener %d %d", &pid, &fd) != 2 || pid <= 0 || fd < 0) {
+        answer(chan, msg, "error malformed");
+        return -1;
+    }
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int listener = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    int err = errno;
+    if (pidfd >= 0) close(pidfd);
+    char line[96], link[64] = "", path[64];
+    /* What was taken must be a seccomp listener (not whatever else sits at that number now). */
+    snprintf(path, sizeof path, "/proc/self/fd/%d", listener);
+    if (listener >= 0 && (readlink(path, link, sizeof link - 1) < 0 || strstr(link, "seccomp") == NULL)) {
+        close(listener);
+        listener = -1;
+        err = EBADF;
+    }
+    if (listener < 0) {
+        snprintf(line, sizeof line, "error %d", err);
+        answer(chan, msg, line);
+        return -1;
+    }
+    if (ts_supervise(listener) != 0) {
+        close(listener);
+        answer(chan, msg, "error threads");
+        return -1;
+    }
+    answer(chan, msg, "ok");
+    return listener;
+}
+
+/* Can this system give a listener, and can this process take it from another (pidfd_getfd)? Tried on a
+ * child of ours before the Node process commits itself to a filter it could never remove. 0 or errno. */
+static int probe(void) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return errno;
+    pid_t child = fork();
+    if (child < 0) return errno;
+    if (child == 0) {
+        close(pair[0]);
+        int listener = ts_load_filter(SECCOMP_FILTER_FLAG_NEW_LISTENER);
+        int msg = listener >= 0 ? listener : -errno;
+        if (write(pair[1], &msg, sizeof msg) != sizeof msg) _exit(2);
+        char byte;
+        if (read(pair[1], &byte, 1) < 0) _exit(2);
+        _exit(0);
+    }
+    close(pair[1]);
+    int msg = 0, err = EPROTO;
+    if (read(pair[0], &msg, sizeof msg) == sizeof msg) {
+        if (msg < 0) {
+            err = -msg;
+        } else {
+            int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+            int listener = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, msg, 0);
+            err = listener < 0 ? errno : 0;
+            if (listener >= 0) close(listener);
+            if (pidfd >= 0) close(pidfd);
+        }
+    }
+    close(pair[0]); /* the child reads EOF and exits */
+    waitpid(child, NULL, 0);
+    return err;
+}
+
+int ts_serve(int chan, int events) {
+    /* Nothing in the Node process (same user) may attach to this one, read its memory (the lock's hash,
+     * the policy) or take its descriptors (the listener). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    signal(SIGPIPE, SIG_IGN);
+    events_fd = events;
+    /* A reader that stops reading (the Node process busy, or hostile) must never stall a judged call: an
+     * event that does not fit is dropped. */
+    fcntl(events, F_SETFL, fcntl(events, F_GETFL) | O_NONBLOCK);
+    ts_config.policy = NULL; /* no policy yet: everything blocked */
+    ts_config.log = TS_LOG_OFF;
+    ts_config.log_fd = events;
+    int err = probe();
+    char line[96];
+    snprintf(line, sizeof line, err ? "unavailable %d" : "ready", err);
+    reply(chan, line);
+    if (err) return 2;
+    char *msg = malloc(TS_MESSAGE_MAX + 1);
+    if (!msg) return 2;
+    int listener = -1, chan_open = 1;
+    for (;;) {
+        struct pollfd p[2] = {{chan_open ? chan : -1, POLLIN, 0}, {listener, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return 2;
+        }
+        /* Every process under the filter is gone: nothing left to judge. */
+        if (listener >= 0 && (p[1].revents & (POLLHUP | POLLERR))) return 0;
+        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        ssize_t n = read(chan, msg, TS_MESSAGE_MAX);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) continue;
+            /* The channel is gone (the process closed it, or exited): the policy stays as it is for as long
+             * as any process is under the filter. */
+            if (listener < 0) return 0;
+            close(chan);
+            chan_open = 0;
+            continue;
+        }
+        msg[n] = 0;
+        if (strncmp(msg, "listener ", 9) == 0) {
+            if (listener >= 0)
+                answer(chan, msg, "error the listener is taken already");
+            else
+                listener = take_listener(chan, msg);
+        } else if (strncmp(msg, "policy\n", 7) == 0) {
+            if (!may_change(msg))
+                answer(chan, msg, "locked");
+            else
+                apply_policy(chan, msg);
+        } else if (strncmp(msg, "off\n", 4) == 0) {
+            if (!may_change(msg)) {
+                answer(chan, msg, "locked");
+            } else {
+                /* log mode with no log: every call goes through, nothing is recorded */
+                ts_config.log_fd = -1;
+                ts_config.log_mode = 1;
+                locked = 0;
+                answer(chan, msg, "ok");
+            }
+        } else {
+            answer(chan, msg, "error unknown message");
+        }
+    }
+}

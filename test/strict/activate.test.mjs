@@ -1,0 +1,384 @@
+// Strict mode's in-process entry points (docs/strict-mode.md, Entry points), in a fresh node each:
+//  - activate({ strict: true }): the Node process itself, its threads (also those started before it) and its
+//    children are under the filter: a raw `syscall` connect from a native addon (which no libc hook sees)
+//    and a static child program are blocked, reported once in log mode, allowed with data round-tripping;
+//    deactivate() lets everything through unless the policy is locked; a dead supervisor fails closed.
+//  - activate({ children: 'strict' }): every child runs under its own supervisor, whatever environment it is
+//    given, and so do its descendants.
+// Each block is checked on the peer's side (the marker never arrives), with a positive control showing the
+// same probe does reach the peer without strict mode.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { NEEDS_NETNS } from '../helpers/netns.mjs';
+import { inFreshNode, testAddon } from '../helpers/inprocess.mjs';
+import { root } from '../helpers/cbuild.mjs';
+import { logFile, readEvents, serve, tcpServer } from '../helpers/shim.mjs';
+import { runStrict, strictProbe } from './programs.mjs';
+
+const skip = NEEDS_NETNS;
+const EACCES = 13;
+const ENOSYS = 38;
+
+let n = 0;
+const marker = (what) => `${what}-${process.pid}-${++n}`;
+
+/** Runs `body` in a fresh node; `probe` is the static strict probe, `childRun(args, env)` runs it. */
+async function fresh(body, options) {
+    const r = await inFreshNode(
+        `
+        const cp = require('node:child_process');
+        const probe = ${JSON.stringify(strictProbe())};
+        const childRun = (args, env) => {
+            const c = cp.spawnSync(probe, args, { env, encoding: 'utf8' });
+            const events = c.stderr.split('\\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+            return { out: c.stdout.trim(), events, stderr: c.stderr };
+        };
+        const strictEvents = (seen) => seen.filter((e) => e.layer === 'strict').map((e) => [e.decision, e.op, e.ip, e.port]);
+        ${body}`,
+        options,
+    );
+    assert.equal(r.code, 0, r.stderr + JSON.stringify(r.results));
+    return r.results;
+}
+
+describe('activate({ strict: true }): the Node process itself, its threads and its children', { skip }, () => {
+    const s = serve({ peer: () => tcpServer('127.0.0.2') });
+    const policy = (extra) => JSON.stringify({ allowLocalhost: false, ...extra });
+
+    test('control: a raw-syscall connect from a native addon passes activate() without strict mode (the libc layer cannot see it) and reaches the peer', async () => {
+        const m = marker('control');
+        const [answer] = await fresh(`
+            t.activate(${policy({ allow: ['127.0.0.3'] })});
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, ${JSON.stringify(m)}));`);
+        assert.equal(answer, `ok pong:${m}`);
+        assert.ok(s.peer.lines.includes(m));
+    });
+
+    test('a raw-syscall connect from a native addon is blocked with EACCES, nothing reaches the peer, one strict event reaches onBlocked and the TETHERED_LOG file; every copy of the package reports strict', async () => {
+        const m = marker('blocked');
+        const log = logFile();
+        const [answer, events, status] = await fresh(`
+            const seen = [];
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true, onBlocked: (e) => seen.push(e) });
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, ${JSON.stringify(m)}));
+            await tick();
+            print(strictEvents(seen));
+            // another copy of the package (a cleared require.cache) and the ESM entry tell the same
+            for (const k of Object.keys(require.cache)) delete require.cache[k];
+            const copy = require(${JSON.stringify(root)});
+            const esm = await import(${JSON.stringify(join(root, 'dist', 'index.mjs'))});
+            print([copy !== t && copy.status().strict, esm.status().strict]);`, { env: { TETHERED_LOG: log } });
+        assert.equal(answer, `error ${EACCES}`);
+        assert.ok(!s.peer.lines.includes(m), 'the marker reached the peer');
+        assert.deepEqual(events, [['block', 'connect', '127.0.0.2', s.peer.port]]);
+        assert.deepEqual(status, [true, true], 'status().strict from every copy of the JavaScript');
+        const logged = readEvents(log);
+        assert.deepEqual(logged.map((e) => [e.decision, e.layer, e.ip, e.port, e.rule, e.reason]), [['block', 'strict', '127.0.0.2', s.peer.port, `127.0.0.2:${s.peer.port}`, 'no-rule']]);
+    });
+
+    test('log-only: the raw connect goes through and is reported once; a JavaScript connect seen by both layers is reported once too', async () => {
+        const m = marker('log');
+        const [answer, events, js, all] = await fresh(`
+            const seen = [];
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, logOnly: true, strict: true, onBlocked: (e) => seen.push(e) });
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, ${JSON.stringify(m)}));
+            await tick();
+            print(strictEvents(seen));
+            seen.length = 0;
+            print(await connectJs('127.0.0.2', ${s.peer.port}));
+            await tick(); await tick();
+            print(seen.map((e) => [e.decision, e.layer ?? 'libc']));`);
+        assert.equal(answer, `ok pong:${m}`);
+        assert.ok(s.peer.lines.includes(m));
+        assert.deepEqual(events, [['would-block', 'connect', '127.0.0.2', s.peer.port]]);
+        assert.equal(js, 'ok');
+        assert.deepEqual(all, [['would-block', 'libc']], 'the libc layer reports it (with the JavaScript stack); the supervisor does not again');
+    });
+
+    test('allowed by an address rule: the raw connect and a JavaScript connect work, data round-trips, no event', async () => {
+        const m = marker('allowed');
+        const [answer, js, seen] = await fresh(`
+            const seen = [];
+            t.activate({ ...${policy({ allow: [`127.0.0.2:${s.peer.port}`] })}, strict: true, onBlocked: (e) => seen.push(e) });
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, ${JSON.stringify(m)}));
+            print(await connectJs('127.0.0.2', ${s.peer.port}));
+            await tick();
+            print(seen);`);
+        assert.equal(answer, `ok pong:${m}`);
+        assert.ok(s.peer.lines.includes(m));
+        assert.equal(js, 'ok');
+        assert.deepEqual(seen, []);
+    });
+
+    test('a static child program (raw syscalls, spawned with an empty environment) and its grandchildren are judged by the same supervisor; without strict mode it reaches the peer', async () => {
+        const [m0, m1, m2, m3] = [marker('child-control'), marker('child'), marker('grandchild'), marker('child-ok')];
+        const [control] = await fresh(`
+            t.activate(${policy({ allow: ['127.0.0.3'] })});
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m0}'], {}).out);`);
+        assert.equal(control, `ok pong:${m0}`, 'children: inherit cannot follow a static program');
+        assert.ok(s.peer.lines.includes(m0));
+        const [child, grandchild, events] = await fresh(`
+            const seen = [];
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true, onBlocked: (e) => seen.push(e) });
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m1}'], {}).out);
+            print(childRun(['chain', '2', '127.0.0.2', '${s.peer.port}', '${m2}'], {}).out);
+            await tick();
+            print(seen.filter((e) => e.layer === 'strict').map((e) => [e.decision, /strictprobe/.test(e.exe)]));`);
+        assert.equal(child, 'error EACCES');
+        assert.equal(grandchild, 'error EACCES');
+        assert.ok(!s.peer.lines.includes(m1) && !s.peer.lines.includes(m2));
+        assert.deepEqual(events, [['block', true], ['block', true]]);
+        const [allowed] = await fresh(`
+            t.activate({ ...${policy({ allow: [`127.0.0.2:${s.peer.port}`] })}, strict: true });
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m3}'], {}).out);`);
+        assert.equal(allowed, `ok pong:${m3}`);
+        const m4 = marker('child-log');
+        const [logged, logEvents] = await fresh(`
+            const seen = [];
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, logOnly: true, strict: true, onBlocked: (e) => seen.push(e) });
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m4}'], {}).out);
+            await tick();
+            print(strictEvents(seen));`);
+        assert.equal(logged, `ok pong:${m4}`);
+        assert.deepEqual(logEvents, [['would-block', 'connect', '127.0.0.2', s.peer.port]]);
+    });
+
+    test('io_uring and the 32-bit table (int 0x80) from a child: they reach the peer without strict mode, and are refused (ENOSYS) under strict: true', async () => {
+        const [c1, c2, m1, m2] = [marker('uring-control'), marker('int80-control'), marker('uring'), marker('int80')];
+        const control = await fresh(`
+            t.activate(${policy({ allow: ['127.0.0.3'] })});
+            print(childRun(['uring', '127.0.0.2', '${s.peer.port}', '${c1}'], {}).out);
+            print(childRun(['int80', '127.0.0.2', '${s.peer.port}', '${c2}'], {}).out);`);
+        assert.deepEqual(control, [`ok pong:${c1}`, `ok pong:${c2}`]);
+        const strict = await fresh(`
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true });
+            print(childRun(['uring', '127.0.0.2', '${s.peer.port}', '${m1}'], {}).out);
+            print(childRun(['int80', '127.0.0.2', '${s.peer.port}', '${m2}'], {}).out);`);
+        assert.deepEqual(strict, ['error setup ENOSYS', 'error ENOSYS']);
+        assert.ok(!s.peer.lines.includes(m1) && !s.peer.lines.includes(m2));
+    });
+
+    test('a thread started before activate() (a worker) is under the filter too (TSYNC): its raw connect is blocked', async () => {
+        const m = marker('worker');
+        const [answer] = await fresh(`
+            const { Worker } = require('node:worker_threads');
+            const w = new Worker(\`
+                const { parentPort } = require('node:worker_threads');
+                const addon = require(${JSON.stringify(testAddon())});
+                parentPort.on('message', (m) => { parentPort.postMessage(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, m)); process.exit(0); });
+                parentPort.postMessage('ready');\`, { eval: true });
+            const next = () => new Promise((r) => w.once('message', r));
+            await next();
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true });
+            w.postMessage(${JSON.stringify(m)});
+            print(await next());`);
+        assert.equal(answer, `error ${EACCES}`);
+        assert.ok(!s.peer.lines.includes(m));
+    });
+
+    test('deactivate() without a lock: the supervisor lets everything through again (the filter stays, status says strict); activate() puts a policy back', async () => {
+        const [m1, m2, m3] = [marker('before'), marker('after'), marker('again')];
+        const [before, after, status, again] = await fresh(`
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true });
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m1}'));
+            t.deactivate();
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m2}'));
+            print(t.status());
+            t.activate(${policy({ allow: ['127.0.0.3'] })});
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m3}'));`);
+        assert.equal(before, `error ${EACCES}`);
+        assert.equal(after, `ok pong:${m2}`);
+        assert.ok(!s.peer.lines.includes(m1) && s.peer.lines.includes(m2));
+        assert.equal(status.strict, true);
+        assert.equal(status.active, false);
+        assert.equal(again, `error ${EACCES}`);
+        assert.ok(!s.peer.lines.includes(m3));
+    });
+
+    test('activate() again narrows or replaces the supervisor\'s policy (unlocked)', async () => {
+        const [m1, m2] = [marker('wide'), marker('narrow')];
+        const [wide, narrow] = await fresh(`
+            t.activate({ ...${policy({ allow: [`127.0.0.2:${s.peer.port}`] })}, strict: true });
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m1}'));
+            t.activate(${policy({ allow: ['127.0.0.3'] })});
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m2}'));`);
+        assert.equal(wide, `ok pong:${m1}`);
+        assert.equal(narrow, `error ${EACCES}`, 'a later activate() without strict: true still reaches the supervisor');
+        assert.ok(!s.peer.lines.includes(m2));
+    });
+
+    // Writes `messages` to every socket of the process but its standard streams (the supervisor's channel
+    // among them), as a hostile native addon could; evaluates to how many writes went through.
+    const forge = (messages) => `(() => {
+            const fs = require('node:fs');
+            let wrote = 0;
+            for (const fd of fs.readdirSync('/proc/self/fd').map(Number)) {
+                let link = '';
+                try { link = fs.readlinkSync('/proc/self/fd/' + fd); } catch { continue; }
+                if (fd <= 2 || !link.startsWith('socket:')) continue;
+                for (const m of ${JSON.stringify(messages)}) { try { fs.writeSync(fd, m); wrote++; } catch {} }
+            }
+            return wrote; })()`;
+
+    test("control: without a lock, an 'off' message written to the supervisor's channel from inside the process does lift the policy (so the locked case below tests something)", async () => {
+        const m = marker('forged-unlocked');
+        const [wrote, answer] = await fresh(`
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true });
+            print(${forge(['off\nkey=\n'])});
+            await tick();
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m}'));`);
+        assert.ok(wrote > 0);
+        assert.equal(answer, `ok pong:${m}`);
+    });
+
+    test('locked: deactivate() and activate() without the token or with a wrong one fail, and so does writing to the supervisor\'s channel from inside the process; the token unlocks', async () => {
+        const [m1, m2, m3] = [marker('locked'), marker('forged'), marker('unlocked')];
+        const [attempts, forged, after, unlocked] = await fresh(`
+            const lockToken = {};
+            t.activate({ ...${policy({ allow: ['127.0.0.3'] })}, strict: true, locked: true, lockToken });
+            const attempts = [];
+            for (const f of [() => t.deactivate(), () => t.deactivate({ lockToken: {} }), () => t.activate({ allow: ['127.0.0.2'], allowLocalhost: false }),
+                             () => t.activate({ allow: ['127.0.0.2'], allowLocalhost: false, lockToken: {} })]) {
+                try { f(); attempts.push('changed'); } catch (e) { attempts.push(e.code ?? e.name); }
+            }
+            print(attempts);
+            // A hostile native attacker holds the channel's descriptor: it writes 'off' with no key and with a forged one.
+            const wrote = ${forge(['off\nkey=\n', `off\nkey=${'0'.repeat(64)}\n`, 'policy\nkey=\nlock=\nTETHERED_ALLOW=127.0.0.2\n'])};
+            await tick();
+            print(wrote > 0 ? addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m2}') : 'no channel found');
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m1}'));
+            t.deactivate({ lockToken });
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m3}'));`);
+        assert.deepEqual(attempts, ['ERR_TETHERED_LOCKED', 'ERR_TETHERED_LOCKED', 'ERR_TETHERED_LOCKED', 'ERR_TETHERED_LOCKED']);
+        assert.equal(forged, `error ${EACCES}`);
+        assert.equal(after, `error ${EACCES}`);
+        assert.ok(!s.peer.lines.includes(m1) && !s.peer.lines.includes(m2));
+        assert.equal(unlocked, `ok pong:${m3}`, 'the lockToken itself still unlocks');
+    });
+
+    test('killing the supervisor fails closed: every judged call then fails (ENOSYS), even one the policy allows', async () => {
+        const [m1, m2, m3] = [marker('alive'), marker('dead'), marker('dead-js')];
+        const [alive, killed, dead, js] = await fresh(`
+            const fs = require('node:fs');
+            t.activate({ ...${policy({ allow: [`127.0.0.2:${s.peer.port}`] })}, strict: true });
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m1}'));
+            // the supervisor: this process's child running tethered-strict
+            const sup = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
+                try { const st = fs.readFileSync('/proc/' + p + '/stat', 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && st.includes('(tethered-strict)'); } catch { return false; }
+            });
+            for (const p of sup) process.kill(Number(p), 'SIGKILL');
+            print(sup.length);
+            await tick(); await tick();
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m2}'));
+            print(await connectJs('127.0.0.2', ${s.peer.port}));`);
+        assert.equal(alive, `ok pong:${m1}`);
+        assert.equal(killed, 1);
+        assert.equal(dead, `error ${ENOSYS}`);
+        assert.notEqual(js, 'ok');
+        assert.ok(!s.peer.lines.includes(m2) && !s.peer.lines.includes(m3));
+    });
+
+    test('where strict mode is unavailable (here: inside another strict supervisor, which refuses a second listener), activate({ strict: true }) throws ERR_TETHERED_STRICT_UNAVAILABLE naming the cause and changes nothing', async () => {
+        const script = `
+            const t = require(${JSON.stringify(root)});
+            const out = {};
+            try { t.activate({ allow: ['127.0.0.3'], allowLocalhost: false, strict: true }); out.thrown = null; } catch (e) { out.thrown = e.code; out.message = e.message; }
+            out.status = t.status();
+            process.stdout.write(JSON.stringify(out));`;
+        const r = await runStrict(process.execPath, ['-e', script], { TETHERED_ALLOW: '127.0.0.2' });
+        const out = JSON.parse(r.stdout);
+        assert.equal(out.thrown, 'ERR_TETHERED_STRICT_UNAVAILABLE', r.stderr);
+        assert.match(out.message, /strict mode is unavailable here: .*seccomp.*\(Operation not permitted\)/);
+        assert.equal(out.status.strict, false);
+        assert.equal(out.status.active, false, 'no policy was put in force');
+    });
+});
+
+describe("activate({ children: 'strict' }): every child under its own supervisor, whatever its environment", { skip }, () => {
+    const s = serve({ peer: () => tcpServer('127.0.0.2') });
+    const base = { allow: ['127.0.0.3'], allowLocalhost: false };
+
+    test("control: with children: 'inherit' a static child spawned with env: {} reaches the peer (the libc layer cannot follow it)", async () => {
+        const m = marker('inherit');
+        const [out] = await fresh(`
+            t.activate(${JSON.stringify(base)});
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m}'], {}).out);`);
+        assert.equal(out, `ok pong:${m}`);
+        assert.ok(s.peer.lines.includes(m));
+    });
+
+    test('a static raw-syscall child with an empty environment, or with a looser policy and LD_PRELOAD of its own, is blocked with one strict event', async () => {
+        const [m1, m2] = [marker('strict-child'), marker('strict-loose')];
+        const [empty, loose, status] = await fresh(`
+            t.activate({ ...${JSON.stringify(base)}, children: 'strict' });
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m1}'], {}));
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m2}'], { TETHERED_ALLOW: '127.0.0.2', TETHERED_MODE: 'log', LD_PRELOAD: '/nonexistent.so' }));
+            print(t.status());`);
+        for (const r of [empty, loose]) {
+            assert.equal(r.out, 'error EACCES', r.stderr);
+            assert.equal(r.events.length, 1, r.stderr);
+            assert.deepEqual([r.events[0].decision, r.events[0].layer, r.events[0].ip, r.events[0].port], ['block', 'strict', '127.0.0.2', s.peer.port]);
+        }
+        assert.ok(!s.peer.lines.includes(m1) && !s.peer.lines.includes(m2));
+        assert.equal(status.children, 'strict');
+        assert.equal(status.strict, false);
+    });
+
+    test('log-only: the child reaches the peer and is reported once', async () => {
+        const m = marker('strict-log');
+        const [r] = await fresh(`
+            t.activate({ ...${JSON.stringify(base)}, logOnly: true, children: 'strict' });
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m}'], {}));`);
+        assert.equal(r.out, `ok pong:${m}`, r.stderr);
+        assert.deepEqual(r.events.map((e) => e.decision), ['would-block']);
+    });
+
+    test('allowed by an address rule: data round-trips, no event', async () => {
+        const m = marker('strict-ok');
+        const [r] = await fresh(`
+            t.activate({ allow: ['127.0.0.2:${s.peer.port}'], allowLocalhost: false, children: 'strict' });
+            print(childRun(['raw', '127.0.0.2', '${s.peer.port}', '${m}'], {}));`);
+        assert.equal(r.out, `ok pong:${m}`, r.stderr);
+        assert.deepEqual(r.events, []);
+    });
+
+    test('grandchildren three fork+exec generations down, and a child started through a shell, are covered', async () => {
+        const [m1, m2] = [marker('strict-chain'), marker('strict-shell')];
+        const [chain, shell] = await fresh(`
+            t.activate({ ...${JSON.stringify(base)}, children: 'strict' });
+            print(childRun(['chain', '3', '127.0.0.2', '${s.peer.port}', '${m1}'], {}).out);
+            print(cp.execSync(probe + ' raw 127.0.0.2 ${s.peer.port} ${m2}', { env: {}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());`);
+        assert.equal(chain, 'error EACCES');
+        assert.equal(shell, 'error EACCES');
+        assert.ok(!s.peer.lines.includes(m1) && !s.peer.lines.includes(m2));
+    });
+
+    test("a native addon's popen() (libc starts the shell itself) is covered: the static program it runs is blocked; under children: 'inherit' it reaches the peer", async () => {
+        const [m1, m2] = [marker('popen-inherit'), marker('popen-strict')];
+        const command = (m) => `${strictProbe()} raw 127.0.0.2 ${s.peer.port} ${m} 2>/dev/null`;
+        const [inherit] = await fresh(`
+            t.activate(${JSON.stringify(base)});
+            print(addon.popenRead(${JSON.stringify(command(m1))}));`);
+        assert.equal(inherit, `ok pong:${m1}`);
+        assert.ok(s.peer.lines.includes(m1));
+        const [strict] = await fresh(`
+            t.activate({ ...${JSON.stringify(base)}, children: 'strict' });
+            print(addon.popenRead(${JSON.stringify(command(m2))}));`);
+        assert.equal(strict, 'error EACCES');
+        assert.ok(!s.peer.lines.includes(m2));
+    });
+
+    test('spawning a program that does not exist still fails with ENOENT; exit codes and a kill() signal come through', async () => {
+        const [missing, code, signal] = await fresh(`
+            t.activate({ ...${JSON.stringify(base)}, children: 'strict' });
+            print(await new Promise((r) => cp.spawn('no-such-program-here', []).on('error', (e) => r(e.code))));
+            print(cp.spawnSync('/bin/sh', ['-c', 'exit 7']).status);
+            const c = cp.spawn('sleep', ['10']);
+            setTimeout(() => c.kill(), 200);
+            print(await new Promise((r) => c.on('exit', (code, sig) => r(sig))));`);
+        assert.equal(missing, 'ENOENT');
+        assert.equal(code, 7);
+        assert.equal(signal, 'SIGTERM');
+    });
+});
