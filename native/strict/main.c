@@ -51,6 +51,7 @@ static void start_command(int chan, char **argv) {
         snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), *e);
         if (unsetenv(name) != 0) break;
     }
+    ts_names_child_env();
     execvp(argv[0], argv);
     int e = errno;
     char line[600];

@@ -13,6 +13,11 @@ export function strictProbe() {
     return buildC('strictprobe', [join(root, 'test/strict/c/strictprobe.c')], { libs: ['-static', '-luring'] });
 }
 
+/** test/strict/c/resolveprobe.c, linked statically: glibc's own resolver (getaddrinfo), no shim. */
+export function resolveProbe() {
+    return buildC('resolveprobe', [join(root, 'test/strict/c/resolveprobe.c')], { libs: ['-static'] });
+}
+
 /** test/strict/go/dial.go, built with CGO_ENABLED=0: Go's own system calls, no libc. */
 export function goDial() {
     const src = join(root, 'test/strict/go/dial.go');

@@ -1,0 +1,143 @@
+// Name rules in strict mode, for programs that resolve names on their own: Go's pure resolver (a connected
+// UDP socket and write(), which no filter sees) and glibc's (getaddrinfo in a static program). Each DNS
+// question to the system's name server is judged by its name — a refused one never reaches the server —,
+// the answers are recorded so that the connect that follows is judged by the name (and its port), names
+// from /etc/hosts count too, and a forged answer sent by the program itself teaches the supervisor nothing.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { dnsServer, RESOLVER } from '../helpers/dns-server.mjs';
+import { NEEDS_NETNS } from '../helpers/netns.mjs';
+import { serve, tcpServer } from '../helpers/shim.mjs';
+import { goDial, resolveProbe, runPlain, runStrict } from './programs.mjs';
+
+const skip = NEEDS_NETNS;
+// Loopback is not allowed by default here: every peer of these tests is a loopback address.
+const NO_LOCALHOST = { TETHERED_ALLOW_LOCALHOST: '0' };
+const GOOD = 'ok.names.test';
+const BAD = 'no.names.test';
+
+describe('strict mode: name rules for programs that resolve names themselves', { skip }, () => {
+    const s = serve({
+        dns: () => dnsServer({ [GOOD]: '127.0.0.8', [BAD]: '127.0.0.9', 'alias.names.test': '127.0.0.8' }),
+        good: () => tcpServer('127.0.0.8'),
+        bad: () => tcpServer('127.0.0.9'),
+        hostsGood: () => tcpServer('127.0.0.2'), // api.example.test in /etc/hosts
+        hostsBad: () => tcpServer('127.0.0.3'), // evil.example.test in /etc/hosts
+    });
+    const allow = (rules) => ({ ...NO_LOCALHOST, TETHERED_ALLOW: rules });
+    const asked = (name) => s.dns.questions.filter((q) => q === name).length;
+
+    const programs = [
+        { family: 'Go (pure resolver: connected UDP, write())', run: (name, port, marker, env) => runStrict(goDial(), [`${name}:${port}`, marker], env), plain: (name, port, marker) => runPlain(goDial(), [`${name}:${port}`, marker]) },
+        { family: 'glibc (getaddrinfo, static)', run: (name, port, marker, env) => runStrict(resolveProbe(), ['dial', name, String(port), marker], env), plain: (name, port, marker) => runPlain(resolveProbe(), ['dial', name, String(port), marker]) },
+    ];
+
+    for (const p of programs) {
+        describe(p.family, () => {
+            test('positive control: without strict mode the program resolves the refused name and reaches its peer', async () => {
+                const before = asked(BAD);
+                const r = await p.plain(BAD, s.bad.port, `${p.family}-plain`);
+                assert.equal(r.stdout, `ok pong:${p.family}-plain`, r.stderr);
+                assert.ok(asked(BAD) > before, 'the DNS server heard the question');
+            });
+
+            test('an allowed name resolves through the supervisor and data round-trips', async () => {
+                const before = asked(GOOD);
+                const r = await p.run(GOOD, s.good.port, `${p.family}-ok`, allow(`${GOOD}:${s.good.port}`));
+                assert.equal(r.stdout, `ok pong:${p.family}-ok`, r.stderr);
+                assert.ok(s.good.lines.includes(`${p.family}-ok`));
+                assert.ok(asked(GOOD) > before, 'the question was forwarded');
+                assert.deepEqual(r.events, []);
+            });
+
+            test('a refused name never reaches the DNS server, and its address is refused too', async () => {
+                const before = asked(BAD);
+                const conns = s.bad.connections;
+                const r = await p.run(BAD, s.bad.port, `${p.family}-no`, allow(`${GOOD}:${s.good.port}`));
+                assert.match(r.stdout, /^error (lookup|resolve )/, r.stderr);
+                assert.equal(asked(BAD), before, 'the DNS server heard a refused question');
+                assert.equal(s.bad.connections, conns);
+                const dns = r.events.filter((e) => e.protocol === 'dns');
+                assert.equal(dns.length, 1, JSON.stringify(r.events));
+                assert.equal(dns[0].decision, 'block');
+                assert.equal(dns[0].host, BAD);
+                assert.equal(dns[0].layer, 'strict');
+                // The same peer by address: refused at connect (no name was recorded for it).
+                const direct = await p.run('127.0.0.9', s.bad.port, `${p.family}-no-ip`, allow(`${GOOD}:${s.good.port}`));
+                assert.equal(direct.stdout, 'error EACCES');
+                assert.equal(s.bad.connections, conns);
+            });
+
+            test('a name rule with a port matches that port only', async () => {
+                const r = await p.run(GOOD, s.bad.port, `${p.family}-port`, allow(`${GOOD}:${s.good.port}`));
+                assert.equal(r.stdout, 'error EACCES', r.stderr);
+                const connect = r.events.filter((e) => e.op === 'connect');
+                assert.equal(connect.length, 1, JSON.stringify(r.events));
+                assert.equal(connect[0].host, GOOD);
+                assert.equal(connect[0].port, s.bad.port);
+            });
+
+            test('log-only: the refused name resolves and connects, reported once as a question and once as a connect, by name', async () => {
+                const before = asked(BAD);
+                const r = await p.run(BAD, s.bad.port, `${p.family}-log`, { ...allow(`${GOOD}:${s.good.port}`), TETHERED_MODE: 'log' });
+                assert.equal(r.stdout, `ok pong:${p.family}-log`, r.stderr);
+                assert.ok(asked(BAD) > before);
+                const dns = r.events.filter((e) => e.protocol === 'dns');
+                const connect = r.events.filter((e) => e.op === 'connect');
+                assert.equal(dns.length, 1, JSON.stringify(r.events));
+                assert.equal(connect.length, 1, JSON.stringify(r.events));
+                assert.ok(r.events.every((e) => e.decision === 'would-block' && e.host === BAD));
+                assert.equal(connect[0].ip, '127.0.0.9');
+            });
+
+            test('names from /etc/hosts count: the listed name is allowed, another listed name is refused by name', async () => {
+                const ok = await p.run('api.example.test', s.hostsGood.port, `${p.family}-hosts`, allow(`api.example.test:${s.hostsGood.port}`));
+                assert.equal(ok.stdout, `ok pong:${p.family}-hosts`, ok.stderr);
+                const conns = s.hostsBad.connections;
+                const bad = await p.run('evil.example.test', s.hostsBad.port, `${p.family}-hosts-no`, allow(`api.example.test:${s.hostsGood.port}`));
+                assert.equal(bad.stdout, 'error EACCES', bad.stderr);
+                assert.equal(s.hostsBad.connections, conns);
+                assert.equal(bad.events.length, 1, JSON.stringify(bad.events));
+                assert.equal(bad.events[0].host, 'evil.example.test');
+            });
+        });
+    }
+
+    test('a forged answer the program sends itself does not make a refused address allowed', async () => {
+        const conns = s.bad.connections;
+        const args = ['poison', RESOLVER, GOOD, '127.0.0.9', String(s.bad.port), 'forged'];
+        const r = await runStrict(resolveProbe(), args, allow(GOOD));
+        assert.equal(r.stdout, 'write sent sendto error EACCES connect error EACCES', r.stderr);
+        assert.equal(s.bad.connections, conns, 'the forged name opened the address');
+        const connect = r.events.filter((e) => e.op === 'connect');
+        assert.equal(connect.length, 1, JSON.stringify(r.events));
+        assert.equal(connect[0].host, null);
+        // Positive control: without strict mode the same program reaches the peer.
+        const plain = await runPlain(resolveProbe(), args);
+        assert.match(plain.stdout, /connect ok pong:forged$/);
+    });
+
+    test('a query with two questions is refused whole and never reaches the server', async () => {
+        const before = s.dns.questions.length;
+        const r = await runStrict(process.execPath, ['-e', twoQuestions(GOOD, BAD)], allow(GOOD));
+        assert.equal(r.stdout, 'rcode 5', r.stderr);
+        assert.equal(s.dns.questions.length, before, 'the server heard the message');
+        // Positive control: without strict mode the server hears it.
+        const plain = await runPlain(process.execPath, ['-e', twoQuestions(GOOD, BAD)]);
+        assert.equal(plain.stdout, 'rcode 0');
+        assert.equal(s.dns.questions.length, before + 1);
+    });
+});
+
+/** A node program (its own UDP socket, connected) that asks one message with two questions. */
+function twoQuestions(a, b) {
+    return `
+const dgram = require('node:dgram');
+const q = (n) => Buffer.concat([...n.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 1, 0, 1])]);
+const msg = Buffer.concat([Buffer.from([0x12, 0x34, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0]), q(${JSON.stringify(a)}), q(${JSON.stringify(b)})]);
+const s = dgram.createSocket('udp4');
+s.connect(53, ${JSON.stringify(RESOLVER)}, () => s.send(msg));
+s.on('message', (m) => { console.log('rcode ' + (m[3] & 15)); s.close(); });
+setTimeout(() => { console.log('timeout'); process.exit(0); }, 3000).unref();
+`;
+}
