@@ -51,17 +51,21 @@ static int send_uses_address(const struct target *t, int flags) {
     return !(t->type == SOCK_STREAM && t->protocol == IPPROTO_TCP && !(flags & MSG_FASTOPEN));
 }
 
-/* Is `addr` port 53 of one of the target's name servers, reached by a UDP or TCP socket of its family?
- * Then what goes there is DNS, judged by its questions (resolver.c). */
-static int name_server(const struct target *t, const struct sockaddr *addr, socklen_t len,
-                       struct td_ip *server) {
+enum dns { NOT_DNS, DNS, DNS_REFUSED };
+
+/* Is `addr` port 53, reached by a UDP or TCP socket of its family? Then what goes there is DNS, judged by
+ * its questions (resolver.c). The target's own name servers (its /etc/resolv.conf) need no rule; any other
+ * server's address is judged first (DNS_REFUSED: it is not allowed, the event is written). */
+static enum dns dns_destination(const struct target *t, const struct ts_call *call, const struct sockaddr *addr,
+                                socklen_t len, struct td_ip *server) {
     int port;
     if ((t->domain != AF_INET && t->domain != AF_INET6) || addr->sa_family != t->domain ||
         !((t->type == SOCK_DGRAM && t->protocol == IPPROTO_UDP) ||
           (t->type == SOCK_STREAM && t->protocol == IPPROTO_TCP)) ||
         ts_ip_of(addr, len, server, &port) != 0 || port != 53)
-        return 0;
-    return ts_name_server(t->tid, server);
+        return NOT_DNS;
+    if (ts_name_server(t->tid, server) || ts_judge_address(call, addr, len)) return DNS;
+    return DNS_REFUSED;
 }
 
 /* Judges the address of a send. An IPv4 datagram socket reads AF_UNSPEC as AF_INET and sends to the
@@ -77,9 +81,14 @@ static int judge_send(const struct target *t, const struct ts_call *call, const 
         ss = &as_v4;
     }
     struct td_ip server;
-    if (name_server(t, (const struct sockaddr *)ss, len, &server))
-        return t->type == SOCK_DGRAM ? ts_resolver_datagram(call, &server, data, n) : ts_judge_name(call, "");
-    return ts_judge_address(call, (const struct sockaddr *)ss, len);
+    switch (dns_destination(t, call, (const struct sockaddr *)ss, len, &server)) {
+        case DNS:
+            return t->type == SOCK_DGRAM ? ts_resolver_datagram(call, &server, data, n) : ts_judge_name(call, "");
+        case DNS_REFUSED:
+            return 0;
+        default:
+            return ts_judge_address(call, (const struct sockaddr *)ss, len);
+    }
 }
 
 /* A relative AF_UNIX path means the target's working directory, not ours: it is reached through an open
@@ -130,7 +139,9 @@ static ssize_t do_connect(struct target *t, const struct seccomp_notif *req) {
     struct ts_call call = {"connect", t->tid, t->type == SOCK_DGRAM};
     if (!still_pending(t)) return -ENOENT;
     struct td_ip server;
-    if (name_server(t, (struct sockaddr *)&ss, len, &server)) {
+    enum dns dns = dns_destination(t, &call, (struct sockaddr *)&ss, len, &server);
+    if (dns == DNS_REFUSED) return -EACCES;
+    if (dns == DNS) {
         /* DNS: the socket is connected to the supervisor's resolver, which judges what it is sent */
         struct sockaddr_storage to;
         socklen_t tolen;

@@ -7,8 +7,8 @@
  *   - names the target's /etc/hosts lists for the address, read as the target sees the file
  *     (/proc/TID/root/etc/hosts: another mount namespace or chroot has its own).
  *
- * Also here: the target's name servers, from its own /etc/resolv.conf, and the environment that makes the
- * C library's resolver talk TCP to them (see ts_names_child_env). */
+ * Also here: the target's name servers, from its own /etc/resolv.conf, and the environment that makes
+ * c-ares talk TCP to them (see ts_names_child_env). */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -134,10 +134,11 @@ size_t ts_hosts_names(int tid, const struct td_ip *ip, char (*names)[TD_NAME_BUF
     return count;
 }
 
-/* The C library's resolver sends over UDP from a connected socket and drops every reply whose sender is
- * not the name server it asked (glibc's res_ourserver_p). The supervisor's resolver answers from its own
- * address, so the command is asked to use TCP (`use-vc`), where a reply has no sender to check. A program
- * that removes this again gets no answers over UDP: its lookups fail, nothing leaks. */
+/* c-ares (Node's dns.resolve*, curl) sends over UDP from a connected socket and drops every reply whose
+ * sender is not the name server it asked. The supervisor's resolver answers from its own address, so the
+ * command is asked to use TCP (`use-vc`, which c-ares and glibc read from RES_OPTIONS), where a reply has no
+ * sender to check. A program that removes this again gets no answers over UDP: its lookups time out,
+ * nothing leaks. (glibc since 2.26 and Go take the answer of the socket they connected either way.) */
 void ts_names_child_env(void) {
     const char *old = getenv("RES_OPTIONS");
     if (old && strstr(old, "use-vc")) return;

@@ -8,7 +8,12 @@ import { describe, test } from 'node:test';
 import { dnsServer, RESOLVER } from '../helpers/dns-server.mjs';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { serve, tcpServer } from '../helpers/shim.mjs';
-import { goDial, resolveProbe, runPlain, runStrict } from './programs.mjs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { root } from '../helpers/cbuild.mjs';
+import { goDial, resolveProbe, resolveProbeMusl, runPlain, runStrict } from './programs.mjs';
+
+const caresDial = join(root, 'test/strict/cares-dial.mjs');
 
 const skip = NEEDS_NETNS;
 // Loopback is not allowed by default here: every peer of these tests is a loopback address.
@@ -30,10 +35,12 @@ describe('strict mode: name rules for programs that resolve names themselves', {
     const programs = [
         { family: 'Go (pure resolver: connected UDP, write())', run: (name, port, marker, env) => runStrict(goDial(), [`${name}:${port}`, marker], env), plain: (name, port, marker) => runPlain(goDial(), [`${name}:${port}`, marker]) },
         { family: 'glibc (getaddrinfo, static)', run: (name, port, marker, env) => runStrict(resolveProbe(), ['dial', name, String(port), marker], env), plain: (name, port, marker) => runPlain(resolveProbe(), ['dial', name, String(port), marker]) },
+        { family: "Node's c-ares (dns.resolve4: DNS only, no /etc/hosts)", noHosts: true, run: (name, port, marker, env) => runStrict(process.execPath, [caresDial, name, String(port), marker], env), plain: (name, port, marker) => runPlain(process.execPath, [caresDial, name, String(port), marker]) },
+        { family: 'musl (getaddrinfo, static: unconnected sendto, replies checked by sender)', needs: hasMusl, run: (name, port, marker, env) => runStrict(resolveProbeMusl(), ['dial', name, String(port), marker], env), plain: (name, port, marker) => runPlain(resolveProbeMusl(), ['dial', name, String(port), marker]) },
     ];
 
     for (const p of programs) {
-        describe(p.family, () => {
+        describe(p.family, { skip: p.needs && !p.needs() && 'musl-gcc is not installed (scripts/system-deps.sh)' }, () => {
             test('positive control: without strict mode the program resolves the refused name and reaches its peer', async () => {
                 const before = asked(BAD);
                 const r = await p.plain(BAD, s.bad.port, `${p.family}-plain`);
@@ -90,7 +97,7 @@ describe('strict mode: name rules for programs that resolve names themselves', {
                 assert.equal(connect[0].ip, '127.0.0.9');
             });
 
-            test('names from /etc/hosts count: the listed name is allowed, another listed name is refused by name', async () => {
+            test('names from /etc/hosts count: the listed name is allowed, another listed name is refused by name', { skip: p.noHosts }, async () => {
                 const ok = await p.run('api.example.test', s.hostsGood.port, `${p.family}-hosts`, allow(`api.example.test:${s.hostsGood.port}`));
                 assert.equal(ok.stdout, `ok pong:${p.family}-hosts`, ok.stderr);
                 const conns = s.hostsBad.connections;
@@ -102,6 +109,28 @@ describe('strict mode: name rules for programs that resolve names themselves', {
             });
         });
     }
+
+    test('a name server that is not in resolv.conf needs an address rule, and its questions are judged by name too', async () => {
+        const other = await dnsServer({ [GOOD]: '127.0.0.8', [BAD]: '127.0.0.9' }, { address: '127.0.0.54' });
+        try {
+            const env = allow(`127.0.0.54,${GOOD}:${s.good.port}`);
+            const ok = await runStrict(process.execPath, [caresDial, GOOD, String(s.good.port), 'other-ok', '127.0.0.54'], env);
+            assert.equal(ok.stdout, 'ok pong:other-ok', ok.stderr);
+            assert.ok(other.questions.includes(GOOD));
+            const bad = await runStrict(process.execPath, [caresDial, BAD, String(s.bad.port), 'other-no', '127.0.0.54'], env);
+            assert.match(bad.stdout, /^error lookup/, bad.stderr);
+            assert.ok(!other.questions.includes(BAD), 'the other server heard a refused question');
+            const unlisted = await runStrict(process.execPath, [caresDial, GOOD, String(s.good.port), 'other-unlisted', '127.0.0.54'], allow(`${GOOD}:${s.good.port}`));
+            assert.match(unlisted.stdout, /^error lookup/, unlisted.stderr);
+            assert.ok(unlisted.events.some((e) => e.ip === '127.0.0.54' && e.port === 53 && e.decision === 'block'), JSON.stringify(unlisted.events));
+            // Positive control: without strict mode the other server hears the refused name.
+            const plain = await runPlain(process.execPath, [caresDial, BAD, String(s.bad.port), 'other-plain', '127.0.0.54']);
+            assert.equal(plain.stdout, 'ok pong:other-plain');
+            assert.ok(other.questions.includes(BAD));
+        } finally {
+            await other.close();
+        }
+    });
 
     test('a forged answer the program sends itself does not make a refused address allowed', async () => {
         const conns = s.bad.connections;
@@ -128,6 +157,15 @@ describe('strict mode: name rules for programs that resolve names themselves', {
         assert.equal(s.dns.questions.length, before + 1);
     });
 });
+
+function hasMusl() {
+    try {
+        execFileSync('musl-gcc', ['--version'], { stdio: 'ignore' });
+        return true;
+    } catch {
+        return false;
+    }
+}
 
 /** A node program (its own UDP socket, connected) that asks one message with two questions. */
 function twoQuestions(a, b) {
