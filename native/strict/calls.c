@@ -51,11 +51,12 @@ static int send_uses_address(const struct target *t, int flags) {
     return !(t->type == SOCK_STREAM && t->protocol == IPPROTO_TCP && !(flags & MSG_FASTOPEN));
 }
 
-enum dns { NOT_DNS, DNS, DNS_REFUSED };
+enum dns { NOT_DNS, DNS_SYSTEM, DNS_OTHER, DNS_REFUSED };
 
 /* Is `addr` port 53, reached by a UDP or TCP socket of its family? Then what goes there is DNS, judged by
  * its questions (resolver.c). The target's own name servers (its /etc/resolv.conf) need no rule; any other
- * server's address is judged first (DNS_REFUSED: it is not allowed, the event is written). */
+ * server's address is judged first (DNS_REFUSED: it is not allowed, the event is written), and its answers
+ * are not recorded: a server the program chose (or runs) could name any address after an allowed name. */
 static enum dns dns_destination(const struct target *t, const struct ts_call *call, const struct sockaddr *addr,
                                 socklen_t len, struct td_ip *server) {
     int port;
@@ -64,8 +65,8 @@ static enum dns dns_destination(const struct target *t, const struct ts_call *ca
           (t->type == SOCK_STREAM && t->protocol == IPPROTO_TCP)) ||
         ts_ip_of(addr, len, server, &port) != 0 || port != 53)
         return NOT_DNS;
-    if (ts_name_server(t->tid, server) || ts_judge_address(call, addr, len)) return DNS;
-    return DNS_REFUSED;
+    if (ts_name_server(t->tid, server)) return DNS_SYSTEM;
+    return ts_judge_address(call, addr, len) ? DNS_OTHER : DNS_REFUSED;
 }
 
 /* Judges the address of a send. An IPv4 datagram socket reads AF_UNSPEC as AF_INET and sends to the
@@ -81,9 +82,14 @@ static int judge_send(const struct target *t, const struct ts_call *call, const 
         ss = &as_v4;
     }
     struct td_ip server;
-    switch (dns_destination(t, call, (const struct sockaddr *)ss, len, &server)) {
-        case DNS:
-            return t->type == SOCK_DGRAM ? ts_resolver_datagram(call, &server, data, n) : ts_judge_name(call, "");
+    enum dns dns = dns_destination(t, call, (const struct sockaddr *)ss, len, &server);
+    switch (dns) {
+        case DNS_SYSTEM:
+        case DNS_OTHER: {
+            int record = dns == DNS_SYSTEM;
+            return t->type == SOCK_DGRAM ? ts_resolver_datagram(call, &server, record, data, n)
+                                         : ts_judge_name(call, "");
+        }
         case DNS_REFUSED:
             return 0;
         default:
@@ -141,7 +147,7 @@ static ssize_t do_connect(struct target *t, const struct seccomp_notif *req) {
     struct td_ip server;
     enum dns dns = dns_destination(t, &call, (struct sockaddr *)&ss, len, &server);
     if (dns == DNS_REFUSED) return -EACCES;
-    if (dns == DNS) {
+    if (dns != NOT_DNS) {
         /* DNS: the socket is connected to the supervisor's resolver, which judges what it is sent */
         struct sockaddr_storage to;
         socklen_t tolen;
@@ -149,7 +155,7 @@ static ssize_t do_connect(struct target *t, const struct seccomp_notif *req) {
         ts_inflight_begin(t->listener, t->id);
         ssize_t r = answer(connect(t->sock, (struct sockaddr *)&to, tolen));
         ts_inflight_end();
-        if (r == 0 || r == -EINPROGRESS) ts_resolver_note(t->sock, t->type, &server, t->tid);
+        if (r == 0 || r == -EINPROGRESS) ts_resolver_note(t->sock, t->type, &server, dns == DNS_SYSTEM, t->tid);
         return r;
     }
     if (!ts_judge_address(&call, (struct sockaddr *)&ss, len)) return -EACCES;

@@ -146,7 +146,7 @@ int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, so
      * only when the answers alone do not let the call through (or every attempt is recorded). */
     char names[TD_HOSTMAP_NAMES + 8][TD_NAME_BUF];
     const char *ptrs[TD_HOSTMAP_NAMES + 8];
-    size_t n = td_hostmap_names(&ip, names);
+    size_t n = td_hostmap_names(&ip, names), resolved = n;
     struct td_dest dest = {.kind = TD_DEST_IP, .ip = ip};
     struct td_verdict v = {TD_REASON_NO_RULE, NULL, -1};
     for (int pass = 0; pass < 2; pass++) {
@@ -166,7 +166,12 @@ int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, so
     if (allowed && !ts_config.log_allowed) return 1;
     char text[64], hint[TD_NAME_BUF + 80];
     td_ip_format(&ip, text);
-    const char *host = v.name_index >= 0 && (size_t)v.name_index < n ? names[v.name_index] : n ? names[0] : NULL;
+    /* The host reported: the name that decided, else one the tree resolved over DNS. A name /etc/hosts
+     * lists for the address says nothing about how the program reached it unless a rule for it decided
+     * (an address dialled as such is reported, and learnt, as an address). */
+    const char *host = v.name_index >= 0 && (size_t)v.name_index < n ? names[v.name_index]
+                       : resolved                                     ? names[0]
+                                                                      : NULL;
     const char *rule = v.rule ? v.rule->text : NULL;
     if (!allowed && v.reason == TD_REASON_NO_RULE) {
         if (host)

@@ -34,11 +34,20 @@ void td_record_answer(const char *name, int family, const void *addr) {
     td_hostmap_add(&ip, name);
 }
 
-/* Opens a file as the target sees it (its root directory). */
-static int open_in_target(int tid, const char *path) {
+/* Opens a file as the target sees it (its root directory), if only root can have written it: a program
+ * that can change what its /etc/hosts or /etc/resolv.conf says (its own mount namespace in a user
+ * namespace, a chroot of its own) could otherwise name any address after an allowed name, or make a server
+ * it runs a name server whose answers are recorded. */
+static int open_in_target(int tid, const char *path, struct stat *st) {
     char full[96];
     snprintf(full, sizeof full, "/proc/%d/root%s", tid, path);
-    return open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return -1;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static int is_word(const char *line, const char *word) {
@@ -47,7 +56,8 @@ static int is_word(const char *line, const char *word) {
 }
 
 int ts_name_server(int tid, const struct td_ip *ip) {
-    int fd = open_in_target(tid, "/etc/resolv.conf");
+    struct stat st;
+    int fd = open_in_target(tid, "/etc/resolv.conf", &st);
     if (fd < 0) return 0;
     char text[RESOLV_MAX];
     ssize_t n = read(fd, text, sizeof text - 1);
@@ -99,12 +109,12 @@ static void load_hosts(int fd, const struct stat *st) {
 }
 
 size_t ts_hosts_names(int tid, const struct td_ip *ip, char (*names)[TD_NAME_BUF], size_t max) {
-    int fd = open_in_target(tid, "/etc/hosts");
-    if (fd < 0) return 0;
     struct stat st;
+    int fd = open_in_target(tid, "/etc/hosts", &st);
+    if (fd < 0) return 0;
     size_t count = 0;
     pthread_mutex_lock(&hosts_lock);
-    if (fstat(fd, &st) == 0) load_hosts(fd, &st);
+    load_hosts(fd, &st);
     for (const char *line = hosts.text; line && *line && count < max;) {
         size_t len = strcspn(line, "\n");
         size_t used = strcspn(line, "#");

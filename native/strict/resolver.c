@@ -45,6 +45,7 @@ enum { V4, V6 };
 struct route {
     struct td_ip server;
     int tid;
+    int record; /* a name server of the target's resolv.conf: its answers are recorded */
     int used;
 };
 
@@ -155,9 +156,9 @@ static int answers(const unsigned char *q, size_t qn, const unsigned char *r, si
 }
 
 /* Sends the query to the name server over UDP or TCP and waits for its answer: the answer's length in
- * `out`, or -1. The answer's A and AAAA records are recorded under `name`. */
-static ssize_t ask(const struct td_ip *server, int proto, const char *name, const unsigned char *q, size_t n,
-                   unsigned char *out) {
+ * `out`, or -1. With `record`, the answer's A and AAAA records are recorded under `name`. */
+static ssize_t ask(const struct td_ip *server, int proto, int record, const char *name, const unsigned char *q,
+                   size_t n, unsigned char *out) {
     struct sockaddr_storage ss;
     socklen_t len;
     int family = server_address(server, &ss, &len);
@@ -184,7 +185,7 @@ static ssize_t ask(const struct td_ip *server, int proto, const char *name, cons
         size_t rn = (size_t)head[0] << 8 | head[1];
         if (read_all(fd, out, rn, deadline) == 0 && answers(q, n, out, rn)) got = (ssize_t)rn;
     }
-    if (got > 0 && name[0] && (out[3] & 0x0f) == 0) td_dns_record_answers(name, out, (size_t)got);
+    if (got > 0 && record && name[0] && (out[3] & 0x0f) == 0) td_dns_record_answers(name, out, (size_t)got);
 done:
     close(fd);
     return got;
@@ -199,7 +200,7 @@ static size_t handle(int proto, int fam, int port, const unsigned char *q, size_
     struct ts_call call = {"dns-query", r.used ? r.tid : 0, proto == UDP};
     char name[TD_NAME_BUF];
     if (!r.used || !judge_query(&call, q, n, name)) return refused(q, n, out);
-    ssize_t got = ask(&r.server, proto, name, q, n, out);
+    ssize_t got = ask(&r.server, proto, r.record, name, q, n, out);
     return got > 0 ? (size_t)got : 0;
 }
 
@@ -384,25 +385,25 @@ int ts_resolver_redirect(int domain, int type, const struct td_ip *server, struc
     return 0;
 }
 
-void ts_resolver_note(int fd, int type, const struct td_ip *server, int tid) {
+void ts_resolver_note(int fd, int type, const struct td_ip *server, int record, int tid) {
     struct sockaddr_storage local;
     socklen_t len = sizeof local;
     if (getsockname(fd, (struct sockaddr *)&local, &len) != 0) return;
     int port = client_port(&local);
     pthread_mutex_lock(&routes_lock);
     routes[type == SOCK_STREAM ? TCP : UDP][server->family == 4 ? V4 : V6][port] =
-        (struct route){*server, tid, 1};
+        (struct route){*server, tid, record, 1};
     pthread_mutex_unlock(&routes_lock);
 }
 
-int ts_resolver_datagram(const struct ts_call *call, const struct td_ip *server, const unsigned char *q,
-                         size_t n) {
+int ts_resolver_datagram(const struct ts_call *call, const struct td_ip *server, int record,
+                         const unsigned char *q, size_t n) {
     char name[TD_NAME_BUF];
     if (!judge_query(call, q, n, name)) return 0;
     /* The answer goes to the target's own socket, which the supervisor does not read: it asks the same
      * question itself first, so the answer is recorded before the target can have it. */
-    unsigned char *out = name[0] ? malloc(MSG_MAX) : NULL;
-    if (out) ask(server, UDP, name, q, n, out);
+    unsigned char *out = record && name[0] ? malloc(MSG_MAX) : NULL;
+    if (out) ask(server, UDP, record, name, q, n, out);
     free(out);
     return 1;
 }

@@ -97,26 +97,36 @@ describe('strict mode: name rules for programs that resolve names themselves', {
                 assert.equal(connect[0].ip, '127.0.0.9');
             });
 
-            test('names from /etc/hosts count: the listed name is allowed, another listed name is refused by name', { skip: p.noHosts }, async () => {
+            test('names from /etc/hosts count: the listed name is allowed, another listed name is refused by its deny rule', { skip: p.noHosts }, async () => {
                 const ok = await p.run('api.example.test', s.hostsGood.port, `${p.family}-hosts`, allow(`api.example.test:${s.hostsGood.port}`));
                 assert.equal(ok.stdout, `ok pong:${p.family}-hosts`, ok.stderr);
+                assert.ok(s.hostsGood.lines.includes(`${p.family}-hosts`));
                 const conns = s.hostsBad.connections;
-                const bad = await p.run('evil.example.test', s.hostsBad.port, `${p.family}-hosts-no`, allow(`api.example.test:${s.hostsGood.port}`));
+                const env = { ...allow(`*.example.test:${s.hostsBad.port}`), TETHERED_DENY: 'evil.example.test' };
+                const bad = await p.run('evil.example.test', s.hostsBad.port, `${p.family}-hosts-no`, env);
                 assert.equal(bad.stdout, 'error EACCES', bad.stderr);
                 assert.equal(s.hostsBad.connections, conns);
                 assert.equal(bad.events.length, 1, JSON.stringify(bad.events));
                 assert.equal(bad.events[0].host, 'evil.example.test');
+                assert.equal(bad.events[0].reason, 'deny-rule');
+                // Without the deny rule the wildcard lets the same program through: the name decided.
+                const through = await p.run('evil.example.test', s.hostsBad.port, `${p.family}-hosts-wild`, allow(`*.example.test:${s.hostsBad.port}`));
+                assert.equal(through.stdout, `ok pong:${p.family}-hosts-wild`, through.stderr);
             });
         });
     }
 
-    test('a name server that is not in resolv.conf needs an address rule, and its questions are judged by name too', async () => {
+    test('a name server that is not in resolv.conf needs an address rule, its questions are judged by name, and its answers name nothing', async () => {
         const other = await dnsServer({ [GOOD]: '127.0.0.8', [BAD]: '127.0.0.9' }, { address: '127.0.0.54' });
         try {
             const env = allow(`127.0.0.54,${GOOD}:${s.good.port}`);
+            // The allowed question reaches it, but a server the program chose could name any address: its
+            // answer is not recorded, so the address it gave is judged as an address.
+            const conns = s.good.connections;
             const ok = await runStrict(process.execPath, [caresDial, GOOD, String(s.good.port), 'other-ok', '127.0.0.54'], env);
-            assert.equal(ok.stdout, 'ok pong:other-ok', ok.stderr);
+            assert.equal(ok.stdout, 'error EACCES', ok.stderr);
             assert.ok(other.questions.includes(GOOD));
+            assert.equal(s.good.connections, conns);
             const bad = await runStrict(process.execPath, [caresDial, BAD, String(s.bad.port), 'other-no', '127.0.0.54'], env);
             assert.match(bad.stdout, /^error lookup/, bad.stderr);
             assert.ok(!other.questions.includes(BAD), 'the other server heard a refused question');
