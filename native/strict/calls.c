@@ -57,8 +57,8 @@ enum dns { NOT_DNS, DNS_SYSTEM, DNS_OTHER, DNS_REFUSED };
  * its questions (resolver.c). The target's own name servers (its /etc/resolv.conf) need no rule; any other
  * server's address is judged first (DNS_REFUSED: it is not allowed, the event is written), and its answers
  * are not recorded: a server the program chose (or runs) could name any address after an allowed name. */
-static enum dns dns_destination(const struct target *t, const struct ts_call *call, const struct sockaddr *addr,
-                                socklen_t len, struct td_ip *server) {
+static enum dns dns_destination(const struct target *t, const struct ts_call *call,
+                                const struct sockaddr *addr, socklen_t len, struct td_ip *server) {
     int port;
     if ((t->domain != AF_INET && t->domain != AF_INET6) || addr->sa_family != t->domain ||
         !((t->type == SOCK_DGRAM && t->protocol == IPPROTO_UDP) ||
@@ -155,7 +155,8 @@ static ssize_t do_connect(struct target *t, const struct seccomp_notif *req) {
         ts_inflight_begin(t->listener, t->id);
         ssize_t r = answer(connect(t->sock, (struct sockaddr *)&to, tolen));
         ts_inflight_end();
-        if (r == 0 || r == -EINPROGRESS) ts_resolver_note(t->sock, t->type, &server, dns == DNS_SYSTEM, t->tid);
+        if (r == 0 || r == -EINPROGRESS)
+            ts_resolver_note(t->sock, t->type, &server, dns == DNS_SYSTEM, t->tid);
         return r;
     }
     if (!ts_judge_address(&call, (struct sockaddr *)&ss, len)) return -EACCES;

@@ -5,11 +5,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,8 +170,8 @@ int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, so
      * lists for the address says nothing about how the program reached it unless a rule for it decided
      * (an address dialled as such is reported, and learnt, as an address). */
     const char *host = v.name_index >= 0 && (size_t)v.name_index < n ? names[v.name_index]
-                       : resolved                                     ? names[0]
-                                                                      : NULL;
+                       : resolved                                    ? names[0]
+                                                                     : NULL;
     const char *rule = v.rule ? v.rule->text : NULL;
     if (!allowed && v.reason == TD_REASON_NO_RULE) {
         if (host)
@@ -240,8 +240,8 @@ int ts_judge_name(const struct ts_call *call, const char *name) {
          : block ? "block"
                  : "would-block",
          "dns", host, NULL, -1, rule,
-         !ts_config.policy                ? "invalid-policy"
+         !ts_config.policy              ? "invalid-policy"
          : dest.kind == TD_DEST_INVALID ? "invalid-host"
-                                          : REASONS[v.reason]);
+                                        : REASONS[v.reason]);
     return !block;
 }

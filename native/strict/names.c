@@ -43,7 +43,8 @@ static int open_in_target(int tid, const char *path, struct stat *st) {
     snprintf(full, sizeof full, "/proc/%d/root%s", tid, path);
     int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) return -1;
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH))) {
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_uid != 0 ||
+        (st->st_mode & (S_IWGRP | S_IWOTH))) {
         close(fd);
         return -1;
     }

@@ -157,8 +157,8 @@ static int answers(const unsigned char *q, size_t qn, const unsigned char *r, si
 
 /* Sends the query to the name server over UDP or TCP and waits for its answer: the answer's length in
  * `out`, or -1. With `record`, the answer's A and AAAA records are recorded under `name`. */
-static ssize_t ask(const struct td_ip *server, int proto, int record, const char *name, const unsigned char *q,
-                   size_t n, unsigned char *out) {
+static ssize_t ask(const struct td_ip *server, int proto, int record, const char *name,
+                   const unsigned char *q, size_t n, unsigned char *out) {
     struct sockaddr_storage ss;
     socklen_t len;
     int family = server_address(server, &ss, &len);
