@@ -156,16 +156,23 @@ describe('strict mode: name rules for programs that resolve names themselves', {
         assert.match(plain.stdout, /connect ok pong:forged$/);
     });
 
-    test('a query with two questions is refused whole and never reaches the server', async () => {
-        const before = s.dns.questions.length;
-        const r = await runStrict(process.execPath, ['-e', twoQuestions(GOOD, BAD)], allow(GOOD));
-        assert.equal(r.stdout, 'rcode 5', r.stderr);
-        assert.equal(s.dns.questions.length, before, 'the server heard the message');
-        // Positive control: without strict mode the server hears it.
-        const plain = await runPlain(process.execPath, ['-e', twoQuestions(GOOD, BAD)]);
-        assert.equal(plain.stdout, 'rcode 0');
-        assert.equal(s.dns.questions.length, before + 1);
-    });
+    for (const [what, kind] of [
+        ['a query with two questions', 'two'],
+        ['a query with bytes after its question', 'trailing'],
+    ]) {
+        test(`${what} is refused whole and never reaches the server`, async () => {
+            const before = s.dns.questions.length;
+            const r = await runStrict(process.execPath, ['-e', oddQuery(kind, GOOD, BAD)], allow(GOOD));
+            assert.equal(r.stdout, 'rcode 5', r.stderr);
+            assert.equal(s.dns.questions.length, before, 'the server heard the message');
+            assert.equal(r.events.length, 1, JSON.stringify(r.events));
+            assert.equal(r.events[0].reason, 'invalid-host');
+            // Positive control: without strict mode the message reaches the server.
+            const plain = await runPlain(process.execPath, ['-e', oddQuery(kind, GOOD, BAD)]);
+            assert.notEqual(plain.stdout, 'rcode 5');
+            assert.ok(s.dns.questions.length > before);
+        });
+    }
 });
 
 function hasMusl() {
@@ -177,15 +184,19 @@ function hasMusl() {
     }
 }
 
-/** A node program (its own UDP socket, connected) that asks one message with two questions. */
-function twoQuestions(a, b) {
+/** A node program (its own UDP socket, connected) that sends one odd message: two questions, or trailing
+ * bytes after the question; prints the answer's rcode (or "timeout"). */
+function oddQuery(kind, a, b) {
     return `
 const dgram = require('node:dgram');
 const q = (n) => Buffer.concat([...n.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 1, 0, 1])]);
-const msg = Buffer.concat([Buffer.from([0x12, 0x34, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0]), q(${JSON.stringify(a)}), q(${JSON.stringify(b)})]);
+const head = (count) => Buffer.from([0x12, 0x34, 1, 0, 0, count, 0, 0, 0, 0, 0, 0]);
+const kind = ${JSON.stringify(kind)};
+const msg = kind === 'two' ? Buffer.concat([head(2), q(${JSON.stringify(a)}), q(${JSON.stringify(b)})])
+    : Buffer.concat([head(1), q(${JSON.stringify(a)}), Buffer.from('extra')]);
 const s = dgram.createSocket('udp4');
 s.connect(53, ${JSON.stringify(RESOLVER)}, () => s.send(msg));
 s.on('message', (m) => { console.log('rcode ' + (m[3] & 15)); s.close(); });
-setTimeout(() => { console.log('timeout'); process.exit(0); }, 3000).unref();
+setTimeout(() => { console.log('timeout'); process.exit(0); }, 2000).unref();
 `;
 }
