@@ -36,6 +36,7 @@
 #define DNS_PORT 53
 #define MSG_MAX 65535
 #define UPSTREAM_MS 5000 /* how long a forwarded query waits for its answer */
+#define SHADOW_MS 1500   /* how long a datagram sent with an address waits for the supervisor's own asking */
 #define IDLE_MS 10000    /* how long a TCP connection may sit without a whole message */
 #define MAX_BUSY 128     /* queries and connections handled at once; more are dropped */
 
@@ -164,7 +165,7 @@ static ssize_t ask(const struct td_ip *server, int proto, int record, const char
     int family = server_address(server, &ss, &len);
     int fd = socket(family, (proto == TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
-    long long deadline = now_ms() + UPSTREAM_MS;
+    long long deadline = now_ms() + wait_ms;
     ssize_t got = -1;
     if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) goto done;
     if (proto == UDP) {
@@ -200,7 +201,7 @@ static size_t handle(int proto, int fam, int port, const unsigned char *q, size_
     struct ts_call call = {"dns-query", r.used ? r.tid : 0, proto == UDP};
     char name[TD_NAME_BUF];
     if (!r.used || !judge_query(&call, q, n, name)) return refused(q, n, out);
-    ssize_t got = ask(&r.server, proto, r.record, name, q, n, out);
+    ssize_t got = ask(&r.server, proto, r.record, name, q, n, out, UPSTREAM_MS);
     return got > 0 ? (size_t)got : 0;
 }
 
@@ -401,9 +402,10 @@ int ts_resolver_datagram(const struct ts_call *call, const struct td_ip *server,
     char name[TD_NAME_BUF];
     if (!judge_query(call, q, n, name)) return 0;
     /* The answer goes to the target's own socket, which the supervisor does not read: it asks the same
-     * question itself first, so the answer is recorded before the target can have it. */
+     * question itself first, so the answer is recorded before the target can have it. The target's call
+     * waits for that (a little: a silent server must not hold a non-blocking send for long). */
     unsigned char *out = record && name[0] ? malloc(MSG_MAX) : NULL;
-    if (out) ask(server, UDP, record, name, q, n, out);
+    if (out) ask(server, UDP, record, name, q, n, out, SHADOW_MS);
     free(out);
     return 1;
 }
