@@ -156,10 +156,11 @@ static int answers(const unsigned char *q, size_t qn, const unsigned char *r, si
            memcmp(r + 12, q + 12, end - 12) == 0;
 }
 
-/* Sends the query to the name server over UDP or TCP and waits for its answer: the answer's length in
- * `out`, or -1. With `record`, the answer's A and AAAA records are recorded under `name`. */
+/* Sends the query to the name server over UDP or TCP and waits for its answer (wait_ms at most): the
+ * answer's length in `out`, or -1. With `record`, the answer's A and AAAA records are recorded under `name`.
+ */
 static ssize_t ask(const struct td_ip *server, int proto, int record, const char *name,
-                   const unsigned char *q, size_t n, unsigned char *out) {
+                   const unsigned char *q, size_t n, unsigned char *out, int wait_ms) {
     struct sockaddr_storage ss;
     socklen_t len;
     int family = server_address(server, &ss, &len);
