@@ -44,6 +44,7 @@
       "sources": [
         "native/strict/calls.c", "native/strict/config.c", "native/strict/filter.c", "native/strict/judge.c",
         "native/strict/main.c", "native/strict/serve.c", "native/strict/stubs.c", "native/strict/supervise.c", "native/strict/target.c",
+        "native/strict/names.c", "native/strict/resolver.c", "native/shim/dns.c", "native/shim/hostmap.c",
         "native/shim/idna.c", "native/shim/ip.c", "native/shim/name.c", "native/shim/policy.c",
         "native/shim/policy_file.c", "native/shim/policy_image.c", "native/shim/rule.c", "native/shim/sha256.c"
       ],

@@ -18,6 +18,7 @@ needs=(
   pg_config:libpq-dev                   # libpq's headers: pg-native's addon builds against them
   psql:postgresql-client                # the driver tests' real programs
   go:golang-go                          # strict mode's tests: a pure-Go program (CGO_ENABLED=0)
+  musl-gcc:musl-tools                   # strict mode's tests: musl's resolver (a static musl program)
 )
 for flag in "$@"; do
   case "$flag" in

@@ -51,17 +51,50 @@ static int send_uses_address(const struct target *t, int flags) {
     return !(t->type == SOCK_STREAM && t->protocol == IPPROTO_TCP && !(flags & MSG_FASTOPEN));
 }
 
+enum dns { NOT_DNS, DNS_SYSTEM, DNS_OTHER, DNS_REFUSED };
+
+/* Is `addr` port 53, reached by a UDP or TCP socket of its family? Then what goes there is DNS, judged by
+ * its questions (resolver.c). The target's own name servers (its /etc/resolv.conf) need no rule; any other
+ * server's address is judged first (DNS_REFUSED: it is not allowed, the event is written), and its answers
+ * are not recorded: a server the program chose (or runs) could name any address after an allowed name. */
+static enum dns dns_destination(const struct target *t, const struct ts_call *call,
+                                const struct sockaddr *addr, socklen_t len, struct td_ip *server) {
+    int port;
+    if ((t->domain != AF_INET && t->domain != AF_INET6) || addr->sa_family != t->domain ||
+        !((t->type == SOCK_DGRAM && t->protocol == IPPROTO_UDP) ||
+          (t->type == SOCK_STREAM && t->protocol == IPPROTO_TCP)) ||
+        ts_ip_of(addr, len, server, &port) != 0 || port != 53)
+        return NOT_DNS;
+    if (ts_name_server(t->tid, server)) return DNS_SYSTEM;
+    return ts_judge_address(call, addr, len) ? DNS_OTHER : DNS_REFUSED;
+}
+
 /* Judges the address of a send. An IPv4 datagram socket reads AF_UNSPEC as AF_INET and sends to the
- * address in it (udp_sendmsg): judged as that address. */
+ * address in it (udp_sendmsg): judged as that address. A datagram to a name server is judged by the
+ * question it carries; a TCP Fast Open send to one (a connect that carries data) is refused. */
 static int judge_send(const struct target *t, const struct ts_call *call, const struct sockaddr_storage *ss,
-                      socklen_t len, int flags) {
+                      socklen_t len, int flags, const void *data, size_t n) {
     if (!send_uses_address(t, flags)) return 1;
+    struct sockaddr_storage as_v4;
     if (t->domain == AF_INET && ss->ss_family == AF_UNSPEC) {
-        struct sockaddr_storage as_v4 = *ss;
+        as_v4 = *ss;
         as_v4.ss_family = AF_INET;
-        return ts_judge_address(call, (const struct sockaddr *)&as_v4, len);
+        ss = &as_v4;
     }
-    return ts_judge_address(call, (const struct sockaddr *)ss, len);
+    struct td_ip server;
+    enum dns dns = dns_destination(t, call, (const struct sockaddr *)ss, len, &server);
+    switch (dns) {
+        case DNS_SYSTEM:
+        case DNS_OTHER: {
+            int record = dns == DNS_SYSTEM;
+            return t->type == SOCK_DGRAM ? ts_resolver_datagram(call, &server, record, data, n)
+                                         : ts_judge_name(call, "");
+        }
+        case DNS_REFUSED:
+            return 0;
+        default:
+            return ts_judge_address(call, (const struct sockaddr *)ss, len);
+    }
 }
 
 /* A relative AF_UNIX path means the target's working directory, not ours: it is reached through an open
@@ -111,6 +144,21 @@ static ssize_t do_connect(struct target *t, const struct seccomp_notif *req) {
     if (rc) return rc;
     struct ts_call call = {"connect", t->tid, t->type == SOCK_DGRAM};
     if (!still_pending(t)) return -ENOENT;
+    struct td_ip server;
+    enum dns dns = dns_destination(t, &call, (struct sockaddr *)&ss, len, &server);
+    if (dns == DNS_REFUSED) return -EACCES;
+    if (dns != NOT_DNS) {
+        /* DNS: the socket is connected to the supervisor's resolver, which judges what it is sent */
+        struct sockaddr_storage to;
+        socklen_t tolen;
+        if (ts_resolver_redirect(t->domain, t->type, &server, &to, &tolen) != 0) return -ENETUNREACH;
+        ts_inflight_begin(t->listener, t->id);
+        ssize_t r = answer(connect(t->sock, (struct sockaddr *)&to, tolen));
+        ts_inflight_end();
+        if (r == 0 || r == -EINPROGRESS)
+            ts_resolver_note(t->sock, t->type, &server, dns == DNS_SYSTEM, t->tid);
+        return r;
+    }
     if (!ts_judge_address(&call, (struct sockaddr *)&ss, len)) return -EACCES;
     int dirfd;
     rc = unix_path(t, &ss, &len, &dirfd);
@@ -145,7 +193,7 @@ static ssize_t do_sendto(struct target *t, const struct seccomp_notif *req) {
         r = -errno;
     else if (!still_pending(t))
         r = -ENOENT;
-    else if (!judge_send(t, &call, &ss, len, flags))
+    else if (!judge_send(t, &call, &ss, len, flags, data, n))
         r = -EACCES;
     else if ((r = unix_path(t, &ss, &len, &dirfd)) == 0) {
         ts_inflight_begin(t->listener, t->id);
@@ -248,7 +296,7 @@ static int read_message(struct target *t, uint64_t remote, struct message *m) {
 static ssize_t send_message(struct target *t, struct message *m, int flags, const char *op) {
     struct ts_call call = {op, t->tid, t->type == SOCK_DGRAM};
     if (!still_pending(t)) return -ENOENT;
-    if (m->has_name && !judge_send(t, &call, &m->name, m->namelen, flags)) return -EACCES;
+    if (m->has_name && !judge_send(t, &call, &m->name, m->namelen, flags, m->data, m->size)) return -EACCES;
     if (m->has_name) {
         int rc = unix_path(t, &m->name, &m->msg.msg_namelen, &m->dirfd);
         if (rc) return rc;

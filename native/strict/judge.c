@@ -1,10 +1,11 @@
 /* Judging a destination the supervisor has copied, and the event it leaves: the same matcher and the same
- * JSON line as the shim (native/shim/decide.c, events.c), with "layer":"strict". The supervisor sees
- * addresses only: it records no names, so a name rule matches nothing here (strict mode should judge names
- * too; see docs/strict-mode.md). */
+ * JSON line as the shim (native/shim/decide.c, events.c), with "layer":"strict". An address is judged
+ * with the names the tree resolved to it (names.c): a name rule matches a connect to an address that the
+ * name's DNS answer or the target's /etc/hosts gave. A DNS question is judged by its name, like a lookup. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shim/shim.h"
 #include "strict.h"
 
 static const char *const REASONS[] = {"allow-rule", "localhost", "deny-rule", "no-rule", "invalid-host"};
@@ -79,8 +81,8 @@ static int process_of(int tid, char exe[512]) {
 
 static atomic_ullong next_seq = 1;
 
-static void emit(const struct ts_call *call, const char *decision, const char *ip, int port, const char *rule,
-                 const char *reason) {
+static void emit(const struct ts_call *call, const char *decision, const char *protocol, const char *host,
+                 const char *ip, int port, const char *rule, const char *reason) {
     if (ts_config.log_fd < 0) return;
     struct out o = {.n = 0};
     struct timespec ts;
@@ -99,10 +101,13 @@ static void emit(const struct ts_call *call, const char *decision, const char *i
     number(&o, "seq", (long long)atomic_fetch_add(&next_seq, 1));
     field(&o, "decision", decision);
     field(&o, "op", call->op);
-    field(&o, "protocol", call->protocol_udp ? "udp" : "tcp");
-    field(&o, "host", NULL);
+    field(&o, "protocol", protocol);
+    field(&o, "host", host);
     field(&o, "ip", ip);
-    number(&o, "port", port);
+    if (port >= 0)
+        number(&o, "port", port);
+    else
+        put(&o, ",\"port\":null");
     field(&o, "rule", rule);
     field(&o, "reason", reason);
     field(&o, "scopeLabel", NULL);
@@ -115,32 +120,64 @@ static void emit(const struct ts_call *call, const char *decision, const char *i
     }
 }
 
-int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, socklen_t len) {
-    struct td_ip ip;
-    int port;
+int ts_ip_of(const struct sockaddr *addr, socklen_t len, struct td_ip *ip, int *port) {
     if (len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_INET &&
         len >= (socklen_t)sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
-        td_ip_from_v4(&ip, ntohl(in->sin_addr.s_addr));
-        port = ntohs(in->sin_port);
-    } else if (len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_INET6 &&
-               len >= 24 /* SIN6_LEN_RFC2133: the kernel's minimum, without the scope id */) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
-        td_ip_from_v6(&ip, in6->sin6_addr.s6_addr);
-        port = ntohs(in6->sin6_port);
-    } else {
-        return 1; /* not IP, or too short for the kernel to use */
+        td_ip_from_v4(ip, ntohl(in->sin_addr.s_addr));
+        *port = ntohs(in->sin_port);
+        return 0;
     }
+    if (len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_INET6 &&
+        len >= 24 /* SIN6_LEN_RFC2133: the kernel's minimum, without the scope id */) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        td_ip_from_v6(ip, in6->sin6_addr.s6_addr);
+        *port = ntohs(in6->sin6_port);
+        return 0;
+    }
+    return -1;
+}
+
+int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, socklen_t len) {
+    struct td_ip ip;
+    int port;
+    if (ts_ip_of(addr, len, &ip, &port) != 0) return 1; /* not IP, or too short for the kernel to use */
+    /* The names resolved to it: DNS answers first, then the target's /etc/hosts. The hosts file is read
+     * only when the answers alone do not let the call through (or every attempt is recorded). */
+    char names[TD_HOSTMAP_NAMES + 8][TD_NAME_BUF];
+    const char *ptrs[TD_HOSTMAP_NAMES + 8];
+    size_t n = td_hostmap_names(&ip, names), resolved = n;
     struct td_dest dest = {.kind = TD_DEST_IP, .ip = ip};
     struct td_verdict v = {TD_REASON_NO_RULE, NULL, -1};
-    if (ts_config.policy) td_policy_decide(ts_config.policy, &dest, port, NULL, 0, &v);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
+        if (ts_config.policy) td_policy_decide(ts_config.policy, &dest, port, ptrs, n, &v);
+        if (pass || !ts_config.policy || (td_verdict_allowed(&v) && !ts_config.log_allowed)) break;
+        char more[8][TD_NAME_BUF];
+        size_t m = ts_hosts_names(call->tid, &ip, more, 8), before = n;
+        for (size_t k = 0; k < m; k++) {
+            size_t i = 0;
+            while (i < before && strcmp(names[i], more[k]) != 0) i++;
+            if (i == before) memcpy(names[n++], more[k], strlen(more[k]) + 1);
+        }
+        if (n == before) break;
+    }
     int allowed = ts_config.policy && td_verdict_allowed(&v);
     if (allowed && !ts_config.log_allowed) return 1;
-    char text[64], hint[80];
+    char text[64], hint[TD_NAME_BUF + 80];
     td_ip_format(&ip, text);
+    /* The host reported: the name that decided, else one the tree resolved over DNS. A name /etc/hosts
+     * lists for the address says nothing about how the program reached it unless a rule for it decided
+     * (an address dialled as such is reported, and learnt, as an address). */
+    const char *host = v.name_index >= 0 && (size_t)v.name_index < n ? names[v.name_index]
+                       : resolved                                    ? names[0]
+                                                                     : NULL;
     const char *rule = v.rule ? v.rule->text : NULL;
     if (!allowed && v.reason == TD_REASON_NO_RULE) {
-        snprintf(hint, sizeof hint, ip.family == 6 ? "[%s]:%d" : "%s:%d", text, port);
+        if (host)
+            snprintf(hint, sizeof hint, "%s:%d", host, port);
+        else
+            snprintf(hint, sizeof hint, ip.family == 6 ? "[%s]:%d" : "%s:%d", text, port);
         rule = hint;
     }
     int block = !allowed && !ts_config.log_mode;
@@ -148,6 +185,78 @@ int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, so
          allowed ? "allow"
          : block ? "block"
                  : "would-block",
-         text, port, rule, ts_config.policy ? REASONS[v.reason] : "invalid-policy");
+         call->protocol_udp ? "udp" : "tcp", host, text, port, rule,
+         ts_config.policy ? REASONS[v.reason] : "invalid-policy");
+    return !block;
+}
+
+/* The DNS questions reported lately: a resolver asks A and AAAA for one name and resends when no answer
+ * comes; that is one attempt, reported once. */
+#define RECENT 32
+#define RECENT_MS 2000
+static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char name[TD_NAME_BUF];
+    int allowed;
+    long long at;
+} recent[RECENT];
+static unsigned recent_next;
+
+static int reported_lately(const char *name, int allowed) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long now = (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    int seen = 0;
+    pthread_mutex_lock(&recent_lock);
+    for (unsigned i = 0; i < RECENT && !seen; i++)
+        seen = recent[i].at && now - recent[i].at < RECENT_MS && recent[i].allowed == allowed &&
+               strcmp(recent[i].name, name) == 0;
+    if (!seen) {
+        unsigned i = recent_next++ % RECENT;
+        snprintf(recent[i].name, sizeof recent[i].name, "%s", name);
+        recent[i].allowed = allowed;
+        recent[i].at = now;
+    }
+    pthread_mutex_unlock(&recent_lock);
+    return seen;
+}
+
+/* The machine's own name, which a lookup may always ask (SPEC: it is exempt), in normal form. */
+static char own_name[TD_NAME_BUF];
+static pthread_once_t own_name_once = PTHREAD_ONCE_INIT;
+
+static void read_own_name(void) {
+    char host[TD_NAME_BUF];
+    if (gethostname(host, sizeof host) != 0) return;
+    host[sizeof host - 1] = 0;
+    struct td_dest d;
+    td_normalise_destination(host, strlen(host), &d);
+    if (d.kind == TD_DEST_NAME) memcpy(own_name, d.name, d.name_len + 1);
+}
+
+int ts_judge_name(const struct ts_call *call, const char *name) {
+    struct td_dest dest;
+    td_normalise_destination(name, strlen(name), &dest);
+    if (dest.kind != TD_DEST_NAME) dest.kind = TD_DEST_INVALID;
+    pthread_once(&own_name_once, read_own_name);
+    if (dest.kind == TD_DEST_NAME && own_name[0] && strcmp(dest.name, own_name) == 0) return 1;
+    struct td_verdict v = {TD_REASON_INVALID, NULL, -1};
+    if (ts_config.policy && dest.kind == TD_DEST_NAME)
+        td_policy_decide(ts_config.policy, &dest, TD_ANY_PORT, NULL, 0, &v);
+    int allowed = ts_config.policy && dest.kind == TD_DEST_NAME && td_verdict_allowed(&v);
+    if (allowed && !ts_config.log_allowed) return 1;
+    int block = !allowed && !ts_config.log_mode;
+    if (reported_lately(name, allowed)) return !block;
+    const char *host = dest.kind == TD_DEST_NAME ? dest.name : NULL;
+    const char *rule = v.rule ? v.rule->text : NULL;
+    if (!allowed && v.reason == TD_REASON_NO_RULE) rule = host;
+    emit(call,
+         allowed ? "allow"
+         : block ? "block"
+                 : "would-block",
+         "dns", host, NULL, -1, rule,
+         !ts_config.policy              ? "invalid-policy"
+         : dest.kind == TD_DEST_INVALID ? "invalid-host"
+                                        : REASONS[v.reason]);
     return !block;
 }

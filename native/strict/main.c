@@ -78,6 +78,7 @@ static void start_command(int chan, char **argv) {
         if (unsetenv(name) != 0) break;
     }
     restore_passed();
+    ts_names_child_env();
     if (exec_path) {
         execve(exec_path, argv, environ);
         if (errno == ENOEXEC) { /* a script without #!: the shell runs it, as execvp() does */

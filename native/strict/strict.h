@@ -56,6 +56,33 @@ struct ts_call {
  * (EACCES). Addresses that are not IP (and too short ones, which the kernel refuses) pass. Emits the event.
  */
 int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, socklen_t len);
+/* The IP address and port of an address as the kernel reads it: 0, or -1 when it is none. */
+int ts_ip_of(const struct sockaddr *addr, socklen_t len, struct td_ip *ip, int *port);
+/* Judges a DNS question by its name (normal form; "" when the message is no plain query with one readable
+ * question): 1 to let it go to the name server, 0 to refuse it. Emits the event (once for the questions
+ * of one name that follow each other closely: A and AAAA, a resolver's resends). */
+int ts_judge_name(const struct ts_call *call, const char *name);
+
+/* ---- names (names.c, resolver.c) ---- */
+
+/* Is `ip` a name server of the target's own /etc/resolv.conf (a file only root can change)? */
+int ts_name_server(int tid, const struct td_ip *ip);
+/* The names the target's /etc/hosts (a file only root can change) lists for `ip` (at most max). */
+size_t ts_hosts_names(int tid, const struct td_ip *ip, char (*names)[TD_NAME_BUF], size_t max);
+/* Sets what the command's environment needs for its C library's resolver to work here (before exec). */
+void ts_names_child_env(void);
+/* Where a socket of this domain and type that connects to port 53 of `server` is connected instead: the
+ * supervisor's resolver. 0, or -1 when it cannot serve that (the connect is then refused). */
+int ts_resolver_redirect(int domain, int type, const struct td_ip *server, struct sockaddr_storage *to,
+                         socklen_t *tolen);
+/* After that connect: messages from this socket are for `server`, sent by `tid`; its answers are recorded
+ * when `record` (a name server of the target's resolv.conf). */
+void ts_resolver_note(int fd, int type, const struct td_ip *server, int record, int tid);
+/* A datagram with this payload sent with an address to port 53 of a name server (no redirect: the
+ * target's resolver may check who answers): judges its question, and if it may go, asks it first itself so
+ * that the answer is recorded. 1 to send it, 0 to refuse it. */
+int ts_resolver_datagram(const struct ts_call *call, const struct td_ip *server, int record,
+                         const unsigned char *q, size_t n);
 
 /* ---- the target (target.c) ---- */
 

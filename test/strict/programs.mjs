@@ -13,6 +13,25 @@ export function strictProbe() {
     return buildC('strictprobe', [join(root, 'test/strict/c/strictprobe.c')], { libs: ['-static', '-luring'] });
 }
 
+/** test/strict/c/resolveprobe.c, linked statically: glibc's own resolver (getaddrinfo), no shim. */
+export function resolveProbe() {
+    return buildC('resolveprobe', [join(root, 'test/strict/c/resolveprobe.c')], { libs: ['-static'] });
+}
+
+/** The same probe linked statically against musl (musl-gcc): musl's resolver sends with sendto() to each
+ * name server and takes only replies from their addresses. null when musl-gcc is missing. */
+export function resolveProbeMusl() {
+    const src = join(root, 'test/strict/c/resolveprobe.c');
+    const out = join(root, 'build/test/resolveprobe-musl');
+    if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
+    try {
+        execFileSync('musl-gcc', ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', '-O1', '-static', '-o', out, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+    } catch {
+        return null;
+    }
+    return out;
+}
+
 /** test/strict/go/dial.go, built with CGO_ENABLED=0: Go's own system calls, no libc. */
 export function goDial() {
     const src = join(root, 'test/strict/go/dial.go');

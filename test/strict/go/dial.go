@@ -1,5 +1,6 @@
-// A pure-Go program (CGO_ENABLED=0: no libc, Go's own raw system calls): dials ADDR (host:port), sends
-// MARKER, prints "ok <answer>" or "error EACCES" / "error <message>".
+// A pure-Go program (CGO_ENABLED=0: no libc, Go's own raw system calls): dials ADDR (host:port, where host
+// is an address or a name that Go's own resolver looks up in /etc/hosts or over DNS), sends MARKER, prints
+// "ok <answer>" or "error EACCES" / "error lookup" (the name did not resolve) / "error <message>".
 package main
 
 import (
@@ -15,8 +16,11 @@ import (
 func main() {
 	conn, err := net.DialTimeout("tcp", os.Args[1], 5*time.Second)
 	if err != nil {
+		var dnsErr *net.DNSError
 		if errors.Is(err, syscall.EACCES) {
 			fmt.Println("error EACCES")
+		} else if errors.As(err, &dnsErr) {
+			fmt.Println("error lookup")
 		} else {
 			fmt.Println("error", err)
 		}
