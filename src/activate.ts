@@ -42,7 +42,7 @@ interface CommonOptions {
      * sends every connect and send with an address to a supervisor process, which judges it by the same
      * policy — raw system calls, io_uring and the 32-bit table included (docs/strict-mode.md). Cannot be
      * undone: later activate() calls send their policy to the supervisor, deactivate() lets everything
-     * through, and a locked policy cannot be changed without its lockToken by anything in the process.
+     * through, and a locked strict policy cannot be changed by anything in the process, not even its lockToken.
      * Throws ERR_TETHERED_STRICT_UNAVAILABLE where the system refuses it (nothing is changed then).
      */
     readonly strict?: boolean | undefined;
@@ -108,7 +108,7 @@ function throughLock(what: string, call: () => void): void {
     try {
         call();
     } catch (e) {
-        if ((e as { code?: unknown } | null)?.code === 'ERR_TETHERED_LOCKED') throw new TetheredLocked(what);
+        if ((e as { code?: unknown } | null)?.code === 'ERR_TETHERED_LOCKED') throw new TetheredLocked(what, /for the life of this process/.test((e as Error).message));
         throw e;
     }
 }

@@ -93,8 +93,13 @@ export class EgressBlocked extends Error {
 export class TetheredLocked extends Error {
     readonly code = 'ERR_TETHERED_LOCKED';
 
-    constructor(what: string) {
-        super(`tethered: the policy is locked; ${what} needs the lockToken it was locked with`);
+    /** `strict`: a locked strict policy, which nothing changes for the life of the process, not even its lockToken. */
+    constructor(what: string, strict = false) {
+        super(
+            strict
+                ? `tethered: the strict policy is locked for the life of this process; ${what} cannot change it, even with the lockToken`
+                : `tethered: the policy is locked; ${what} needs the lockToken it was locked with`,
+        );
         this.name = 'TetheredLocked';
     }
 }

@@ -330,6 +330,16 @@ void ThrowLocked(Napi::Env env, const char* what) {
     e.ThrowAsJavaScriptException();
 }
 
+// The supervisor of activate({ strict: true, locked: true }) refused a change the lockToken allowed: a locked
+// strict policy stays for the life of the process (docs/strict-mode.md).
+void ThrowStrictLocked(Napi::Env env, const char* what) {
+    Napi::Error e = Napi::Error::New(
+        env, std::string("tethered: the strict policy is locked for the life of this process; ") + what +
+                 " cannot change it, even with the lockToken");
+    e.Set("code", Napi::String::New(env, "ERR_TETHERED_LOCKED"));
+    e.ThrowAsJavaScriptException();
+}
+
 // A token argument: an object, or null/undefined for none.
 bool TokenArgument(Napi::Env env, napi_value v) {
     if (Missing(env, v) || TypeOf(env, v) == napi_object) return true;
@@ -375,7 +385,10 @@ bool StrictConfigure(Napi::Env env, const std::vector<std::string>& policy, cons
         return false;
     }
     int rc = tethered_strict::Update(policy, key, lock, &error);
-    if (rc == TETHERED_LOCKED) ThrowLocked(env, "activate()");
+    if (rc == TETHERED_LOCKED && key != nullptr)
+        ThrowStrictLocked(env, "activate()");
+    else if (rc == TETHERED_LOCKED)
+        ThrowLocked(env, "activate()");
     if (rc == -1) ThrowCode(env, error, "ERR_TETHERED_STRICT_FAILED");
     return rc == 0;
 }
@@ -488,7 +501,10 @@ Napi::Value Disable(const Napi::CallbackInfo& info) {
         std::string error;
         int rc = st.locked && key == nullptr ? TETHERED_LOCKED : tethered_strict::Off(key, &error);
         if (rc == TETHERED_LOCKED) {
-            ThrowLocked(env, "deactivate()");
+            if (key != nullptr)
+                ThrowStrictLocked(env, "deactivate()");
+            else
+                ThrowLocked(env, "deactivate()");
             return env.Undefined();
         }
         if (rc != 0) {

@@ -16,7 +16,7 @@
  * The lock lives here, not in the process it protects: native code in the Node process can write to this
  * channel (the descriptor is in its table) and can read or write any memory of its own, but not this
  * process's (it is not dumpable: no ptrace, no /proc/PID/mem, no pidfd_getfd by the same user). A locked
- * policy changes only for a message presenting the key it was locked with (its SHA-256 is kept here). */
+ * policy never changes again: no message, whatever key it carries, replaces or lifts it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,14 +30,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../shim/sha256.h"
 #include "strict.h"
 
 #define TS_MESSAGE_MAX (256 * 1024)
 #define TS_KEY_SIZE 32
 
 static int locked;
-static uint8_t lock_hash[TD_SHA256_LEN];
 static int events_fd = -1;
 
 static void reply(int chan, const char *text) {
@@ -85,26 +83,20 @@ static const char *value_of(const char *msg, const char *name, size_t *len) {
     return NULL;
 }
 
-/* May the sender of `msg` change the policy? Its key= must hash to the lock's (constant-time compare). */
-static int may_change(const char *msg) {
-    if (!locked) return 1;
-    size_t n = 0;
-    const char *hex = value_of(msg, "key", &n);
-    uint8_t key[TS_KEY_SIZE], hash[TD_SHA256_LEN];
-    if (!hex || unhex(hex, n, key, sizeof key) != 0) return 0;
-    td_sha256(key, sizeof key, hash);
-    unsigned char diff = 0;
-    for (size_t i = 0; i < sizeof hash; i++) diff |= (unsigned char)(hash[i] ^ lock_hash[i]);
-    return diff == 0;
+/* May the policy change? Not once it is locked: a locked strict policy stays for the life of the process,
+ * whatever the message presents. A key that could unlock it would have to live in the process (beside the
+ * lockToken), where the native code the lock protects against could read it. */
+static int may_change(void) {
+    return !locked;
 }
 
-/* After a change: locked to the message's lock= key, or not locked. */
+/* After a change: locked when the message asks for it (lock= with a key). */
 static void relock(const char *msg) {
     size_t n = 0;
     const char *hex = value_of(msg, "lock", &n);
     uint8_t key[TS_KEY_SIZE];
     locked = hex && n && unhex(hex, n, key, sizeof key) == 0;
-    if (locked) td_sha256(key, sizeof key, lock_hash);
+    explicit_bzero(key, sizeof key);
 }
 
 /* Puts the message's TETHERED_* lines in the environment (no others) and compiles them. */
@@ -267,12 +259,12 @@ int ts_serve(int chan, int events) {
             else
                 listener = take_listener(chan, msg);
         } else if (strncmp(msg, "policy\n", 7) == 0) {
-            if (!may_change(msg))
+            if (!may_change())
                 answer(chan, msg, "locked");
             else
                 apply_policy(chan, msg);
         } else if (strncmp(msg, "off\n", 4) == 0) {
-            if (!may_change(msg)) {
+            if (!may_change()) {
                 answer(chan, msg, "locked");
             } else {
                 /* log mode with no log: every call goes through, nothing is recorded */

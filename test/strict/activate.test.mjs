@@ -232,7 +232,7 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
         assert.equal(answer, `ok pong:${m}`);
     });
 
-    test('locked: deactivate() and activate() without the token or with a wrong one fail, and so does writing to the supervisor\'s channel from inside the process; the token unlocks', async () => {
+    test('locked: deactivate() and activate() without the token, with a wrong one and even with the token fail, and so does writing to the supervisor\'s channel from inside the process: a locked strict policy stays for the life of the process', async () => {
         const [m1, m2, m3] = [marker('locked'), marker('forged'), marker('unlocked')];
         const [attempts, forged, after, unlocked] = await fresh(`
             const lockToken = {};
@@ -248,13 +248,17 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
             await tick();
             print(wrote > 0 ? addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m2}') : 'no channel found');
             print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m1}'));
-            t.deactivate({ lockToken });
-            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m3}'));`);
+            const withToken = [];
+            for (const f of [() => t.deactivate({ lockToken }), () => t.activate({ allow: ['127.0.0.2'], allowLocalhost: false, lockToken })]) {
+                try { f(); withToken.push('changed'); } catch (e) { withToken.push(e.code + ' ' + /for the life of this process/.test(e.message)); }
+            }
+            print([withToken, addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m3}'), t.status().locked, t.status().rules.allow]);`);
         assert.deepEqual(attempts, ['ERR_TETHERED_LOCKED', 'ERR_TETHERED_LOCKED', 'ERR_TETHERED_LOCKED', 'ERR_TETHERED_LOCKED']);
         assert.equal(forged, `error ${EACCES}`);
         assert.equal(after, `error ${EACCES}`);
         assert.ok(!s.peer.lines.includes(m1) && !s.peer.lines.includes(m2));
-        assert.equal(unlocked, `ok pong:${m3}`, 'the lockToken itself still unlocks');
+        assert.deepEqual(unlocked, [['ERR_TETHERED_LOCKED true', 'ERR_TETHERED_LOCKED true'], `error ${EACCES}`, true, ['127.0.0.3']], 'not even the lockToken changes a locked strict policy');
+        assert.ok(!s.peer.lines.includes(m3));
     });
 
     test('killing the supervisor fails closed: every judged call then fails (ENOSYS), even one the policy allows', async () => {
