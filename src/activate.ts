@@ -10,6 +10,7 @@
  * worker) reads and changes that one state.
  */
 import { dirname, join } from 'node:path';
+import dns from 'node:dns';
 import { loadedShim, shimPath as findShim, type NativeStatus } from './native.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { type EgressEvent, TetheredLocked } from './errors.js';
@@ -137,6 +138,22 @@ function restoreEnv(saved: Readonly<Record<string, string | undefined>>): void {
  * put it there). Throws InvalidRuleError for a bad rule (the earlier policy stays), TetheredLocked when a
  * locked policy is in force and `lockToken` is not its token (the shim decides, not this module).
  */
+/**
+ * Under the process's own filter, DNS to the name servers is answered by the supervisor's resolver
+ * (docs/strict-mode.md, Names), from its own address: c-ares (dns.resolve*) drops UDP answers from an address
+ * it did not ask, so resolvers set up from now on (Node's default one is made at its first use), and
+ * children, ask over TCP. glibc's resolver takes the UDP answers either way.
+ */
+function useTcpForDns(): void {
+    const options = process.env.RES_OPTIONS ?? '';
+    if (/(^|\s)use-vc(\s|$)/.test(options)) return;
+    process.env.RES_OPTIONS = options ? `${options} use-vc` : 'use-vc';
+    // Node made its default resolver when node:dns was loaded; setServers() makes a new one (reading
+    // RES_OPTIONS again) for dns.* and dns.promises.*, with the same servers. A dns.Resolver the program
+    // made before keeps asking over UDP (its answers time out: docs/strict-mode.md).
+    dns.setServers(dns.getServers());
+}
+
 /** Without options: the project's tethered.config.json or package.json "tethered" key (config-file.ts). */
 export function activate(options: ActivateOptions = activateOptionsFromConfig()): void {
     checkOptions(options);
@@ -150,11 +167,14 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
     const strictOn = options.strict === true || nativeStatus()?.strict === true;
     // TETHERED_LOG as the user set it, not as an earlier activate() set it for children.
     const userLog = before ? savedEnv.TETHERED_LOG : process.env.TETHERED_LOG;
-    // What children get (also what the shim injects into every exec).
+    // What children get (also what the shim injects into every exec). Under the process's own filter in
+    // log-only mode, a child's attempt reaches the supervisor whatever its libc layer decides, and the
+    // supervisor reports it: the child's libc layer then logs nothing, so each attempt is reported once. (In
+    // enforce mode the libc layer refuses first, the supervisor never sees the call, and the child reports.)
     const variables = policyVariables(policy, {
         mode: options.logOnly ? 'log' : 'enforce',
         failClosed: options.failClosed ?? false,
-        log: userLog ?? 'stderr',
+        log: strictOn && options.logOnly ? 'off' : (userLog ?? 'stderr'),
     });
     const rules = normalRules(policy);
     // The supervisor's policy: the same variables (its events come back through the addon, not its own log).
@@ -192,6 +212,7 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
     });
     setHandler(addon.generation(), options.onBlocked ?? null);
     restoreEnv(savedEnv);
+    if (strictOn) useTcpForDns();
     if (inherit) {
         process.env.LD_PRELOAD = preloadFirst(shimPath, savedEnv.LD_PRELOAD);
         // the policy goes as rules or as an image (child-env.ts), never both
