@@ -5,7 +5,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,7 +153,89 @@ static void put_native_stack(struct out *o) {
 static _Atomic tethered_sink sink;
 static atomic_ullong next_seq = 1;
 
+/* The sink (the addon's) belongs to the process that set it: in a fork() or vfork() child on its way to
+ * exec (where the exec hooks report programs they cannot follow) it would take locks and allocate, and
+ * whatever it queued would die with the child. A child's lines go instead, in one write() each, to a pipe
+ * that a thread of the process that set the sink reads and hands to the sink. The pipe is close-on-exec. */
+static pid_t sink_pid;
+static atomic_int relay_fd = -1;
+
+static void *relay(void *arg) {
+    int fd = (int)(intptr_t)arg;
+    char buf[2 * PIPE_BUF + 1]; /* room for a NUL after a full buffer's last line */
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return NULL;
+        have += (size_t)n;
+        size_t start = 0;
+        for (size_t i = 0; i < have; i++) {
+            if (buf[i] != '\n') continue;
+            tethered_sink to_sink = atomic_load(&sink);
+            if (buf[start] != '{') { /* a warning a child asked this process to say (td_relay_say) */
+                char after = buf[i + 1];
+                buf[i + 1] = 0;
+                td_say(buf + start);
+                buf[i + 1] = after;
+            } else if (to_sink) {
+                to_sink(buf + start, i + 1 - start, 0);
+            }
+            start = i + 1;
+        }
+        if (start == 0 && have == sizeof buf - 1) have = 0; /* no line is that long: drop it */
+        memmove(buf, buf + start, have - start);
+        have -= start;
+    }
+}
+
+static void start_relay(void) {
+    static int started;
+    if (__atomic_exchange_n(&started, 1, __ATOMIC_ACQ_REL)) return;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return;
+    /* a child never waits on a full pipe (nor meets EPIPE: it holds the read end itself until exec) */
+    int fl = fcntl(p[1], F_GETFL);
+    if (fl < 0 || fcntl(p[1], F_SETFL, fl | O_NONBLOCK) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the process's signals are not the relay's business */
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    int rc = pthread_create(&t, &attr, relay, (void *)(intptr_t)p[0]);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    atomic_store(&relay_fd, p[1]);
+}
+
+/* In a child of the sink's process (before exec), a line is better said by that process, on the stderr
+ * it had: the child's own fd 2 is whatever its parent set up for the new program (a pipe spawnSync reads
+ * and may throw away). 1 when it was handed over. */
+int td_relay_say(const char *line) {
+    int fd = atomic_load(&relay_fd);
+    size_t n = strlen(line);
+    if (fd < 0 || !atomic_load(&sink) || getpid() == sink_pid || n == 0 || n > PIPE_BUF) return 0;
+    if (!td_real.write) td_resolve_real();
+    return td_real.write && td_real.write(fd, line, n) == (ssize_t)n;
+}
+
 void td_set_sink(tethered_sink fn) {
+    if (fn) {
+        sink_pid = getpid();
+        start_relay();
+    }
     atomic_store(&sink, fn);
 }
 
@@ -181,10 +268,19 @@ void td_emit(const struct td_config *cfg, const struct td_event *e) {
     put_field(&o, "scopeLabel", e->scope_label);
     put_field(&o, "exe", td_exe_path);
     if (e->error) put_field(&o, "error", e->error);
+    if (e->program) put_field(&o, "program", e->program);
+    if (e->unchecked) put_field(&o, "unchecked", e->unchecked);
     if (e->with_stack) put_native_stack(&o);
     o.buf[o.n++] = '}'; /* put() always leaves room for these two */
     o.buf[o.n++] = '\n';
-    if (to_sink) to_sink(o.buf, o.n, e->collector);
+    if (to_sink && getpid() == sink_pid) {
+        to_sink(o.buf, o.n, e->collector);
+    } else if (to_sink && o.n <= PIPE_BUF) { /* a child of the sink's process: one atomic write */
+        int fd = atomic_load(&relay_fd);
+        if (!td_real.write) td_resolve_real();
+        if (fd >= 0 && td_real.write && td_real.write(fd, o.buf, o.n) < 0) {
+        }
+    }
     if (cfg->log != TD_LOG_OFF) td_log_write(cfg->log_sink, o.buf, o.n);
     errno = saved;
 }

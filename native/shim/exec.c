@@ -4,7 +4,8 @@
  * so a child cannot be handed a looser policy. With TETHERED_CHILDREN=none, children get neither the
  * shim nor the TETHERED_* variables.
  *
- * The new environment is built on the stack: exec may run in a vfork() child, where malloc is unsafe. */
+ * The new environment is built on the stack: exec may run in a vfork() child, where malloc is unsafe.
+ * A program the shim cannot follow (static, setuid: unchecked.c) is reported on the way. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -123,12 +124,14 @@ int td_exec_refused(int dirfd, const char *path, char *const argv[], int flags) 
 static int exec_with_env(const char *path, char *const argv[], char *const envp[]) {
     if (!td_real.execve) td_resolve_real();
     if (td_exec_refused(AT_FDCWD, path, argv, 0) != 0) return -1;
+    td_check_exec("execve", AT_FDCWD, path, 0);
     CHILD_ENV(envp, env);
     return td_real.execve(path, argv, env);
 }
 
 static int execp_with_env(const char *file, char *const argv[], char *const envp[]) {
     if (!td_real.execvpe) td_resolve_real();
+    td_check_execp("execvp", file, getenv("PATH"));
     CHILD_ENV(envp, env);
     return td_real.execvpe(file, argv, env);
 }
@@ -152,6 +155,7 @@ TETHERED_EXPORT int execvp(const char *file, char *const argv[]) {
 TETHERED_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     if (!td_real.fexecve) td_resolve_real();
     if (td_exec_refused(fd, "", argv, AT_EMPTY_PATH) != 0) return -1;
+    td_check_exec("fexecve", fd, "", AT_EMPTY_PATH);
     CHILD_ENV(envp, env);
     return td_real.fexecve(fd, argv, env);
 }
@@ -163,6 +167,7 @@ TETHERED_EXPORT int execveat(int dirfd, const char *path, char *const argv[], ch
         return -1;
     }
     if (td_exec_refused(dirfd, path, argv, flags) != 0) return -1;
+    td_check_exec("execveat", dirfd, path, flags);
     CHILD_ENV(envp, env);
     return td_real.execveat(dirfd, path, argv, env, flags);
 }
@@ -201,6 +206,7 @@ TETHERED_EXPORT int execle(const char *path, const char *arg, ...) {
 TETHERED_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
     if (!td_real.posix_spawn) td_resolve_real();
+    td_check_exec("posix_spawn", AT_FDCWD, path, 0);
     CHILD_ENV(envp, env);
     return td_real.posix_spawn(pid, path, actions, attr, argv, env);
 }
@@ -208,6 +214,7 @@ TETHERED_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_
 TETHERED_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
     if (!td_real.posix_spawnp) td_resolve_real();
+    td_check_execp("posix_spawnp", file, getenv("PATH"));
     CHILD_ENV(envp, env);
     return td_real.posix_spawnp(pid, file, actions, attr, argv, env);
 }

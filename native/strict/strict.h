@@ -30,6 +30,12 @@ extern struct ts_config ts_config;
  * configuration then blocks everything). */
 int ts_load_config(void);
 
+/* ---- privileges (privileges.c) ---- */
+
+/* Says on stderr when `cmd` (searched in PATH) is setuid, setgid or has file capabilities: it runs without
+ * them under no_new_privs. */
+void ts_say_privileges(const char *cmd);
+
 /* ---- the filter (filter.c) ---- */
 
 /* In the child, before exec: sets no_new_privs and installs the filter; returns the listener descriptor,
