@@ -64,6 +64,11 @@ int ts_read(int tid, uint64_t remote, void *local, size_t n);
 int ts_write(int tid, uint64_t remote, const void *local, size_t n);
 /* A pidfd for the target thread, or -1 with errno. */
 int ts_pidfd(int tid);
+/* Takes the target thread's descriptor `fd` (pidfd_getfd): the duplicate, or -1 with errno. *pidfd is set to
+ * the pidfd used (or -1), which the caller uses for the call and gives back with ts_pidfd_put. The pidfd
+ * may be one kept from an earlier call of the same thread (target.c says why that is sound). */
+int ts_getfd(int tid, int fd, int *pidfd);
+void ts_pidfd_put(int tid, int pidfd, int dead);
 
 /* ---- the supervisor (supervise.c) ---- */
 
