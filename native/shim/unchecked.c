@@ -226,7 +226,18 @@ static void check(const char *op, int dirfd, const char *path, int flags) {
         enum kind k = inspect(fd, name, interp, sizeof interp);
         if (fd != dirfd) close(fd);
         if (k != FOLLOWED) {
-            if (!name[0]) memcpy(name, "(descriptor)", sizeof "(descriptor)");
+            if (!name[0]) { /* fexecve, execveat(AT_EMPTY_PATH): the descriptor's path, as /proc has it */
+                char link[40] = "/proc/self/fd/";
+                char digits[12];
+                int n = 0;
+                for (unsigned v = (unsigned)dirfd; n == 0 || v; v /= 10) digits[n++] = (char)('0' + v % 10);
+                size_t o = strlen(link);
+                while (n) link[o++] = digits[--n];
+                link[o] = 0;
+                ssize_t got = readlink(link, name, sizeof name - 1);
+                name[got > 0 ? got : 0] = 0;
+                if (got <= 0) memcpy(name, "(a descriptor)", sizeof "(a descriptor)");
+            }
             report(op, name, k);
             return;
         }

@@ -85,6 +85,19 @@ describe('programs the libc layer cannot follow', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(unchecked(spawned.events).map((e) => e.program), [join(dir, 'staticprobe')], spawned.stderr);
     });
 
+    test('fexecve of a static program: named by its path', async () => {
+        const script = `import os; fd = os.open(${JSON.stringify(probe)}, os.O_RDONLY); os.execve(fd, ['probe'], dict(os.environ))`;
+        const r = await runUnderShim('python3', ['-c', script], POLICY);
+        assert.equal(warnings(r.stderr).length, 1, r.stderr);
+        assert.deepEqual(unchecked(r.events).map((e) => [e.op, e.program, e.unchecked]), [['fexecve', probe, 'static']]);
+    });
+
+    test('tethered learn -- STATIC: warned, and told the rules miss what it did', async () => {
+        const r = await runUnderShim(process.execPath, [cli, 'learn', '--', probe, 'raw', '127.0.0.2', String(tcp.port), 'learn'], {}, { preload: false });
+        assert.equal(warnings(r.stderr).length, 1, r.stderr);
+        assert.match(r.stderr, /is not in these rules: learn with --strict/);
+    });
+
     test('a setuid program owned by another uid: warned as setuid', async (t) => {
         const setuid = systemSetuid();
         if (!setuid) return t.skip('no setuid program owned by another uid on this system');
