@@ -135,10 +135,17 @@ static int first_time(uint64_t h) {
     return -1;
 }
 
+/* Kept small: this may run on a posix_spawn child's stack (glibc's own exec reaches the execve hook). */
 struct line {
-    char buf[TD_PATH_MAX + 512];
+    char buf[1536];
     size_t n;
 };
+
+/* Appends at most `max` bytes of s, always leaving room for the end of the line. */
+static void add_max(struct line *l, const char *s, size_t max) {
+    for (size_t i = 0; s[i] && i < max && l->n + 64 < sizeof l->buf; i++) l->buf[l->n++] = s[i];
+    l->buf[l->n] = 0;
+}
 
 static void add(struct line *l, const char *s) {
     for (; *s && l->n + 1 < sizeof l->buf; s++) l->buf[l->n++] = *s;
@@ -162,6 +169,31 @@ static void say(const char *line) {
     }
 }
 
+/* The warning line, in a frame of its own (not nested under the event's buffer). */
+static __attribute__((noinline)) void warn(const char *program, enum kind k) {
+    struct line l = {.n = 0};
+    add(&l, "tethered: warning: ");
+    add_max(&l, program, 1000);
+    switch (k) {
+        case STATIC:
+            add(&l, " is statically linked: the libc layer cannot follow it");
+            break;
+        case FOREIGN:
+            add(&l, " is built for another ELF class or machine: libtethered.so cannot be loaded into it");
+            break;
+        default:
+            add(&l, k == SETUID ? " is setuid" : k == SETGID ? " is setgid" : " has file capabilities");
+            add(&l, ": the loader drops LD_PRELOAD for it (secure execution)");
+    }
+    add(&l,
+        ", so its network calls are NOT checked. Run it under `tethered run --strict` to enforce the policy "
+        "on "
+        "it");
+    if (k == SETUID || k == SETGID || k == CAPABILITIES) add(&l, " (it then runs without its privileges)");
+    add(&l, ".\n");
+    say(l.buf);
+}
+
 static void report(const char *op, const char *program, enum kind k) {
     const struct td_config *cfg = td_config();
     int first = first_time(hash_of(program, k));
@@ -171,31 +203,7 @@ static void report(const char *op, const char *program, enum kind k) {
         td_say(
             "tethered: warning: more programs the libc layer cannot follow were run; see the unchecked-exec "
             "events\n");
-    if (first == 1) {
-        struct line l = {.n = 0};
-        add(&l, "tethered: warning: ");
-        add(&l, program);
-        switch (k) {
-            case STATIC:
-                add(&l, " is statically linked: the libc layer cannot follow it");
-                break;
-            case FOREIGN:
-                add(&l,
-                    " is built for another ELF class or machine: libtethered.so cannot be loaded into it");
-                break;
-            default:
-                add(&l, k == SETUID ? " is setuid" : k == SETGID ? " is setgid" : " has file capabilities");
-                add(&l, ": the loader drops LD_PRELOAD for it (secure execution)");
-        }
-        add(&l,
-            ", so its network calls are NOT checked. Run it under `tethered run --strict` to enforce the "
-            "policy "
-            "on it");
-        if (k == SETUID || k == SETGID || k == CAPABILITIES)
-            add(&l, " (it then runs without its privileges)");
-        add(&l, ".\n");
-        say(l.buf);
-    }
+    if (first == 1) warn(program, k);
     const struct td_event e = {
         .decision = "allow",
         .op = op,
@@ -210,7 +218,8 @@ static void report(const char *op, const char *program, enum kind k) {
 
 /* Follows `path` (opened at dirfd with the exec's flags) through up to four `#!` interpreters. */
 static void check(const char *op, int dirfd, const char *path, int flags) {
-    char name[TD_PATH_MAX], interp[TD_PATH_MAX];
+    /* a #! line is read within the first 256 bytes, as the kernel does */
+    char name[TD_PATH_MAX], interp[256];
     size_t len = strlen(path);
     if (len >= sizeof name) return;
     memcpy(name, path, len + 1);

@@ -92,6 +92,13 @@ describe('programs the libc layer cannot follow', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(unchecked(r.events).map((e) => [e.op, e.program, e.unchecked]), [['fexecve', probe, 'static']]);
     });
 
+    test('posix_spawn of a static program (glibc then execs from its own child, through the execve detour): one warning, one event', async () => {
+        const script = `import os; pid = os.posix_spawn(${JSON.stringify(probe)}, ['probe'], dict(os.environ)); os.waitpid(pid, 0)`;
+        const r = await runUnderShim('python3', ['-c', script], POLICY);
+        assert.equal(warnings(r.stderr).length, 1, r.stderr);
+        assert.deepEqual(unchecked(r.events).map((e) => [e.op, e.program, e.unchecked]), [['posix_spawn', probe, 'static']]);
+    });
+
     test('tethered learn -- STATIC: warned, and told the rules miss what it did', async () => {
         const r = await runUnderShim(process.execPath, [cli, 'learn', '--', probe, 'raw', '127.0.0.2', String(tcp.port), 'learn'], {}, { preload: false });
         assert.equal(warnings(r.stderr).length, 1, r.stderr);
