@@ -26,7 +26,7 @@
       "type": "shared_library",
       "sources": [
         "native/shim/address.c", "native/shim/api.c", "native/shim/config.c", "native/shim/detour.c", "native/shim/dl.c", "native/shim/elf.c", "native/shim/connect.c", "native/shim/current.c", "native/shim/decide.c", "native/shim/dns.c", "native/shim/dnssend.c", "native/shim/dnswire.c", "native/shim/fdkind.c", "native/shim/fds.c",
-        "native/shim/events.c", "native/shim/exec.c", "native/shim/hostmap.c", "native/shim/idna.c",
+        "native/shim/events.c", "native/shim/exec.c", "native/shim/unchecked.c", "native/shim/hostmap.c", "native/shim/idna.c",
         "native/shim/ip.c", "native/shim/logsink.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/patch.c", "native/shim/policy.c", "native/shim/policy_image.c", "native/shim/sha256.c",
         "native/shim/policy_file.c", "native/shim/real.c", "native/shim/resolv.c", "native/shim/resolvconf.c", "native/shim/rule.c", "native/shim/scope.c",
         "native/shim/send.c", "native/shim/socket.c", "native/shim/strictexec.c", "native/shim/syscall.c",
@@ -43,7 +43,7 @@
       "type": "executable",
       "sources": [
         "native/strict/calls.c", "native/strict/config.c", "native/strict/filter.c", "native/strict/judge.c",
-        "native/strict/main.c", "native/strict/serve.c", "native/strict/stubs.c", "native/strict/supervise.c", "native/strict/target.c",
+        "native/strict/main.c", "native/strict/privileges.c", "native/strict/serve.c", "native/strict/stubs.c", "native/strict/supervise.c", "native/strict/target.c",
         "native/strict/names.c", "native/strict/resolver.c", "native/shim/dns.c", "native/shim/hostmap.c",
         "native/shim/idna.c", "native/shim/ip.c", "native/shim/name.c", "native/shim/policy.c",
         "native/shim/policy_file.c", "native/shim/policy_image.c", "native/shim/rule.c", "native/shim/sha256.c"

@@ -1,7 +1,7 @@
 /** The errors the public API throws and the events it reports (docs/rules.md, What a block looks like). */
 
 /** Why an attempt was decided so: the shim's reasons and the TypeScript engine's (policy/policy.ts). */
-export type EgressReason = 'allow-rule' | 'localhost' | 'deny-rule' | 'no-rule' | 'invalid-host' | 'invalid-policy' | 'internal-error' | 'raw-socket';
+export type EgressReason = 'allow-rule' | 'localhost' | 'deny-rule' | 'no-rule' | 'invalid-host' | 'invalid-policy' | 'internal-error' | 'raw-socket' | 'unchecked-exec';
 
 /** The call that made the attempt: a libc function the shim hooks, a raw system call, or a Node dns function. */
 export type EgressOp =
@@ -26,6 +26,12 @@ export type EgressOp =
     | 'res_nsearch'
     | 'res_nquerydomain'
     | 'res_nsend'
+    | 'execve'
+    | 'execvp'
+    | 'execveat'
+    | 'fexecve'
+    | 'posix_spawn'
+    | 'posix_spawnp'
     | `syscall(${string})`
     | `dns.${string}`;
 
@@ -36,7 +42,8 @@ export interface EgressEvent {
     readonly tid: number;
     readonly decision: 'block' | 'would-block' | 'allow';
     readonly op: EgressOp;
-    readonly protocol: 'tcp' | 'udp' | 'dns';
+    /** 'exec' for an unchecked-exec event: a program the libc layer cannot follow was started. */
+    readonly protocol: 'tcp' | 'udp' | 'dns' | 'exec';
     readonly host: string | null;
     readonly ip: string | null;
     readonly port: number | null;
@@ -50,6 +57,10 @@ export interface EgressEvent {
     readonly url?: string;
     readonly stack?: string;
     readonly nativeStack?: readonly string[];
+    /** unchecked-exec: the program started (after `#!`), which runs with its network calls unchecked. */
+    readonly program?: string;
+    /** unchecked-exec: why the libc layer cannot follow it; strict mode (`tethered run --strict`) can. */
+    readonly unchecked?: 'static' | 'foreign-elf' | 'setuid' | 'setgid' | 'file-capabilities';
 }
 
 function destination(e: Pick<EgressEvent, 'host' | 'ip' | 'port'>): string {
@@ -64,7 +75,7 @@ export class EgressBlocked extends Error {
     readonly host: string | null;
     readonly ip: string | null;
     readonly port: number | null;
-    readonly protocol: 'tcp' | 'udp' | 'dns';
+    readonly protocol: EgressEvent['protocol'];
     /** The rule that would allow it (null when a deny rule blocked it). */
     readonly rule: string | null;
     readonly scopeLabel: string | null;

@@ -161,7 +161,8 @@ export function dispatch(line: string): void {
     const onBlocked = globalState()?.onBlocked;
     if (!onBlocked) return;
     const event = eventFromLine(line);
-    if (event.decision !== 'allow') onBlocked(event);
+    // A program started that the libc layer cannot follow is let through but never silent.
+    if (event.decision !== 'allow' || event.reason === 'unchecked-exec') onBlocked(event);
 }
 
 interface Runtime {

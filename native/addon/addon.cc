@@ -380,7 +380,13 @@ bool StrictConfigure(Napi::Env env, const std::vector<std::string>& policy, cons
     std::string error, code;
     if (!tethered_strict::Running()) {
         error = tethered_strict::Start(start, policy, lock, DeliverStrict, &code);
-        if (error.empty()) return true;
+        if (error.empty()) {
+            // Every child is under the process's filter now: the shim need not warn that it cannot follow a
+            // static or setuid one (an older shim without the call keeps warning).
+            auto covered = reinterpret_cast<void (*)(void)>(dlsym(shim.handle, "tethered_strict_covers_children"));
+            if (covered) covered();
+            return true;
+        }
         ThrowCode(env, error, code);
         return false;
     }

@@ -5,8 +5,14 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,7 +154,112 @@ static void put_native_stack(struct out *o) {
 static _Atomic tethered_sink sink;
 static atomic_ullong next_seq = 1;
 
+/* The sink (the addon's) belongs to the process that set it: in a fork() or vfork() child on its way to
+ * exec (where the exec hooks report programs they cannot follow) it would take locks and allocate, and
+ * whatever it queued would die with the child. A child's lines go instead to a few slots in a shared
+ * anonymous mapping made when the sink is set (every later fork child shares it), and a futex on the same
+ * page wakes a thread of the sink's process, which hands them to the sink. No descriptor is involved: none
+ * that the program could close, reuse or read from. A child that finds every slot taken drops the line. */
+#define TD_RELAY_SLOTS 16
+#define TD_RELAY_LINE 2048
+
+enum { SLOT_FREE, SLOT_WRITING, SLOT_READY };
+
+struct relay_slot {
+    uint32_t state;
+    uint32_t len;
+    char line[TD_RELAY_LINE];
+};
+
+struct relay {
+    uint32_t bell; /* bumped by every post: the futex the relay thread waits on */
+    struct relay_slot slots[TD_RELAY_SLOTS];
+};
+
+static pid_t sink_pid;
+static struct relay *_Atomic relay_area;
+
+/* Async-signal-safe: atomics, memcpy and one futex wake. 1 when posted. */
+static int relay_post(const char *line, size_t n) {
+    struct relay *r = atomic_load(&relay_area);
+    if (!r || n == 0 || n > TD_RELAY_LINE) return 0;
+    for (int i = 0; i < TD_RELAY_SLOTS; i++) {
+        struct relay_slot *s = &r->slots[i];
+        uint32_t free_ = SLOT_FREE;
+        if (!__atomic_compare_exchange_n(&s->state, &free_, SLOT_WRITING, 0, __ATOMIC_ACQUIRE,
+                                         __ATOMIC_RELAXED))
+            continue;
+        memcpy(s->line, line, n);
+        s->len = (uint32_t)n;
+        __atomic_store_n(&s->state, SLOT_READY, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&r->bell, 1, __ATOMIC_RELEASE);
+        syscall(SYS_futex, &r->bell, FUTEX_WAKE, 1, NULL, NULL, 0); /* shared, not FUTEX_PRIVATE */
+        return 1;
+    }
+    return 0;
+}
+
+static void *relay(void *arg) {
+    struct relay *r = arg;
+    char line[TD_RELAY_LINE + 1];
+    for (;;) {
+        uint32_t rang = __atomic_load_n(&r->bell, __ATOMIC_ACQUIRE);
+        for (int i = 0; i < TD_RELAY_SLOTS; i++) {
+            struct relay_slot *s = &r->slots[i];
+            if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_READY) continue;
+            size_t n = s->len <= TD_RELAY_LINE ? s->len : TD_RELAY_LINE;
+            memcpy(line, s->line, n);
+            line[n] = 0;
+            __atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
+            tethered_sink to_sink = atomic_load(&sink);
+            if (line[0] != '{') /* a warning a child asked this process to say (td_relay_say) */
+                td_say(line);
+            else if (to_sink)
+                to_sink(line, n, 0);
+        }
+        /* returns at once if a post rang since `rang` was read */
+        syscall(SYS_futex, &r->bell, FUTEX_WAIT, rang, NULL, NULL, 0);
+    }
+    return NULL;
+}
+
+static void start_relay(void) {
+    static int started;
+    if (__atomic_exchange_n(&started, 1, __ATOMIC_ACQ_REL)) return;
+    struct relay *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (r == MAP_FAILED) return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the process's signals are not the relay's business */
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    int rc = pthread_create(&t, &attr, relay, r);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        munmap(r, sizeof *r);
+        return;
+    }
+    atomic_store(&relay_area, r);
+}
+
+/* In a child of the sink's process (before exec), a line is better said by that process, on the stderr
+ * it had: the child's own fd 2 is whatever its parent set up for the new program (a pipe spawnSync reads
+ * and may throw away). 1 when it was handed over. */
+int td_relay_say(const char *line) {
+    size_t n = strlen(line);
+    if (!atomic_load(&sink) || getpid() == sink_pid || n == 0) return 0;
+    return relay_post(line, n);
+}
+
 void td_set_sink(tethered_sink fn) {
+    if (fn) {
+        sink_pid = getpid();
+        start_relay();
+    }
     atomic_store(&sink, fn);
 }
 
@@ -181,10 +292,16 @@ void td_emit(const struct td_config *cfg, const struct td_event *e) {
     put_field(&o, "scopeLabel", e->scope_label);
     put_field(&o, "exe", td_exe_path);
     if (e->error) put_field(&o, "error", e->error);
+    if (e->program) put_field(&o, "program", e->program);
+    if (e->unchecked) put_field(&o, "unchecked", e->unchecked);
     if (e->with_stack) put_native_stack(&o);
     o.buf[o.n++] = '}'; /* put() always leaves room for these two */
     o.buf[o.n++] = '\n';
-    if (to_sink) to_sink(o.buf, o.n, e->collector);
+    if (to_sink && getpid() == sink_pid) {
+        to_sink(o.buf, o.n, e->collector);
+    } else if (to_sink) { /* a child of the sink's process: one atomic write */
+        relay_post(o.buf, o.n);
+    }
     if (cfg->log != TD_LOG_OFF) td_log_write(cfg->log_sink, o.buf, o.n);
     errno = saved;
 }

@@ -4,7 +4,8 @@
  * so a child cannot be handed a looser policy. With TETHERED_CHILDREN=none, children get neither the
  * shim nor the TETHERED_* variables.
  *
- * The new environment is built on the stack: exec may run in a vfork() child, where malloc is unsafe. */
+ * The new environment is built on the stack: exec may run in a vfork() child, where malloc is unsafe.
+ * A program the shim cannot follow (static, setuid: unchecked.c) is reported on the way. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -128,6 +129,7 @@ static int exec_with_env(const char *path, char *const argv[], char *const envp[
     if (!td_real.execve) td_resolve_real();
     if (td_strict_children()) return td_strict_execve(path, argv, envp, real_execve);
     if (td_exec_refused(AT_FDCWD, path, argv, 0) != 0) return -1;
+    td_check_exec("execve", AT_FDCWD, path, 0);
     CHILD_ENV(envp, env);
     return td_real.execve(path, argv, env);
 }
@@ -135,6 +137,7 @@ static int exec_with_env(const char *path, char *const argv[], char *const envp[
 static int execp_with_env(const char *file, char *const argv[], char *const envp[]) {
     if (!td_real.execvpe) td_resolve_real();
     if (td_strict_children()) return td_strict_execvpe(file, argv, envp, real_execve);
+    td_check_execp("execvp", file, getenv("PATH"));
     CHILD_ENV(envp, env);
     return td_real.execvpe(file, argv, env);
 }
@@ -159,6 +162,7 @@ TETHERED_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     if (!td_real.fexecve) td_resolve_real();
     if (td_strict_children()) return td_strict_execveat(fd, "", argv, envp, AT_EMPTY_PATH, real_execve);
     if (td_exec_refused(fd, "", argv, AT_EMPTY_PATH) != 0) return -1;
+    td_check_exec("fexecve", fd, "", AT_EMPTY_PATH);
     CHILD_ENV(envp, env);
     return td_real.fexecve(fd, argv, env);
 }
@@ -171,6 +175,7 @@ TETHERED_EXPORT int execveat(int dirfd, const char *path, char *const argv[], ch
     }
     if (td_strict_children()) return td_strict_execveat(dirfd, path, argv, envp, flags, real_execve);
     if (td_exec_refused(dirfd, path, argv, flags) != 0) return -1;
+    td_check_exec("execveat", dirfd, path, flags);
     CHILD_ENV(envp, env);
     return td_real.execveat(dirfd, path, argv, env, flags);
 }
@@ -210,6 +215,7 @@ TETHERED_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_
                                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
     if (!td_real.posix_spawn) td_resolve_real();
     if (td_strict_children()) return td_strict_spawn(pid, path, 0, actions, attr, argv, envp);
+    td_check_exec("posix_spawn", AT_FDCWD, path, 0);
     CHILD_ENV(envp, env);
     return td_real.posix_spawn(pid, path, actions, attr, argv, env);
 }
@@ -218,6 +224,7 @@ TETHERED_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn
                                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
     if (!td_real.posix_spawnp) td_resolve_real();
     if (td_strict_children()) return td_strict_spawn(pid, file, 1, actions, attr, argv, envp);
+    td_check_execp("posix_spawnp", file, getenv("PATH"));
     CHILD_ENV(envp, env);
     return td_real.posix_spawnp(pid, file, actions, attr, argv, env);
 }

@@ -240,12 +240,26 @@ struct td_event {
     int with_stack;
     const char *scope_label;      /* or NULL */
     unsigned long long collector; /* the collecting scope the attempt was made in, or 0 */
+    const char *program;          /* unchecked-exec: the program exec'd, or NULL */
+    const char *unchecked;        /* unchecked-exec: why it cannot be followed (static, setuid, …) */
 };
 
 void td_emit(const struct td_config *cfg, const struct td_event *e);
 void td_set_sink(tethered_sink sink);
 /* Prints a line to stderr, once per process and key. */
 void td_warn_once(int *flag, const char *message);
+/* In a fork/vfork child of the process that set the sink: hands `line` (ending in a newline) to that
+ * process to say on its stderr; 1 when handed over, 0 when the caller should say it itself. */
+int td_relay_say(const char *line);
+
+/* ---- programs the shim cannot follow (unchecked.c) ---- */
+
+/* On the way into an exec of `path` (openat's dirfd and the exec's AT_* flags): a static, foreign or
+ * privilege-gaining program (following `#!`) is reported once, warning and unchecked-exec event.
+ * Async-signal-safe; errno is kept. */
+void td_check_exec(const char *op, int dirfd, const char *path, int flags);
+/* The same for execvp's search of `file` in `search` (PATH, or NULL for the default). */
+void td_check_execp(const char *op, const char *file, const char *search);
 
 /* ---- where the shim's own output goes (logsink.c) ---- */
 

@@ -351,11 +351,11 @@ void ts_handle(int listener, const struct seccomp_notif *req, struct seccomp_not
     resp->id = req->id;
     struct target t = {.listener = listener, .id = req->id, .tid = (int)req->pid, .pidfd = -1, .sock = -1};
     ssize_t r;
-    t.pidfd = ts_pidfd(t.tid);
-    /* Still pending after the pidfd was made: it names the calling thread, not a reuse of its id. */
-    if (t.pidfd < 0 || !still_pending(&t)) {
+    /* The pidfd names the calling thread, or a thread that took its number after it died: every call
+     * checks that it is still pending (still_pending) after reading and before acting. */
+    if ((t.sock = ts_getfd(t.tid, (int)req->data.args[0], &t.pidfd)) < 0 && t.pidfd < 0) {
         r = -ENOENT;
-    } else if ((t.sock = (int)syscall(SYS_pidfd_getfd, t.pidfd, (int)req->data.args[0], 0)) < 0) {
+    } else if (t.sock < 0) {
         /* EBADF: no such descriptor, as the call itself would say. Anything else (no access to the
          * target): the call cannot be judged, so it fails. */
         r = errno == EBADF ? -EBADF : -EACCES;
@@ -384,7 +384,7 @@ void ts_handle(int listener, const struct seccomp_notif *req, struct seccomp_not
         }
     }
     if (t.sock >= 0) close(t.sock);
-    if (t.pidfd >= 0) close(t.pidfd);
+    ts_pidfd_put(t.tid, t.pidfd, 0);
     if (r < 0)
         resp->error = (int32_t)r;
     else

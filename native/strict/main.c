@@ -115,6 +115,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     ts_load_config(); /* a broken policy blocks everything: the command still runs, as in preload mode */
+    ts_say_privileges(argv[at]);
     int chan[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) != 0) {
         perror("tethered: socketpair");

@@ -32,6 +32,12 @@ int ts_load_config(void);
 /* The same into `c` (start it as {.log_fd = -1}): a policy change of a serving supervisor (serve.c). */
 int ts_load_config_to(struct ts_config *c);
 
+/* ---- privileges (privileges.c) ---- */
+
+/* Says on stderr when `cmd` (searched in PATH) is setuid, setgid or has file capabilities: it runs without
+ * them under no_new_privs. */
+void ts_say_privileges(const char *cmd);
+
 /* ---- the filter (filter.c) ---- */
 
 /* In the child, before exec: sets no_new_privs and installs the filter; returns the listener descriptor,
@@ -92,6 +98,11 @@ int ts_read(int tid, uint64_t remote, void *local, size_t n);
 int ts_write(int tid, uint64_t remote, const void *local, size_t n);
 /* A pidfd for the target thread, or -1 with errno. */
 int ts_pidfd(int tid);
+/* Takes the target thread's descriptor `fd` (pidfd_getfd): the duplicate, or -1 with errno. *pidfd is set to
+ * the pidfd used (or -1), which the caller uses for the call and gives back with ts_pidfd_put. The pidfd
+ * may be one kept from an earlier call of the same thread (target.c says why that is sound). */
+int ts_getfd(int tid, int fd, int *pidfd);
+void ts_pidfd_put(int tid, int pidfd, int dead);
 
 /* ---- the supervisor (supervise.c) ---- */
 

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Io } from './check.js';
+import { uncheckedProgram, uncheckedWarning } from '../exec-check.js';
 import { launch, launchPlan, splitCommand } from './launch.js';
 import { parseRule } from '../policy/index.js';
 import { applyCollapses, collapseSuggestions } from './collapse.js';
@@ -33,6 +34,7 @@ supervisor (static and Go programs too; addresses only, no names).`;
 
 interface LoggedEvent {
     decision: string;
+    program?: string;
     protocol: string;
     host: string | null;
     ip: string | null;
@@ -104,11 +106,17 @@ export async function learn(argv: readonly string[], io: Io): Promise<number> {
         io.err((err as Error).message);
         return 2;
     }
+    // A program the shim cannot follow makes calls nothing records: the rules would miss them.
+    const unchecked = values.strict ? null : uncheckedProgram(split.command[0] ?? '', plan.env.PATH);
+    if (unchecked) io.err(uncheckedWarning(unchecked));
     const status = await launch(plan.command, plan.env, io.err);
     const events = readFileSync(log, 'utf8')
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as LoggedEvent);
+    const missed = new Set(events.flatMap((e) => (e.reason === 'unchecked-exec' && e.program ? [e.program] : [])));
+    if (unchecked) missed.add(unchecked.program);
+    if (missed.size > 0) io.err(`tethered learn: what ${[...missed].join(', ')} did is not in these rules: learn with --strict`);
     const learned = rulesFromEvents(events);
     const start = normalForms(built.allow);
     const known = new Set(start);

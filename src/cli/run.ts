@@ -9,6 +9,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { uncheckedProgram, uncheckedWarning } from '../exec-check.js';
 import type { Io } from './check.js';
 import { LogFollower, Tally, describeEvent } from './events.js';
 import { launch, launchPlan, splitCommand } from './launch.js';
@@ -140,6 +141,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
             forward(raw, null);
             return;
         }
+        // A program the shim could not follow: the shim that saw the exec has already said so on stderr.
+        if (event.reason === 'unchecked-exec') {
+            forward(raw, null);
+            return;
+        }
         tally.add(event);
         if (event.decision !== 'allow') forward(raw, describeEvent(event));
     });
@@ -157,6 +163,30 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         rmSync(dir, { recursive: true, force: true });
         io.err((err as Error).message);
         return 2;
+    }
+    // COMMAND itself: no shim is there to see its exec. (Under --strict, tethered-strict says what strict
+    // mode changes for a setuid COMMAND.)
+    const unchecked = values.strict ? null : uncheckedProgram(split.command[0] ?? '', plan.env.PATH);
+    if (unchecked) {
+        io.err(uncheckedWarning(unchecked));
+        const event = {
+            time: new Date().toISOString(),
+            pid: process.pid,
+            tid: process.pid,
+            decision: 'allow',
+            op: 'execve',
+            protocol: 'exec',
+            host: null,
+            ip: null,
+            port: null,
+            rule: null,
+            reason: 'unchecked-exec',
+            scopeLabel: null,
+            exe: process.execPath,
+            program: unchecked.program,
+            unchecked: unchecked.kind,
+        };
+        appendFileSync(logPath, `${JSON.stringify(event)}\n`);
     }
     const timer = setInterval(() => {
         follower.poll();
