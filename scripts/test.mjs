@@ -11,7 +11,7 @@
 // could not make a namespace, in which case every test that opens a socket is skipped and says so. CI
 // (CI=true) refuses to run without the namespace.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,23 @@ function setUpNamespace() {
     process.env.TETHERED_TEST_HOSTS = hostsFile;
 }
 
+/**
+ * A setuid program owned by another user, for the tests of programs the libc layer cannot follow: made here,
+ * outside the namespace, where (as root) a file can be given to another owner. Inside the namespace that
+ * owner is unmapped, so the kernel would not switch to it; the shim's check reads the same mode and owner
+ * that make an exec secure-execution elsewhere. Not made (and those tests skipped) without root.
+ */
+function setuidFixture() {
+    if (process.getuid?.() !== 0 || !existsSync('/bin/true')) return;
+    const dir = mkdtempSync(join(tmpdir(), 'tethered-setuid-'));
+    chmodSync(dir, 0o755);
+    const file = join(dir, 'setuid-true');
+    copyFileSync('/bin/true', file);
+    chownSync(file, 65534, 65534);
+    chmodSync(file, 0o4755);
+    process.env.TEST_SETUID_PROGRAM = file;
+}
+
 function main() {
     const shell = argv[0] === '--shell';
     if (process.env.TETHERED_NETNS_ENTERED === '1') {
@@ -94,6 +111,7 @@ function main() {
         }
         return runTests();
     }
+    setuidFixture();
     const probe = spawnSync('unshare', ['--user', '--map-root-user', '--mount', '--net', 'true'], { encoding: 'utf8' });
     if (probe.status === 0) {
         return run('unshare', ['--user', '--map-root-user', '--mount', '--net', '--', process.execPath, self, ...argv], {

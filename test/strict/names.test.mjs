@@ -97,7 +97,8 @@ describe('strict mode: name rules for programs that resolve names themselves', {
                 assert.equal(connect[0].ip, '127.0.0.9');
             });
 
-            test('names from /etc/hosts count: the listed name is allowed, another listed name is refused by its deny rule', { skip: p.noHosts }, async () => {
+            // c-ares never reads /etc/hosts: there is nothing of it to test for that family
+            if (!p.noHosts) test('names from /etc/hosts count: the listed name is allowed, another listed name is refused by its deny rule', async () => {
                 const ok = await p.run('api.example.test', s.hostsGood.port, `${p.family}-hosts`, allow(`api.example.test:${s.hostsGood.port}`));
                 assert.equal(ok.stdout, `ok pong:${p.family}-hosts`, ok.stderr);
                 assert.ok(s.hostsGood.lines.includes(`${p.family}-hosts`));
