@@ -19,6 +19,10 @@
 #endif
 
 #define LOAD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
+/* an argument is a 64-bit word in the task's byte order: its low half first on x86-64 and arm64 */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the argument loads below assume a little-endian system-call ABI"
+#endif
 #define LOAD_ARG_LO(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]))
 #define LOAD_ARG_HI(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]) + 4)
 #define RET(action) BPF_STMT(BPF_RET | BPF_K, (action))
