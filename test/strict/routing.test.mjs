@@ -96,6 +96,14 @@ describe('strict mode: IP source routing', { skip: NEEDS_NETNS }, () => {
         });
     });
 
+    test('setsockopt(IP_OPTIONS) without a route (record route) is set by the supervisor on the program\'s own socket: getsockopt reads it back, as without tethered', async () => {
+        const plain = await runPlain(strictProbe(), ['ipopt-rr']);
+        assert.equal(plain.stdout, 'ok 8', plain.stderr);
+        const r = await runStrict(strictProbe(), ['ipopt-rr'], allowPeer());
+        assert.equal(r.stdout, 'ok 8', r.stderr);
+        assert.deepEqual(r.events, []);
+    });
+
     test('setsockopt(IPV6_RTHDR) with a segment routing header: accepted by the kernel without tethered (control), refused with EACCES and a raw-socket event under strict mode', async () => {
         const plain = await runPlain(strictProbe(), ['rthdr6']);
         assert.equal(plain.stdout, 'ok', plain.stderr);

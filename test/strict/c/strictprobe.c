@@ -23,6 +23,8 @@
  *   srr-sendmsg HOP IP PORT MARKER   UDP: sendmsg to IP:PORT with an IP_RETOPTS control message holding
  *                             the same route ("error EACCES" if refused, else "sent ", then the answer)
  *   tos-sendmsg IP PORT MARKER       UDP: sendmsg with an IP_TOS control message, then the answer
+ *   ipopt-rr                  setsockopt(IP_OPTIONS) with a record-route option (no route), read back
+ *                             with getsockopt: "ok <length read back>" or error
  *   rthdr6                    setsockopt(IPV6_RTHDR) with a one-segment routing header (type 4) on an
  *                             IPv6 UDP socket: "ok" or error
  */
@@ -520,6 +522,18 @@ static int tos_sendmsg(char **argv) {
     return send_with_control(argv[2], argv[3], argv[4], IPPROTO_IP, IP_TOS, &tos, sizeof tos, "");
 }
 
+static int ipopt_rr(void) {
+    unsigned char rr[8] = {IPOPT_NOOP, IPOPT_RR, 7, 4}, back[40];
+    socklen_t n = sizeof back;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (setsockopt(fd, IPPROTO_IP, IP_OPTIONS, rr, sizeof rr) != 0 ||
+        getsockopt(fd, IPPROTO_IP, IP_OPTIONS, back, &n) != 0)
+        printf("error %s\n", errname(errno));
+    else
+        printf("ok %u\n", (unsigned)n);
+    return 0;
+}
+
 static int rthdr6(void) {
     /* a segment routing header (RFC 8754) with one segment, ::1 */
     unsigned char srh[24] = {0, 2, 4, 0, 0, 0, 0, 0};
@@ -552,6 +566,7 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "srr-connect") && argc == 6) return srr_connect(argv);
     if (!strcmp(m, "srr-sendmsg") && argc == 6) return srr_sendmsg(argv);
     if (!strcmp(m, "tos-sendmsg") && argc == 5) return tos_sendmsg(argv);
+    if (!strcmp(m, "ipopt-rr")) return ipopt_rr();
     if (!strcmp(m, "rthdr6")) return rthdr6();
     fprintf(stderr, "strictprobe: bad arguments\n");
     return 2;
