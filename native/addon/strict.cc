@@ -55,12 +55,23 @@ std::string log_to = "off";
 // The exec is a raw system call: libc's execve() is the shim's hook in this process (it would hand the
 // supervisor the shim, or wrap it in another supervisor).
 long RawExecve(const char* path, char* const* argv, char* const* envp) {
+#if defined(__x86_64__)
     long ret;
     __asm__ volatile("syscall"
                      : "=a"(ret)
                      : "a"(static_cast<long>(SYS_execve)), "D"(path), "S"(argv), "d"(envp)
                      : "rcx", "r11", "memory");
     return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = SYS_execve;
+    register long x0 __asm__("x0") = reinterpret_cast<long>(path);
+    register long x1 __asm__("x1") = reinterpret_cast<long>(argv);
+    register long x2 __asm__("x2") = reinterpret_cast<long>(envp);
+    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+    return x0;
+#else
+#error "strict mode supports x86_64 and aarch64"
+#endif
 }
 
 // Puts `fd` at `to`, without close-on-exec.

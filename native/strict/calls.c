@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -206,6 +207,80 @@ static ssize_t do_sendto(struct target *t, const struct seccomp_notif *req) {
     return r;
 }
 
+/* ---- IP source routing: a packet goes to the route's first hop, not to the judged peer ---- */
+
+/* Does this IPv4 option list (IP_OPTIONS, an IP_RETOPTS control message) hold a loose or strict source
+ * route? Read as ip_options_compile reads it: END ends it, NOP is one byte, every other option has a length
+ * (a bad one makes the kernel refuse the whole list). */
+static int source_route(const unsigned char *o, size_t n) {
+    for (size_t i = 0; i < n;) {
+        if (o[i] == IPOPT_END) return 0;
+        if (o[i] == IPOPT_NOOP) {
+            i++;
+            continue;
+        }
+        if (o[i] == IPOPT_LSRR || o[i] == IPOPT_SSRR) return 1;
+        if (i + 1 >= n || o[i + 1] < 2) return 0;
+        i += o[i + 1];
+    }
+    return 0;
+}
+
+/* Does this control data set a route: an IP_RETOPTS (or IP_OPTIONS) list with a source route, an IPv6
+ * routing header (IPV6_RTHDR, IPV6_2292RTHDR; type 4 is segment routing)? Walked as the kernel walks it
+ * (for_each_cmsghdr with CMSG_OK): at a malformed header the kernel refuses the message before it acts on
+ * anything after it, so the walk ends there. Every other control message (SCM_RIGHTS, UDP_SEGMENT,
+ * IP_TOS, IP_TTL, IP_PKTINFO, …) passes unchanged. */
+static int routes_in_control(const char *control, size_t len) {
+    for (size_t off = 0; off <= len && len - off >= sizeof(struct cmsghdr);) {
+        struct cmsghdr c;
+        memcpy(&c, control + off, sizeof c);
+        if (c.cmsg_len < sizeof c || c.cmsg_len > len - off) return 0;
+        const unsigned char *data = (const unsigned char *)control + off + CMSG_LEN(0);
+        size_t n = c.cmsg_len > CMSG_LEN(0) ? c.cmsg_len - CMSG_LEN(0) : 0;
+        if (c.cmsg_level == IPPROTO_IP && (c.cmsg_type == IP_RETOPTS || c.cmsg_type == IP_OPTIONS) &&
+            source_route(data, n))
+            return 1;
+        if (c.cmsg_level == IPPROTO_IPV6 && (c.cmsg_type == IPV6_RTHDR || c.cmsg_type == IPV6_2292RTHDR))
+            return 1;
+        off += CMSG_ALIGN(c.cmsg_len);
+    }
+    return 0;
+}
+
+/* Would this option value set a route? (filter.c sends only these options here.) An empty IPV6_RTHDR
+ * removes the header. */
+static int option_routes(int level, int name, const char *value, size_t len) {
+    if (level == IPPROTO_IP && name == IP_OPTIONS) return source_route((const unsigned char *)value, len);
+    if (level == IPPROTO_IPV6 && name == IPV6_RTHDR) return len > 0;
+    if (level == IPPROTO_IPV6 && name == IPV6_2292PKTOPTIONS) return routes_in_control(value, len);
+    return 0;
+}
+
+/* setsockopt of an option that can set a route: the value is copied once and read; a route is refused
+ * (EACCES and the raw-socket event, as the libc layer does; log mode reports it and sets it), anything
+ * else is set on the socket with the same copy. */
+static ssize_t do_setsockopt(struct target *t, const struct seccomp_notif *req) {
+    int level = (int)req->data.args[1], name = (int)req->data.args[2];
+    uint64_t value = req->data.args[3];
+    int len = (int)req->data.args[4];
+    if (len < 0 || len > TS_CONTROL_MAX) return -EINVAL; /* the kernel takes none of these options larger */
+    char *copy = malloc(len ? (size_t)len : 1);
+    if (!copy) return -ENOMEM;
+    ssize_t r;
+    struct ts_call call = {"setsockopt", t->tid, t->type == SOCK_DGRAM};
+    if (ts_read(t->tid, value, copy, (size_t)len) != 0)
+        r = -errno;
+    else if (!still_pending(t))
+        r = -ENOENT;
+    else if (option_routes(level, name, copy, (size_t)len) && !ts_refuse_unjudgeable(&call, "raw"))
+        r = -EACCES;
+    else
+        r = answer(setsockopt(t->sock, level, name, value ? copy : NULL, (socklen_t)len));
+    free(copy);
+    return r;
+}
+
 /* A message copied out of the target: its address, data gathered into one buffer, control data with the
  * target's descriptors replaced by duplicates of them. */
 struct message {
@@ -296,6 +371,8 @@ static int read_message(struct target *t, uint64_t remote, struct message *m) {
 static ssize_t send_message(struct target *t, struct message *m, int flags, const char *op) {
     struct ts_call call = {op, t->tid, t->type == SOCK_DGRAM};
     if (!still_pending(t)) return -ENOENT;
+    if (m->controllen && routes_in_control(m->control, m->controllen) && !ts_refuse_unjudgeable(&call, "raw"))
+        return -EACCES;
     if (m->has_name && !judge_send(t, &call, &m->name, m->namelen, flags, m->data, m->size)) return -EACCES;
     if (m->has_name) {
         int rc = unix_path(t, &m->name, &m->msg.msg_namelen, &m->dirfd);
@@ -378,6 +455,9 @@ void ts_handle(int listener, const struct seccomp_notif *req, struct seccomp_not
                 break;
             case __NR_sendmmsg:
                 r = do_sendmmsg(&t, req);
+                break;
+            case __NR_setsockopt:
+                r = do_setsockopt(&t, req);
                 break;
             default:
                 r = -ENOSYS;

@@ -19,6 +19,10 @@
 #endif
 
 #define LOAD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
+/* an argument is a 64-bit word in the task's byte order: its low half first on x86-64 and arm64 */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the argument loads below assume a little-endian system-call ABI"
+#endif
 #define LOAD_ARG_LO(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]))
 #define LOAD_ARG_HI(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]) + 4)
 #define RET(action) BPF_STMT(BPF_RET | BPF_K, (action))
@@ -46,17 +50,30 @@ void ts_confine_ptrace(void) {
     }
 }
 
+/* The system-call table of the architecture this is built for; the numbers below come from its headers. */
+#if defined(__x86_64__)
+#define TS_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TS_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "strict mode knows the system-call tables of x86-64 and aarch64 only"
+#endif
+
+/* Instruction numbers in the comments are those of the x86-64 program (aarch64 has no x32 check). */
 static const struct sock_filter code[] = {
-    /* 0: only the x86-64 system-call table. A 64-bit process can still enter the kernel through the
-     * 32-bit table (int 0x80: another number for connect, and socketcall); that whole table is refused.
+    /* 0: only this architecture's own system-call table. A 64-bit x86 process can still enter the kernel
+     * through the 32-bit table (int 0x80: another number for connect, and socketcall), an arm64 one in
+     * a compat (arm32) task after an exec of a 32-bit program: those tables are refused whole.
      */
     LOAD(arch),
-    IF_EQ(AUDIT_ARCH_X86_64, 1, 0),
+    IF_EQ(TS_AUDIT_ARCH, 1, 0),
     RET(SECCOMP_RET_ERRNO | ENOSYS),
     LOAD(nr),
+#if defined(__x86_64__)
     /* 4: x32 numbers (the same calls with bit 30 set) are refused too */
     BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT, 0, 1),
     RET(SECCOMP_RET_ERRNO | ENOSYS),
+#endif
     /* 6: the calls that carry a destination in memory go to the supervisor */
     IF_EQ(__NR_connect, 3, 0),
     IF_EQ(__NR_sendmsg, 2, 0),
@@ -86,7 +103,26 @@ static const struct sock_filter code[] = {
     BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 1),
     RET(SECCOMP_RET_ERRNO | EPERM),
     RET(SECCOMP_RET_ALLOW),
-    /* 28: packet sockets and raw IP sockets write their own headers (the destination is in the data),
+    /* 28: IP source routing sends a packet to the route's first hop instead of the judged peer
+     * (tcp_v4_connect and udp_sendmsg take the next hop from an LSRR/SSRR option; an IPv6 routing header,
+     * type 4 segment routing included, does the same). The options that set one go to the supervisor,
+     * which reads the value and refuses a route with an event: IP_OPTIONS, IPV6_RTHDR and
+     * IPV6_2292PKTOPTIONS (sticky options given as control messages, IPV6_2292RTHDR among them; as an
+     * option of its own IPV6_2292RTHDR only asks to receive routing headers). The level and name are
+     * registers; every other option runs as it is. */
+    IF_EQ(__NR_setsockopt, 0, 11),
+    LOAD_ARG_LO(1),
+    IF_EQ(IPPROTO_IP, 0, 3),
+    LOAD_ARG_LO(2),
+    IF_EQ(IP_OPTIONS, 5, 0),
+    RET(SECCOMP_RET_ALLOW),
+    IF_EQ(IPPROTO_IPV6, 0, 4),
+    LOAD_ARG_LO(2),
+    IF_EQ(IPV6_RTHDR, 1, 0),
+    IF_EQ(IPV6_2292PKTOPTIONS, 0, 1),
+    RET(SECCOMP_RET_USER_NOTIF),
+    RET(SECCOMP_RET_ALLOW),
+    /* 40: packet sockets and raw IP sockets write their own headers (the destination is in the data),
      * and SCTP connects through setsockopt (SCTP_SOCKOPT_CONNECTX, an address list in memory): refused
      * with EACCES (the first two need CAP_NET_RAW anyway). */
     IF_EQ(__NR_socket, 0, 11),

@@ -190,6 +190,12 @@ int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, so
     return !block;
 }
 
+int ts_refuse_unjudgeable(const struct ts_call *call, const char *what) {
+    int block = !ts_config.log_mode;
+    emit(call, block ? "block" : "would-block", what, NULL, NULL, -1, NULL, "raw-socket");
+    return !block;
+}
+
 /* The DNS questions reported lately: a resolver asks A and AAAA for one name and resends when no answer
  * comes; that is one attempt, reported once. */
 #define RECENT 32

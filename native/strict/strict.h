@@ -62,6 +62,9 @@ struct ts_call {
  * (EACCES). Addresses that are not IP (and too short ones, which the kernel refuses) pass. Emits the event.
  */
 int ts_judge_address(const struct ts_call *call, const struct sockaddr *addr, socklen_t len);
+/* A call that would send packets whose destination the policy cannot judge (IP source routing): the
+ * shim's event for it (reason raw-socket, protocol `what`). 1 to perform it (log mode), 0 to refuse it. */
+int ts_refuse_unjudgeable(const struct ts_call *call, const char *what);
 /* The IP address and port of an address as the kernel reads it: 0, or -1 when it is none. */
 int ts_ip_of(const struct sockaddr *addr, socklen_t len, struct td_ip *ip, int *port);
 /* Judges a DNS question by its name (normal form; "" when the message is no plain query with one readable

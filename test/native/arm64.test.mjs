@@ -6,7 +6,7 @@
 // them, except in CI, where it fails.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { aboveBaseline, dynamicNeeds } from '../../scripts/glibc-baseline.mjs';
@@ -118,6 +118,81 @@ describe('linux-arm64 prebuilds under qemu-user', { skip }, () => {
         assert.notEqual(r.status, 0);
         assert.doesNotMatch(r.stdout, /ran/);
         assert.match(r.stderr, /strict mode is unavailable here: this system refuses a seccomp filter/);
+    });
+
+    describe("tethered-strict's seccomp filter, built for arm64 (qemu-user has no seccomp: the program is run by a BPF interpreter, test/native/c/filtercheck.c)", () => {
+        // System-call numbers from the kernel's tables (asm-generic/unistd.h for arm64, syscall_64.tbl for
+        // x86-64), written here rather than taken from the build's headers: the check is that the filter
+        // compiled for each architecture uses that architecture's numbers.
+        const ARCH = { aarch64: 0xc00000b7, arm: 0x40000028, x86_64: 0xc000003e, i386: 0x40000003 };
+        const NR = {
+            aarch64: { socket: 198, connect: 203, sendto: 206, setsockopt: 208, sendmsg: 211, sendmmsg: 269, seccomp: 277, io_uring_setup: 425, getpid: 172, write: 64 },
+            x86_64: { socket: 41, connect: 42, sendto: 44, setsockopt: 54, sendmsg: 46, sendmmsg: 307, seccomp: 317, io_uring_setup: 425, getpid: 39, write: 1 },
+        };
+        const ENOSYS = 'errno 38';
+        const EACCES = 'errno 13';
+
+        /** [what, arch, nr, args, the kernel action] for a filter built for `own` (the other 64-bit table is `other`). */
+        function cases(own, other, compat, compatConnect) {
+            const nr = NR[own];
+            return [
+                ['connect', ARCH[own], nr.connect, [3, 0x1000, 16], 'notify'],
+                ['sendmsg', ARCH[own], nr.sendmsg, [3, 0x1000, 0], 'notify'],
+                ['sendmmsg', ARCH[own], nr.sendmmsg, [3, 0x1000, 2, 0], 'notify'],
+                ['sendto with an address', ARCH[own], nr.sendto, [3, 0x1000, 5, 0, 0x2000, 16], 'notify'],
+                ['sendto with an address above 4 GiB', ARCH[own], nr.sendto, [3, 0x1000, 5, 0, 0x100000000, 16], 'notify'],
+                ['sendto without an address (a connected socket)', ARCH[own], nr.sendto, [3, 0x1000, 5, 0, 0, 0], 'allow'],
+                ['setsockopt(IPPROTO_IP, IP_OPTIONS)', ARCH[own], nr.setsockopt, [3, 0, 4, 0x1000, 8], 'notify'],
+                ['setsockopt(IPPROTO_IPV6, IPV6_RTHDR)', ARCH[own], nr.setsockopt, [3, 41, 57, 0x1000, 24], 'notify'],
+                ['setsockopt(IPPROTO_IPV6, IPV6_2292PKTOPTIONS)', ARCH[own], nr.setsockopt, [3, 41, 6, 0x1000, 24], 'notify'],
+                ['setsockopt(IPPROTO_IP, IP_TOS)', ARCH[own], nr.setsockopt, [3, 0, 1, 0x1000, 4], 'allow'],
+                ['setsockopt(SOL_SOCKET, SO_REUSEADDR)', ARCH[own], nr.setsockopt, [3, 1, 2, 0x1000, 4], 'allow'],
+                ['socket(AF_PACKET)', ARCH[own], nr.socket, [17, 3, 0], EACCES],
+                ['socket(AF_INET, SOCK_RAW, IPPROTO_RAW)', ARCH[own], nr.socket, [2, 3, 255], EACCES],
+                ['socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)', ARCH[own], nr.socket, [2, 1, 132], EACCES],
+                ['socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)', ARCH[own], nr.socket, [2, 0x80001, 0], 'allow'],
+                ['io_uring_setup', ARCH[own], nr.io_uring_setup, [8, 0x1000], ENOSYS],
+                ['seccomp with a new listener', ARCH[own], nr.seccomp, [1, 8, 0x1000], 'errno 1'],
+                ['seccomp without one', ARCH[own], nr.seccomp, [1, 0, 0x1000], 'allow'],
+                ['getpid', ARCH[own], nr.getpid, [], 'allow'],
+                ['write', ARCH[own], nr.write, [1, 0x1000, 5], 'allow'],
+                [`a connect through the ${compat} (compat) table`, ARCH[compat], compatConnect, [3, 0x1000, 16], ENOSYS],
+                [`any call through the ${compat} (compat) table`, ARCH[compat], 20, [], ENOSYS],
+                [`a connect numbered for the ${other} table`, ARCH[other], NR[other].connect, [3, 0x1000, 16], ENOSYS],
+            ];
+        }
+
+        function check(program, run, own, other, compat, compatConnect) {
+            const table = cases(own, other, compat, compatConnect);
+            const input = table.map(([, arch, nr, args]) => [arch, nr, ...args].join(' ')).join('\n');
+            const r = run(program, input);
+            assert.equal(r.status, 0, r.stderr);
+            const [first, code, ...answers] = r.stdout.trimEnd().split('\n');
+            assert.equal(first, `arch 0x${ARCH[own].toString(16).padStart(8, '0')}`, 'the architecture the filter admits');
+            table.forEach(([what], i) => assert.equal(answers[i], table[i][4], `${own}: ${what}`));
+            return Buffer.from(code.replace(/^code /, ''), 'hex');
+        }
+
+        test('admits only AUDIT_ARCH_AARCH64 with the arm64 numbers: connect/sendmsg/sendmmsg/sendto-with-address and the source-routing setsockopts go to the supervisor, raw/packet/SCTP sockets EACCES, io_uring ENOSYS, arm32 compat tasks and x86-64 numbers ENOSYS', () => {
+            const program = crossBuild('filtercheck', [join(root, 'test/native/c/filtercheck.c')]);
+            assert.match(spawnSync('readelf', ['-h', program], { encoding: 'utf8' }).stdout, /Machine:\s+AArch64/);
+            const code = check(program, (p, input) => spawnSync(QEMU, ['-L', SYSROOT, p], { input, encoding: 'utf8' }), 'aarch64', 'x86_64', 'arm', 283);
+            // the program checked is the one the shipped supervisor carries, byte for byte
+            assert.ok(code.length >= 40 * 8, `${code.length} bytes`);
+            assert.ok(readFileSync(join(prebuilt(), 'tethered-strict')).includes(code), 'the arm64 tethered-strict does not carry this filter');
+        });
+
+        test('the same checker built for x86-64 gives the x86-64 answers, where the kernel tests run the real filter (the interpreter agrees with them); int 0x80 is ENOSYS, x32 numbers too', () => {
+            mkdirSync(outDir, { recursive: true });
+            const program = join(outDir, 'filtercheck-x64');
+            const b = spawnSync('gcc', ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', '-O1', `-I${join(root, 'native', 'shim')}`, '-o', program, join(root, 'test/native/c/filtercheck.c')], { encoding: 'utf8' });
+            assert.equal(b.status, 0, b.stderr);
+            const run = (p, input) => spawnSync(p, [], { input, encoding: 'utf8' });
+            const code = check(program, run, 'x86_64', 'aarch64', 'i386', 362);
+            assert.ok(readFileSync(join(root, 'build', 'Release', 'tethered-strict')).includes(code), 'the x64 tethered-strict does not carry this filter');
+            const x32 = run(program, `${ARCH.x86_64} ${0x40000000 + NR.x86_64.connect} 3 4096 16`);
+            assert.equal(x32.stdout.trimEnd().split('\n')[2], ENOSYS, 'an x32 connect');
+        });
     });
 
     describe('libtethered.so preloaded into an arm64 program', { skip: NEEDS_NETNS }, () => {

@@ -17,12 +17,23 @@
  *   unspec IP PORT MARKER     a UDP datagram to an AF_UNSPEC address (IPv4 sockets send to it), answer read
  *   peek PID HEXADDR          read a byte of another process's memory (process_vm_readv): "ok" or error
  *   sctp                      socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP): "ok" or error
+ *   srr-connect HOP IP PORT MARKER   TCP: setsockopt(IP_OPTIONS) with a loose source route through HOP
+ *                             ("error EACCES" if refused, else "set "), then connect to IP:PORT (1 s at
+ *                             most) and the round trip
+ *   srr-sendmsg HOP IP PORT MARKER   UDP: sendmsg to IP:PORT with an IP_RETOPTS control message holding
+ *                             the same route ("error EACCES" if refused, else "sent ", then the answer)
+ *   tos-sendmsg IP PORT MARKER       UDP: sendmsg with an IP_TOS control message, then the answer
+ *   ipopt-rr                  setsockopt(IP_OPTIONS) with a record-route option (no route), read back
+ *                             with getsockopt: "ok <length read back>" or error
+ *   rthdr6                    setsockopt(IPV6_RTHDR) with a one-segment routing header (type 4) on an
+ *                             IPv6 UDP socket: "ok" or error
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -435,6 +446,106 @@ static int sctp(void) {
     return 0;
 }
 
+/* ---- IP source routing: the first hop of the route is where the packet goes ---- */
+
+/* NOP, then LSRR through `hop` (pointer 4: the first address); the kernel adds the final destination */
+static void lsrr(const char *hop, unsigned char opt[8]) {
+    opt[0] = IPOPT_NOOP;
+    opt[1] = IPOPT_LSRR;
+    opt[2] = 7;
+    opt[3] = 4;
+    inet_pton(AF_INET, hop, opt + 4);
+}
+
+static int srr_connect(char **argv) {
+    unsigned char opt[8];
+    lsrr(argv[2], opt);
+    struct sockaddr_in in = addr_of(argv[3], argv[4]);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt, sizeof opt) != 0) {
+        printf("error %s\n", errname(errno));
+        return 0;
+    }
+    printf("set ");
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&in, sizeof in) != 0) {
+        printf("error %s\n", errname(errno));
+        return 0;
+    }
+    raw_round_trip(fd, argv[5]);
+    return 0;
+}
+
+/* A UDP datagram with one control message (level, type, data), sent to IP:PORT; then the answer. */
+static int send_with_control(const char *ip, const char *port, const char *marker, int level, int type,
+                             const void *data, size_t n, const char *sent) {
+    struct sockaddr_in in = addr_of(ip, port);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    union {
+        char buf[CMSG_SPACE(40)];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = {(void *)marker, strlen(marker)};
+    struct msghdr msg = {.msg_name = &in,
+                         .msg_namelen = sizeof in,
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = CMSG_SPACE(n)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(n);
+    memcpy(CMSG_DATA(c), data, n);
+    if (sendmsg(fd, &msg, 0) < 0) {
+        printf("error %s\n", errname(errno));
+        return 0;
+    }
+    printf("%s", sent);
+    raw_answer(fd);
+    return 0;
+}
+
+static int srr_sendmsg(char **argv) {
+    unsigned char opt[8];
+    lsrr(argv[2], opt);
+    return send_with_control(argv[3], argv[4], argv[5], IPPROTO_IP, IP_RETOPTS, opt, sizeof opt, "sent ");
+}
+
+static int tos_sendmsg(char **argv) {
+    int tos = IPTOS_LOWDELAY;
+    return send_with_control(argv[2], argv[3], argv[4], IPPROTO_IP, IP_TOS, &tos, sizeof tos, "");
+}
+
+static int ipopt_rr(void) {
+    unsigned char rr[8] = {IPOPT_NOOP, IPOPT_RR, 7, 4}, back[40];
+    socklen_t n = sizeof back;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (setsockopt(fd, IPPROTO_IP, IP_OPTIONS, rr, sizeof rr) != 0 ||
+        getsockopt(fd, IPPROTO_IP, IP_OPTIONS, back, &n) != 0)
+        printf("error %s\n", errname(errno));
+    else
+        printf("ok %u\n", (unsigned)n);
+    return 0;
+}
+
+static int rthdr6(void) {
+    /* a segment routing header (RFC 8754) with one segment, ::1 */
+    unsigned char srh[24] = {0, 2, 4, 0, 0, 0, 0, 0};
+    srh[23] = 1;
+    int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, srh, sizeof srh) != 0)
+        printf("error %s\n", errname(errno));
+    else
+        printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) return 2;
@@ -452,6 +563,11 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "unspec") && argc == 5) return unspec(argv);
     if (!strcmp(m, "peek") && argc == 4) return peek(argv[2], argv[3]);
     if (!strcmp(m, "sctp")) return sctp();
+    if (!strcmp(m, "srr-connect") && argc == 6) return srr_connect(argv);
+    if (!strcmp(m, "srr-sendmsg") && argc == 6) return srr_sendmsg(argv);
+    if (!strcmp(m, "tos-sendmsg") && argc == 5) return tos_sendmsg(argv);
+    if (!strcmp(m, "ipopt-rr")) return ipopt_rr();
+    if (!strcmp(m, "rthdr6")) return rthdr6();
     fprintf(stderr, "strictprobe: bad arguments\n");
     return 2;
 }
