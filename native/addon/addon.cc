@@ -383,7 +383,8 @@ bool StrictConfigure(Napi::Env env, const std::vector<std::string>& policy, cons
         if (error.empty()) {
             // Every child is under the process's filter now: the shim need not warn that it cannot follow a
             // static or setuid one (an older shim without the call keeps warning).
-            auto covered = reinterpret_cast<void (*)(void)>(dlsym(shim.handle, "tethered_strict_covers_children"));
+            auto covered =
+                reinterpret_cast<void (*)(void)>(dlsym(shim.handle, "tethered_strict_covers_children"));
             if (covered) covered();
             return true;
         }

@@ -11,9 +11,9 @@
  * no stdio, buffers on the stack. */
 #include <elf.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -13,12 +13,14 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -257,6 +259,50 @@ static int option_routes(int level, int name, const char *value, size_t len) {
     return 0;
 }
 
+/* A route already on the socket, set where no filter saw it: before activate({ strict: true }) loaded the
+ * filter, or in a process outside the tree that passed the socket in. Read back from the socket itself
+ * (getsockopt gives the option list as it was set) before every connect and send. */
+static int route_on_socket(const struct target *t) {
+    if (t->domain != AF_INET && t->domain != AF_INET6) return 0;
+    unsigned char o[40];
+    socklen_t n = sizeof o;
+    /* IP_OPTIONS applies to an IPv6 socket's IPv4-mapped traffic too */
+    if (getsockopt(t->sock, IPPROTO_IP, IP_OPTIONS, o, &n) == 0 && n > 0 && source_route(o, n)) return 1;
+    if (t->domain != AF_INET6) return 0;
+    unsigned char h[8];
+    socklen_t m = sizeof h;
+    return getsockopt(t->sock, IPPROTO_IPV6, IPV6_RTHDR, h, &m) == 0 && m > 0;
+}
+
+/* Sockets given a route here in log mode (set and reported at the setsockopt): their connects and sends
+ * are not reported again. Known by the socket's inode; a few are enough (a lost one is reported twice). */
+#define ROUTED_NOTED 64
+static pthread_mutex_t routed_lock = PTHREAD_MUTEX_INITIALIZER;
+static ino_t routed_noted[ROUTED_NOTED];
+static unsigned routed_next;
+
+static ino_t socket_inode(int fd) {
+    struct stat st;
+    return fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+static void note_routed(int fd) {
+    ino_t ino = socket_inode(fd);
+    if (!ino) return;
+    pthread_mutex_lock(&routed_lock);
+    routed_noted[routed_next++ % ROUTED_NOTED] = ino;
+    pthread_mutex_unlock(&routed_lock);
+}
+
+static int routed_here(int fd) {
+    ino_t ino = socket_inode(fd);
+    int seen = 0;
+    pthread_mutex_lock(&routed_lock);
+    for (unsigned i = 0; ino && i < ROUTED_NOTED && !seen; i++) seen = routed_noted[i] == ino;
+    pthread_mutex_unlock(&routed_lock);
+    return seen;
+}
+
 /* setsockopt of an option that can set a route: the value is copied once and read; a route is refused
  * (EACCES and the raw-socket event, as the libc layer does; log mode reports it and sets it), anything
  * else is set on the socket with the same copy. */
@@ -273,10 +319,12 @@ static ssize_t do_setsockopt(struct target *t, const struct seccomp_notif *req) 
         r = -errno;
     else if (!still_pending(t))
         r = -ENOENT;
-    else if (option_routes(level, name, copy, (size_t)len) && !ts_refuse_unjudgeable(&call, "raw"))
-        r = -EACCES;
-    else
+    else if (!option_routes(level, name, copy, (size_t)len))
         r = answer(setsockopt(t->sock, level, name, value ? copy : NULL, (socklen_t)len));
+    else if (!ts_refuse_unjudgeable(&call, "raw"))
+        r = -EACCES;
+    else if ((r = answer(setsockopt(t->sock, level, name, value ? copy : NULL, (socklen_t)len))) == 0)
+        note_routed(t->sock); /* log mode: set, and reported once */
     free(copy);
     return r;
 }
@@ -443,7 +491,15 @@ void ts_handle(int listener, const struct seccomp_notif *req, struct seccomp_not
         if (getsockopt(t.sock, SOL_SOCKET, SO_TYPE, &t.type, &sl) != 0) t.type = -1;
         sl = sizeof t.protocol;
         if (getsockopt(t.sock, SOL_SOCKET, SO_PROTOCOL, &t.protocol, &sl) != 0) t.protocol = -1;
-        switch (req->data.nr) {
+        int nr = (int)req->data.nr;
+        struct ts_call routed = {nr == __NR_connect ? "connect" : "send", t.tid, t.type == SOCK_DGRAM};
+        if (nr != __NR_setsockopt && route_on_socket(&t) && !(ts_config.log_mode && routed_here(t.sock)) &&
+            !ts_refuse_unjudgeable(&routed, "raw"))
+            nr = -1;
+        switch (nr) {
+            case -1:
+                r = -EACCES;
+                break;
             case __NR_connect:
                 r = do_connect(&t, req);
                 break;

@@ -51,6 +51,6 @@ export function runStrict(cmd, args, env = {}, options = {}) {
 }
 
 /** The same program without tethered: the positive control. */
-export function runPlain(cmd, args) {
-    return runUnderShim(cmd, args, {}, { preload: false });
+export function runPlain(cmd, args, env = {}) {
+    return runUnderShim(cmd, args, env, { preload: false });
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { serve, tcpServer, udpServer } from '../helpers/shim.mjs';
-import { runPlain, runStrict, strictProbe } from './programs.mjs';
+import { runPlain, runStrict, strictBinary, strictProbe } from './programs.mjs';
 
 const NO_LOCALHOST = { TETHERED_ALLOW_LOCALHOST: '0' };
 const HOP = '127.0.0.3'; // the route's first hop: a peer the policy does not allow
@@ -111,5 +111,34 @@ describe('strict mode: IP source routing', { skip: NEEDS_NETNS }, () => {
         assert.equal(r.stdout, 'error EACCES', r.stderr);
         assert.equal(r.events.length, 1, JSON.stringify(r.events));
         assert.deepEqual(rawSocketEvent(r.events[0]), refused('setsockopt'));
+    });
+
+    describe('a socket whose route was set where no filter saw it (inherited from outside the tree, or set before activate({ strict: true }))', () => {
+        const args = (hop, m) => ['srr-exec', hop, strictBinary, '--', strictProbe(), 'connect-fd3', '127.0.0.2', String(s.peer.port), m];
+        const viaStrict = (hop, m, env) => runPlain(strictProbe(), args(hop, m), env);
+
+        test('without strict mode the inherited route is used: the SYN never reaches the peer (control)', async () => {
+            const before = s.peer.connections;
+            const r = await runPlain(strictProbe(), ['srr-exec', HOP, strictProbe(), 'connect-fd3', '127.0.0.2', String(s.peer.port), marker('inherited-control')]);
+            assert.match(r.stdout, /^error /, r.stderr);
+            assert.equal(s.peer.connections, before);
+        });
+
+        test('under strict mode the connect on it is refused with EACCES and one raw-socket event; log-only reports it once', async () => {
+            const before = [s.peer.connections, s.hop.connections];
+            const r = await viaStrict(HOP, marker('inherited'), allowPeer());
+            assert.equal(r.stdout, 'error EACCES', r.stderr);
+            assert.deepEqual(r.events.map(rawSocketEvent), [refused('connect')]);
+            assert.deepEqual([s.peer.connections, s.hop.connections], before);
+            const logged = await viaStrict(HOP, marker('inherited-log'), { ...allowPeer(), TETHERED_MODE: 'log' });
+            assert.deepEqual(logged.events.map((e) => [e.decision, e.reason]), [['would-block', 'raw-socket']]);
+        });
+
+        test('the same inherited socket without a route connects to the allowed peer and data round-trips', async () => {
+            const m = marker('inherited-allowed');
+            const r = await viaStrict('none', m, allowPeer());
+            assert.equal(r.stdout, `ok pong:${m}`, r.stderr);
+            assert.deepEqual(r.events, []);
+        });
     });
 });

@@ -27,6 +27,9 @@
  *                             with getsockopt: "ok <length read back>" or error
  *   rthdr6                    setsockopt(IPV6_RTHDR) with a one-segment routing header (type 4) on an
  *                             IPv6 UDP socket: "ok" or error
+ *   srr-exec HOP|none PROG ARG…  a TCP socket as descriptor 3, with a loose source route through HOP set
+ *                             (none: without), then exec PROG (a socket the strict filter never saw set)
+ *   connect-fd3 IP PORT MARKER connect descriptor 3 to IP:PORT (1 s at most) and the round trip
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -478,6 +481,35 @@ static int srr_connect(char **argv) {
     return 0;
 }
 
+static int srr_exec(char **argv) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (strcmp(argv[2], "none") != 0) {
+        unsigned char opt[8];
+        lsrr(argv[2], opt);
+        if (setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt, sizeof opt) != 0) {
+            printf("error %s\n", errname(errno));
+            return 0;
+        }
+    }
+    if (fd != 3 && (dup2(fd, 3) != 3 || close(fd) != 0)) return 2;
+    execv(argv[3], argv + 3);
+    printf("error exec %s\n", errname(errno));
+    return 0;
+}
+
+static int connect_fd3(char **argv) {
+    struct sockaddr_in in = addr_of(argv[2], argv[3]);
+    struct timeval tv = {1, 0};
+    setsockopt(3, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(3, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(3, (struct sockaddr *)&in, sizeof in) != 0) {
+        printf("error %s\n", errname(errno));
+        return 0;
+    }
+    raw_round_trip(3, argv[4]);
+    return 0;
+}
+
 /* A UDP datagram with one control message (level, type, data), sent to IP:PORT; then the answer. */
 static int send_with_control(const char *ip, const char *port, const char *marker, int level, int type,
                              const void *data, size_t n, const char *sent) {
@@ -568,6 +600,8 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "tos-sendmsg") && argc == 5) return tos_sendmsg(argv);
     if (!strcmp(m, "ipopt-rr")) return ipopt_rr();
     if (!strcmp(m, "rthdr6")) return rthdr6();
+    if (!strcmp(m, "srr-exec") && argc >= 4) return srr_exec(argv);
+    if (!strcmp(m, "connect-fd3") && argc == 5) return connect_fd3(argv);
     fprintf(stderr, "strictprobe: bad arguments\n");
     return 2;
 }
