@@ -91,6 +91,34 @@ describe('IP source routing in preload mode', { skip: NEEDS_NETNS }, () => {
     });
 });
 
+describe('IP source routing: the option is read once', { skip: NEEDS_NETNS }, () => {
+    // A thread flips a record-route option (harmless) to a loose source route and back while the main thread
+    // hands it to the kernel for a second; the kernel must get exactly what was judged.
+    const race = (how, env, shim = true) => runUnderShim(program(), [how, '127.0.0.2', '1000', 'race', `${HOP}:1`], env, { preload: shim });
+
+    test('setsockopt(IP_OPTIONS) with a flipping option: without tethered the route is set again and again (control); under tethered it never is, and flips to the route are refused', async () => {
+        const plain = await race('race-ipopt', {}, false);
+        const p = /routed=(\d+) set=(\d+)/.exec(plain.stdout);
+        assert.ok(p && Number(p[1]) > 0, plain.stdout + plain.stderr);
+        const r = await race('race-ipopt', POLICY);
+        const m = /routed=(\d+) set=(\d+) refused=(\d+)/.exec(r.stdout);
+        assert.ok(m, r.stdout + r.stderr);
+        assert.equal(Number(m[1]), 0, r.stdout);
+        assert.ok(Number(m[2]) > 0 && Number(m[3]) > 0, r.stdout);
+    });
+
+    test('sendmsg with a flipping IP_RETOPTS control message: without tethered some datagrams go to the hop and never arrive (control); under tethered every datagram sent arrives, and flips to the route are refused', async () => {
+        const plain = await race('race-cmsg', {}, false);
+        const p = /lost=(\d+) sent=(\d+)/.exec(plain.stdout);
+        assert.ok(p && Number(p[1]) > 0, plain.stdout + plain.stderr);
+        const r = await race('race-cmsg', POLICY);
+        const m = /lost=(\d+) sent=(\d+) refused=(\d+)/.exec(r.stdout);
+        assert.ok(m, r.stdout + r.stderr);
+        assert.equal(Number(m[1]), 0, r.stdout);
+        assert.ok(Number(m[2]) > 0 && Number(m[3]) > 0, r.stdout);
+    });
+});
+
 /** Runs every technique in one fresh node, with activate() or without (the control). */
 async function inProcess(prefix, { activate = true, logOnly = false } = {}) {
     const hows = [...ALL.map(([how]) => how), 'tos-sendmsg'];

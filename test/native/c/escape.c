@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -222,6 +223,99 @@ static const char *bad_pointers(void) {
     return line;
 }
 
+/* A thread turns a record-route option (harmless) into a loose source route and back while the main
+ * thread hands it to the kernel, so that a check of one read and a kernel that reads again see different
+ * options, for MS milliseconds (the PORT argument); HOP is the second address.
+ *   race-ipopt  setsockopt(IP_OPTIONS) again and again; after each success getsockopt reads back what the
+ *               socket holds: "ok routed=<LSRR set> set=<successes> refused=<EACCES>"
+ *   race-cmsg   sendmsg with the option in an IP_RETOPTS control message, again and again, to a UDP socket
+ *               of the probe's own on IP: "ok lost=<sent but never arrived: routed> sent=… refused=…" */
+static atomic_int option_flipping;
+static unsigned char *_Atomic option_type;
+
+static void *option_flipper(void *arg) {
+    (void)arg;
+    unsigned char *at = atomic_load(&option_type);
+    while (atomic_load_explicit(&option_flipping, memory_order_relaxed)) {
+        __atomic_store_n(at, IPOPT_LSRR, __ATOMIC_RELAXED);
+        __atomic_store_n(at, IPOPT_RR, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static const char *option_race(const char *how, const char *ip, const char *hop, int attempts) {
+    union {
+        unsigned char buf[CMSG_SPACE(8)];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    unsigned char opt[8];
+    lsrr_option(hop, opt); /* the hop's address in the slot either way */
+    opt[1] = IPOPT_RR;
+    int cmsg = strcmp(how, "race-cmsg") == 0;
+    unsigned char *flipped = opt + 1;
+    if (cmsg) {
+        put_control(control.buf, IPPROTO_IP, IP_RETOPTS, opt, sizeof opt);
+        flipped = control.buf + CMSG_LEN(0) + 1;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), sink = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to = v4(ip, 0);
+    socklen_t tolen = sizeof to;
+    if (bind(sink, (struct sockaddr *)&to, sizeof to) != 0 ||
+        getsockname(sink, (struct sockaddr *)&to, &tolen) != 0)
+        return result_errno(errno);
+    atomic_store(&option_type, flipped);
+    atomic_store(&option_flipping, 1);
+    pthread_t t;
+    pthread_create(&t, NULL, option_flipper, NULL);
+    int routed = 0, done = 0, refused = 0;
+    /* for MS milliseconds: the threads share two busy cores, so the flips interleave with the calls only
+     * now and then */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (long ms = 0; ms < attempts;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        int rc;
+        if (cmsg) {
+            struct iovec iov = {"r", 1};
+            struct msghdr m = {.msg_name = &to,
+                               .msg_namelen = sizeof to,
+                               .msg_iov = &iov,
+                               .msg_iovlen = 1,
+                               .msg_control = control.buf,
+                               .msg_controllen = sizeof control.buf};
+            rc = sendmsg(fd, &m, 0) < 0 ? -1 : 0;
+        } else {
+            rc = setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt, sizeof opt);
+        }
+        if (rc != 0) {
+            refused += errno == EACCES;
+            continue;
+        }
+        done++;
+        if (cmsg) {
+            /* loopback delivers during the send; a routed datagram went to the hop and is dropped there */
+            struct pollfd p = {sink, POLLIN, 0};
+            char c;
+            if (poll(&p, 1, 20) == 1 && recv(sink, &c, 1, 0) == 1) continue;
+            routed++;
+        } else {
+            unsigned char back[40];
+            socklen_t n = sizeof back;
+            if (getsockopt(fd, IPPROTO_IP, IP_OPTIONS, back, &n) == 0 && memchr(back, IPOPT_LSRR, n))
+                routed++;
+        }
+    }
+    atomic_store(&option_flipping, 0);
+    pthread_join(t, NULL);
+    close(fd);
+    close(sink);
+    snprintf(line, sizeof line, cmsg ? "ok lost=%d sent=%d refused=%d" : "ok routed=%d set=%d refused=%d",
+             routed, done, refused);
+    return line;
+}
+
 /* IP source routing (socket.c, send.c): a UDP datagram to IP:PORT (an allowed peer) whose route goes
  * through HOP first. On loopback the kernel sends it to HOP, which drops it on arrival (the source-routed
  * packet is not for it), so without tethered the probe ends "sent no-reply" and the peer sees nothing;
@@ -350,6 +444,7 @@ const char *escape(const char *how, const char *ip, int port, const char *marker
     }
     if (strcmp(how, "race") == 0) return race(ip, port, ip2, port2, 2000);
     if (strcmp(how, "bad-pointers") == 0) return bad_pointers();
+    if (strncmp(how, "race-", 5) == 0 && strcmp(how, "race") != 0) return option_race(how, ip, ip2, port);
     if (strncmp(how, "srr-", 4) == 0 || strncmp(how, "rthdr6-", 7) == 0 || strcmp(how, "tos-sendmsg") == 0)
         return source_route(how, ip, port, marker, ip2);
     if (strncmp(how, "child-", 6) == 0) return child(how + 6, ip, port_text, marker);
