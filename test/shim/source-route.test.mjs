@@ -91,6 +91,19 @@ describe('IP source routing in preload mode', { skip: NEEDS_NETNS }, () => {
     });
 });
 
+describe('IP_HDRINCL set with a one-byte value', { skip: NEEDS_NETNS }, () => {
+    // the kernel reads a 1-3 byte IPv4 option value as one byte: a raw UDP socket then writes its own IP
+    // header, whose destination no hook sees
+    test('without tethered the kernel turns IP_HDRINCL on from one byte (control); under tethered it is refused with EACCES and one raw-socket event', async () => {
+        const plain = await runUnderShim(program(), ['hdrincl-byte', '127.0.0.2', '1'], {}, { preload: false });
+        assert.equal(plain.stdout, 'ok on=1', plain.stderr);
+        const r = await runUnderShim(program(), ['hdrincl-byte', '127.0.0.2', '1'], POLICY);
+        assert.equal(r.stdout, 'error EACCES', r.stderr);
+        assert.equal(r.events.length, 1, JSON.stringify(r.events));
+        assert.deepEqual(rawSocket(r.events[0]), { decision: 'block', op: 'setsockopt', protocol: 'raw', reason: 'raw-socket' });
+    });
+});
+
 describe('IP source routing: the option is read once', { skip: NEEDS_NETNS }, () => {
     // A thread flips a record-route option (harmless) to a loose source route and back while the main thread
     // hands it to the kernel for a second; the kernel must get exactly what was judged.

@@ -316,6 +316,20 @@ static const char *option_race(const char *how, const char *ip, const char *hop,
     return line;
 }
 
+/* setsockopt(IP_HDRINCL) with a one-byte value, which the kernel reads as the option (so does the shim):
+ * on a raw UDP socket (judged by its sendto() address unless it writes its own IP header). "ok on=<read
+ * back>" or "error <ERRNO>". */
+static const char *hdrincl_byte(void) {
+    unsigned char on = 1;
+    int fd = socket(AF_INET, SOCK_RAW, IPPROTO_UDP), back = 0;
+    socklen_t n = sizeof back;
+    if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &on, 1) != 0) return result_errno(errno);
+    getsockopt(fd, IPPROTO_IP, IP_HDRINCL, &back, &n);
+    close(fd);
+    snprintf(line, sizeof line, "ok on=%d", back);
+    return line;
+}
+
 /* IP source routing (socket.c, send.c): a UDP datagram to IP:PORT (an allowed peer) whose route goes
  * through HOP first. On loopback the kernel sends it to HOP, which drops it on arrival (the source-routed
  * packet is not for it), so without tethered the probe ends "sent no-reply" and the peer sees nothing;
@@ -445,6 +459,7 @@ const char *escape(const char *how, const char *ip, int port, const char *marker
     if (strcmp(how, "race") == 0) return race(ip, port, ip2, port2, 2000);
     if (strcmp(how, "bad-pointers") == 0) return bad_pointers();
     if (strncmp(how, "race-", 5) == 0 && strcmp(how, "race") != 0) return option_race(how, ip, ip2, port);
+    if (strcmp(how, "hdrincl-byte") == 0) return hdrincl_byte();
     if (strncmp(how, "srr-", 4) == 0 || strncmp(how, "rthdr6-", 7) == 0 || strcmp(how, "tos-sendmsg") == 0)
         return source_route(how, ip, port, marker, ip2);
     if (strncmp(how, "child-", 6) == 0) return child(how + 6, ip, port_text, marker);
