@@ -304,9 +304,8 @@ int td_dns_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const
     if (vlen > 1024) vlen = 1024; /* UIO_MAXIOV: what the kernel would take */
     unsigned i = 0;
     for (; vec && i < vlen; i++) {
-        const struct msghdr *m = &vec[i].msg_hdr;
-        ssize_t sent = td_dns_send(fd, m->msg_iov, m->msg_iovlen, flags & ~MSG_WAITFORONE, m->msg_name,
-                                   m->msg_namelen, m, op);
+        /* one at a time through sendmsg's body: private copies of the address and the control data */
+        ssize_t sent = td_sendmsg(fd, &vec[i].msg_hdr, flags & ~MSG_WAITFORONE, op);
         if (sent < 0) return i ? (int)i : -1;
         vec[i].msg_len = (unsigned)sent;
     }

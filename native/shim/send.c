@@ -1,9 +1,12 @@
 /* sendto(), sendmsg(), sendmmsg(): datagrams to an address, and TCP Fast Open, which connects without
  * connect() when MSG_FASTOPEN is set. The address (and the msghdr that points at it) is read once into a
- * private copy; the copy is judged and is what the kernel gets. Whatever goes to port 53 is also judged as
- * the DNS query it must be (dnswire.c). */
+ * private copy; the copy is judged and is what the kernel gets. So is the control data: a control message
+ * can carry an IP source route (IP_RETOPTS with LSRR/SSRR, an IPv6 routing header) that sends the packet
+ * to another first hop than the judged address, refused like the setsockopt() that sets one (socket.c).
+ * Whatever goes to port 53 is also judged as the DNS query it must be (dnswire.c). */
 #include <errno.h>
 #include <limits.h>
+#include <sys/mman.h>
 
 #include "shim.h"
 
@@ -46,16 +49,75 @@ static int copy_message(const struct msghdr *msg, struct msghdr *m, struct socka
     return 0;
 }
 
+/* The kernel copies at most optmem_max bytes of control data (128 KiB by default since Linux 6.9; less
+ * before) and refuses more with ENOBUFS. */
+#define CONTROL_MAX (128 * 1024)
+
+/* A private copy of a message's control data: on the stack when small (IP_TOS, IP_PKTINFO, UDP_SEGMENT, a
+ * few descriptors), else mapped (not malloc: a send may come from a signal handler). */
+struct control {
+    union {
+        unsigned char small[128];
+        struct cmsghdr align;
+    } u;
+    unsigned char *big;
+    size_t size;
+};
+
+static void release_control(struct control *c) {
+    if (!c->big) return;
+    int e = errno;
+    munmap(c->big, c->size);
+    errno = e;
+    c->big = NULL;
+}
+
+/* Points m's control data at a private copy in c, read once, and refuses it when it carries a source
+ * route. Returns 0, or -1 with errno (EACCES, EFAULT, ENOBUFS); c is released on failure. */
+static int copy_control(struct msghdr *m, struct control *c, const char *op) {
+    c->big = NULL;
+    if (m->msg_controllen == 0) return 0; /* the kernel reads none */
+    if (m->msg_controllen > CONTROL_MAX) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    size_t n = m->msg_controllen;
+    unsigned char *buf = c->u.small;
+    if (n > sizeof c->u.small) {
+        void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            errno = ENOBUFS;
+            return -1;
+        }
+        buf = c->big = p;
+        c->size = n;
+    }
+    if (td_copy_in(buf, m->msg_control, n) != 0 ||
+        (td_control_routes(buf, n) && td_refuse_unjudgeable(op, "raw") != 0)) {
+        release_control(c);
+        return -1;
+    }
+    m->msg_control = buf;
+    return 0;
+}
+
+static ssize_t send_message(int fd, struct msghdr *m, int flags, const char *op) {
+    if (td_dns_wanted(fd, m->msg_name, m->msg_namelen))
+        return td_dns_send(fd, m->msg_iov, m->msg_iovlen, flags, m->msg_name, m->msg_namelen, m, op);
+    if (check_destination(fd, m->msg_name, m->msg_namelen, flags, op) != 0) return -1;
+    return td_real.sendmsg(fd, m, flags);
+}
+
 ssize_t td_sendmsg(int fd, const struct msghdr *msg, int flags, const char *op) {
     if (!td_real.sendmsg) td_resolve_real();
     if (!msg) return td_real.sendmsg(fd, msg, flags); /* the kernel's EFAULT */
     struct msghdr m;
     struct sockaddr_storage name;
-    if (copy_message(msg, &m, &name) != 0) return -1;
-    if (td_dns_wanted(fd, m.msg_name, m.msg_namelen))
-        return td_dns_send(fd, m.msg_iov, m.msg_iovlen, flags, m.msg_name, m.msg_namelen, &m, op);
-    if (check_destination(fd, m.msg_name, m.msg_namelen, flags, op) != 0) return -1;
-    return td_real.sendmsg(fd, &m, flags);
+    struct control control;
+    if (copy_message(msg, &m, &name) != 0 || copy_control(&m, &control, op) != 0) return -1;
+    ssize_t rc = send_message(fd, &m, flags, op);
+    release_control(&control);
+    return rc;
 }
 
 /* In batches of private copies, judged in order. Messages before the first blocked one are sent; the call
@@ -77,12 +139,18 @@ int td_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const cha
     while (sent < vlen) {
         struct mmsghdr part[BATCH];
         struct sockaddr_storage names[BATCH];
+        struct control controls[BATCH];
         unsigned k = vlen - sent < BATCH ? vlen - sent : BATCH, ok = 0;
         int failed = 0;
         for (; ok < k; ok++) {
             if (copy_message(&vec[sent + ok].msg_hdr, &part[ok].msg_hdr, &names[ok]) != 0 ||
-                td_check_send(fd, part[ok].msg_hdr.msg_name, part[ok].msg_hdr.msg_namelen,
+                copy_control(&part[ok].msg_hdr, &controls[ok], op) != 0) {
+                failed = 1;
+                break;
+            }
+            if (td_check_send(fd, part[ok].msg_hdr.msg_name, part[ok].msg_hdr.msg_namelen,
                               part[ok].msg_hdr.msg_iov, part[ok].msg_hdr.msg_iovlen, flags, op) != 0) {
+                release_control(&controls[ok]);
                 failed = 1;
                 break;
             }
@@ -91,6 +159,7 @@ int td_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const cha
         if (ok == 0) return sent ? (int)sent : -1; /* errno: EACCES, or EFAULT */
         int saved = errno;
         int r = td_real.sendmmsg(fd, part, ok, flags);
+        for (unsigned i = 0; i < ok; i++) release_control(&controls[i]);
         if (r < 0) return sent ? (int)sent : r;
         for (int i = 0; i < r; i++) vec[sent + (unsigned)i].msg_len = part[i].msg_len;
         sent += (unsigned)r;

@@ -158,7 +158,11 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
 
 /* Sockets and options whose destinations no hook can judge (socket.c): 0, or -1 with errno EACCES. */
 int td_check_socket(int domain, int type, int protocol, const char *op);
-int td_check_setsockopt(int level, int name, const void *value, socklen_t len, const char *op);
+/* setsockopt() judged on a private copy of the value, which is what the kernel gets. */
+int td_setsockopt(int fd, int level, int name, const void *value, socklen_t len, const char *op);
+/* Does this control data (a private copy, walked as the kernel walks it) carry an IP source route: an
+ * IP_RETOPTS/IP_OPTIONS message with LSRR or SSRR, or an IPv6 routing header? 1 or 0. */
+int td_control_routes(const unsigned char *control, size_t len);
 /* Refuses such a socket under the policy in force (decide.c): an event with reason raw-socket. */
 int td_refuse_unjudgeable(const char *op, const char *what);
 

@@ -27,10 +27,8 @@ TETHERED_EXPORT long syscall(long number, ...) {
             if (td_check_socket((int)a[0], (int)a[1], (int)a[2], "syscall(socket)") != 0) return -1;
             break;
         case SYS_setsockopt:
-            if (td_check_setsockopt((int)a[1], (int)a[2], (const void *)a[3], (socklen_t)a[4],
-                                    "syscall(setsockopt)") != 0)
-                return -1;
-            break;
+            return td_setsockopt((int)a[0], (int)a[1], (int)a[2], (const void *)a[3], (socklen_t)a[4],
+                                 "syscall(setsockopt)");
         case SYS_sendto:
             return td_sendto((int)a[0], (const void *)a[1], (size_t)a[2], (int)a[3],
                              (const struct sockaddr *)a[4], (socklen_t)a[5], "syscall(sendto)");

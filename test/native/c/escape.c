@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,13 +35,13 @@ typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
 /* a function pointer in data: an R_X86_64_64 relocation against connect, resolved at load time */
 static connect_fn data_connect = connect;
 
-
 static const char *with(connect_fn fn, const char *ip, int port, const char *marker) {
     if (!fn) return "error no-function";
     struct sockaddr_in in = v4(ip, port);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     timeouts(fd);
-    const char *r = fn(fd, (struct sockaddr *)&in, sizeof in) == 0 ? round_trip(fd, marker) : result_errno(errno);
+    const char *r =
+        fn(fd, (struct sockaddr *)&in, sizeof in) == 0 ? round_trip(fd, marker) : result_errno(errno);
     close(fd);
     return r;
 }
@@ -90,7 +91,8 @@ static atomic_int flipping;
 static void *flipper(void *arg) {
     struct sockaddr_in *pair = arg;
     for (unsigned i = 0; atomic_load_explicit(&flipping, memory_order_relaxed); i++) {
-        /* the whole address at once (8 bytes: family, port, IPv4 address), then a short while in each state */
+        /* the whole address at once (8 bytes: family, port, IPv4 address), then a short while in each state
+         */
         uint64_t word;
         memcpy(&word, &pair[i & 1], 8);
         __atomic_store_n((uint64_t *)&shared_address, word, __ATOMIC_RELAXED);
@@ -128,7 +130,8 @@ static const char *race(const char *ip, int port, const char *ip2, int port2, in
     }
     atomic_store(&flipping, 0);
     pthread_join(t, NULL);
-    snprintf(line, sizeof line, "ok blocked-peer=%d allowed-peer=%d refused=%d", blocked_peer, allowed_peer, refused);
+    snprintf(line, sizeof line, "ok blocked-peer=%d allowed-peer=%d refused=%d", blocked_peer, allowed_peer,
+             refused);
     return line;
 }
 
@@ -205,20 +208,195 @@ static const char *bad_pointers(void) {
     /* a batch longer than the kernel takes, whose third message lies in memory that is not there: the
      * kernel sends the first two and reports 2 */
     long page = sysconf(_SC_PAGESIZE);
-    unsigned char *two = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *two =
+        mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     munmap(two + page, (size_t)page);
     struct mmsghdr *vec = (struct mmsghdr *)(two + page) - 2;
     struct sockaddr_in self = v4("127.0.0.1", 9);
     struct iovec iov = {"x", 1};
     for (int i = 0; i < 2; i++)
-        vec[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &self, .msg_namelen = sizeof self, .msg_iov = &iov, .msg_iovlen = 1}};
+        vec[i] = (struct mmsghdr){
+            .msg_hdr = {.msg_name = &self, .msg_namelen = sizeof self, .msg_iov = &iov, .msg_iovlen = 1}};
     int sent = sendmmsg(fd, vec, 1u << 20, 0);
     close(fd);
     snprintf(line, sizeof line, "ok efault=%d/%d sendmmsg=%d", efault, total, sent);
     return line;
 }
 
-const char *escape(const char *how, const char *ip, int port, const char *marker, const char *ip2, int port2) {
+/* A thread turns a record-route option (harmless) into a loose source route and back while the main
+ * thread hands it to the kernel, so that a check of one read and a kernel that reads again see different
+ * options, for MS milliseconds (the PORT argument); HOP is the second address.
+ *   race-ipopt  setsockopt(IP_OPTIONS) again and again; after each success getsockopt reads back what the
+ *               socket holds: "ok routed=<LSRR set> set=<successes> refused=<EACCES>"
+ *   race-cmsg   sendmsg with the option in an IP_RETOPTS control message, again and again, to a UDP socket
+ *               of the probe's own on IP: "ok lost=<sent but never arrived: routed> sent=… refused=…" */
+static atomic_int option_flipping;
+static unsigned char *_Atomic option_type;
+
+static void *option_flipper(void *arg) {
+    (void)arg;
+    unsigned char *at = atomic_load(&option_type);
+    while (atomic_load_explicit(&option_flipping, memory_order_relaxed)) {
+        __atomic_store_n(at, IPOPT_LSRR, __ATOMIC_RELAXED);
+        __atomic_store_n(at, IPOPT_RR, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static const char *option_race(const char *how, const char *ip, const char *hop, int attempts) {
+    union {
+        unsigned char buf[CMSG_SPACE(8)];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    unsigned char opt[8];
+    lsrr_option(hop, opt); /* the hop's address in the slot either way */
+    opt[1] = IPOPT_RR;
+    int cmsg = strcmp(how, "race-cmsg") == 0;
+    unsigned char *flipped = opt + 1;
+    if (cmsg) {
+        put_control(control.buf, IPPROTO_IP, IP_RETOPTS, opt, sizeof opt);
+        flipped = control.buf + CMSG_LEN(0) + 1;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), sink = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to = v4(ip, 0);
+    socklen_t tolen = sizeof to;
+    if (bind(sink, (struct sockaddr *)&to, sizeof to) != 0 ||
+        getsockname(sink, (struct sockaddr *)&to, &tolen) != 0)
+        return result_errno(errno);
+    atomic_store(&option_type, flipped);
+    atomic_store(&option_flipping, 1);
+    pthread_t t;
+    pthread_create(&t, NULL, option_flipper, NULL);
+    int routed = 0, done = 0, refused = 0;
+    /* for MS milliseconds: the threads share two busy cores, so the flips interleave with the calls only
+     * now and then */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (long ms = 0; ms < attempts;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        int rc;
+        if (cmsg) {
+            struct iovec iov = {"r", 1};
+            struct msghdr m = {.msg_name = &to,
+                               .msg_namelen = sizeof to,
+                               .msg_iov = &iov,
+                               .msg_iovlen = 1,
+                               .msg_control = control.buf,
+                               .msg_controllen = sizeof control.buf};
+            rc = sendmsg(fd, &m, 0) < 0 ? -1 : 0;
+        } else {
+            rc = setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt, sizeof opt);
+        }
+        if (rc != 0) {
+            refused += errno == EACCES;
+            continue;
+        }
+        done++;
+        if (cmsg) {
+            /* loopback delivers during the send; a routed datagram went to the hop and is dropped there */
+            struct pollfd p = {sink, POLLIN, 0};
+            char c;
+            if (poll(&p, 1, 20) == 1 && recv(sink, &c, 1, 0) == 1) continue;
+            routed++;
+        } else {
+            unsigned char back[40];
+            socklen_t n = sizeof back;
+            if (getsockopt(fd, IPPROTO_IP, IP_OPTIONS, back, &n) == 0 && memchr(back, IPOPT_LSRR, n))
+                routed++;
+        }
+    }
+    atomic_store(&option_flipping, 0);
+    pthread_join(t, NULL);
+    close(fd);
+    close(sink);
+    snprintf(line, sizeof line, cmsg ? "ok lost=%d sent=%d refused=%d" : "ok routed=%d set=%d refused=%d",
+             routed, done, refused);
+    return line;
+}
+
+/* setsockopt(IP_HDRINCL) with a one-byte value, which the kernel reads as the option (so does the shim):
+ * on a raw UDP socket (judged by its sendto() address unless it writes its own IP header). "ok on=<read
+ * back>" or "error <ERRNO>". */
+static const char *hdrincl_byte(void) {
+    unsigned char on = 1;
+    int fd = socket(AF_INET, SOCK_RAW, IPPROTO_UDP), back = 0;
+    socklen_t n = sizeof back;
+    if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &on, 1) != 0) return result_errno(errno);
+    getsockopt(fd, IPPROTO_IP, IP_HDRINCL, &back, &n);
+    close(fd);
+    snprintf(line, sizeof line, "ok on=%d", back);
+    return line;
+}
+
+/* IP source routing (socket.c, send.c): a UDP datagram to IP:PORT (an allowed peer) whose route goes
+ * through HOP first. On loopback the kernel sends it to HOP, which drops it on arrival (the source-routed
+ * packet is not for it), so without tethered the probe ends "sent no-reply" and the peer sees nothing;
+ * with tethered the send is refused ("error EACCES").
+ *   srr-sendmsg / srr-sendmmsg / srr-syscall   an IP_RETOPTS control message with LSRR through HOP
+ *   srr-second      the same control message after an IP_TOS one
+ *   srr-setsockopt  setsockopt(IP_OPTIONS) with the route, then sendto()
+ *   tos-sendmsg     an IP_TOS control message only (nothing routed): the round trip
+ *   rthdr6-sendmsg  an IPv6 datagram to [::1]:PORT with an IPV6_RTHDR control message (type 0, via HOP6)
+ *   rthdr6-pktoptions  setsockopt(IPV6_2292PKTOPTIONS) holding an IPV6_RTHDR control message */
+static const char *source_route(const char *how, const char *ip, int port, const char *marker,
+                                const char *hop) {
+    union {
+        unsigned char buf[256];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    unsigned char opt[8];
+    lsrr_option(hop, opt);
+    int tos = 0x10; /* IPTOS_LOWDELAY */
+    size_t n = 0;
+    if (strncmp(how, "rthdr6-", 7) == 0) {
+        /* a type 2 routing header (Mobile IPv6) with one address, ::1: 8 bytes of header, 16 of address */
+        unsigned char rthdr[24] = {0, 2, 2, 1};
+        rthdr[23] = 1;
+        struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+        inet_pton(AF_INET6, "::1", &to.sin6_addr);
+        int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+        n = put_control(control.buf, IPPROTO_IPV6, IPV6_RTHDR, rthdr, sizeof rthdr);
+        const char *r;
+        if (strcmp(how, "rthdr6-sendmsg") == 0)
+            r = send_control(fd, (struct sockaddr *)&to, sizeof to, marker, control.buf, n, BY_SENDMSG);
+        else
+            r = setsockopt(fd, IPPROTO_IPV6, IPV6_2292PKTOPTIONS, control.buf, (socklen_t)n) == 0
+                    ? "set"
+                    : result_errno(errno);
+        close(fd);
+        return r;
+    }
+    struct sockaddr_in to = v4(ip, port);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    enum send_way way = BY_SENDMSG;
+    if (strcmp(how, "tos-sendmsg") == 0) {
+        n = put_control(control.buf, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    } else if (strcmp(how, "srr-second") == 0) {
+        n = put_control(control.buf, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+        n += put_control(control.buf + n, IPPROTO_IP, IP_RETOPTS, opt, sizeof opt);
+    } else if (strcmp(how, "srr-setsockopt") == 0) {
+        if (setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt, sizeof opt) != 0) {
+            const char *r = result_errno(errno);
+            close(fd);
+            return r;
+        }
+    } else {
+        n = put_control(control.buf, IPPROTO_IP, IP_RETOPTS, opt, sizeof opt);
+        way = strcmp(how, "srr-sendmmsg") == 0  ? BY_SENDMMSG
+              : strcmp(how, "srr-syscall") == 0 ? BY_SYSCALL
+                                                : BY_SENDMSG;
+    }
+    const char *r =
+        send_control(fd, (struct sockaddr *)&to, sizeof to, marker, n ? control.buf : NULL, n, way);
+    close(fd);
+    return r;
+}
+
+const char *escape(const char *how, const char *ip, int port, const char *marker, const char *ip2,
+                   int port2) {
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     char port_text[16];
     snprintf(port_text, sizeof port_text, "%d", port);
@@ -229,7 +407,8 @@ const char *escape(const char *how, const char *ip, int port, const char *marker
     if (strcmp(how, "dlvsym") == 0)
         return with((connect_fn)dlvsym(libc, "connect", "GLIBC_2.2.5"), ip, port, marker);
     if (strcmp(how, "rtld-next") == 0) return with((connect_fn)dlsym(RTLD_NEXT, "connect"), ip, port, marker);
-    if (strcmp(how, "rtld-default") == 0) return with((connect_fn)dlsym(RTLD_DEFAULT, "connect"), ip, port, marker);
+    if (strcmp(how, "rtld-default") == 0)
+        return with((connect_fn)dlsym(RTLD_DEFAULT, "connect"), ip, port, marker);
     if (strcmp(how, "data-pointer") == 0) return with(data_connect, ip, port, marker);
     if (strcmp(how, "by-hand") == 0) return with((connect_fn)by_hand("connect"), ip, port, marker);
     if (strcmp(how, "by-hand-alias") == 0) return with((connect_fn)by_hand("__connect"), ip, port, marker);
@@ -238,7 +417,8 @@ const char *escape(const char *how, const char *ip, int port, const char *marker
         struct sockaddr_in in = v4(ip, port);
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         timeouts(fd);
-        const char *r = sc(SYS_connect, fd, &in, sizeof in) == 0 ? round_trip(fd, marker) : result_errno(errno);
+        const char *r =
+            sc(SYS_connect, fd, &in, sizeof in) == 0 ? round_trip(fd, marker) : result_errno(errno);
         close(fd);
         return r;
     }
@@ -271,12 +451,17 @@ const char *escape(const char *how, const char *ip, int port, const char *marker
         inet_pton(AF_INET6, mapped, &in6.sin6_addr);
         int fd = socket(AF_INET6, SOCK_STREAM, 0);
         timeouts(fd);
-        const char *r = connect(fd, (struct sockaddr *)&in6, 24) == 0 ? round_trip(fd, marker) : result_errno(errno);
+        const char *r =
+            connect(fd, (struct sockaddr *)&in6, 24) == 0 ? round_trip(fd, marker) : result_errno(errno);
         close(fd);
         return r;
     }
     if (strcmp(how, "race") == 0) return race(ip, port, ip2, port2, 2000);
     if (strcmp(how, "bad-pointers") == 0) return bad_pointers();
+    if (strncmp(how, "race-", 5) == 0 && strcmp(how, "race") != 0) return option_race(how, ip, ip2, port);
+    if (strcmp(how, "hdrincl-byte") == 0) return hdrincl_byte();
+    if (strncmp(how, "srr-", 4) == 0 || strncmp(how, "rthdr6-", 7) == 0 || strcmp(how, "tos-sendmsg") == 0)
+        return source_route(how, ip, port, marker, ip2);
     if (strncmp(how, "child-", 6) == 0) return child(how + 6, ip, port_text, marker);
     return "error unknown-technique";
 }
