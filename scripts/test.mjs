@@ -94,11 +94,17 @@ function setuidFixture() {
     if (process.getuid?.() !== 0 || !existsSync('/bin/true')) return;
     const dir = mkdtempSync(join(tmpdir(), 'tethered-setuid-'));
     chmodSync(dir, 0o755);
-    const file = join(dir, 'setuid-true');
-    copyFileSync('/bin/true', file);
-    chownSync(file, 65534, 65534);
-    chmodSync(file, 0o4755);
-    process.env.TEST_SETUID_PROGRAM = file;
+    const made = (source, name) => {
+        const file = join(dir, name);
+        copyFileSync(source, file);
+        chownSync(file, 65534, 65534);
+        chmodSync(file, 0o4755);
+        return file;
+    };
+    process.env.TEST_SETUID_PROGRAM = made('/bin/true', 'setuid-true');
+    // a setuid client that makes real connections (BYPASSES S4 in strict mode)
+    const curl = ['/usr/bin/curl', '/bin/curl'].find((p) => existsSync(p));
+    if (curl) process.env.TEST_SETUID_CURL = made(curl, 'setuid-curl');
 }
 
 function main() {
