@@ -298,9 +298,9 @@ function cAnswer(c, line) {
     const [a, b, d] = (line ?? '').split(' ');
     switch (c.kind) {
         case 'P': return a;
-        case 'R': return a === 'ok' ? `ok ${b} ${unhex(d)}` : 'error';
+        case 'R': return a === 'ok' && d !== undefined ? `ok ${b} ${unhex(d)}` : 'error';
         case 'D': return line;
-        default: return `${a} ${b} ${d === '-' ? '-' : unhex(d)}`;
+        default: return d === undefined ? String(line) : `${a} ${b} ${d === '-' ? '-' : unhex(d)}`;
     }
 }
 
