@@ -77,7 +77,8 @@ export function toAsciiName(input: string): string | null {
         }
         name = name.replace(UNICODE_DOTS, '.');
         const ascii = domainToASCII(name);
-        if (ascii === '') return null;
+        // '＊' (and its kin) map to '*': only an ASCII '*' is a wildcard (the native table refuses them too)
+        if (ascii === '' || ascii.split('*').length !== name.split('*').length) return null;
         name = ascii;
     }
     if (name.endsWith('.')) name = name.slice(0, -1);
