@@ -9,7 +9,7 @@
  *  - dgram send and connect: the same, for the callback or the 'error' event.
  *  - dns.lookup and dns.promises.lookup run getaddrinfo on the libuv pool, where no scope is known: the
  *    scopes the caller is in are checked here, before the lookup is sent to the pool; a lookup the policy
- *    in force refused (EAI_FAIL) is explained by the TypeScript engine.
+ *    in force refused (EAI_FAIL) is explained by the native policy (decide.ts).
  *  - dns.resolve* and dns.Resolver (c-ares sends its own queries on this thread; the shim judges each by
  *    its name): the failure of a refused query becomes an EgressBlocked.
  *  - fetch: the URL of a request refused while connecting.
@@ -21,13 +21,13 @@ import dns from 'node:dns';
 import http from 'node:http';
 import net from 'node:net';
 import { syncBuiltinESMExports } from 'node:module';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import workerThreads from 'node:worker_threads';
 import { EgressBlocked, isEgressBlocked, type EgressEvent, type EgressOp } from './errors.js';
-import { normaliseDestination, type AllowPolicy, type Explanation } from './policy/index.js';
+import { lookupRefusal, mayRefuse } from './decide.js';
+import { normaliseDestination, type Explanation } from './policy/index.js';
 import { perThread } from './shared.js';
-import { addEvidence, eventFromLine, globalState, logOnly, report, runtime, scopes, withEvidence, type ScopeFrame } from './runtime.js';
+import { addEvidence, eventFromLine, logOnly, report, runtime, scopes, withEvidence, type ScopeFrame } from './runtime.js';
 
 // Once per thread, however many copies of the package load (see shared.ts): the first copy's wrappers
 // serve them all (they read the policy from the addon and the scopes from the thread's one registry), so
@@ -57,42 +57,9 @@ function callSite(skip: (...args: never[]) => unknown): { stack?: string } {
     return site;
 }
 
-/**
- * Could the policy in force or a scope the caller is in refuse this destination? Capturing a stack costs
- * microseconds, so it is done only for attempts that may be refused (always when the policy is not known
- * here: preloaded from the environment).
- */
+/** Could the policy in force or a scope the caller is in refuse this destination? (asks the native policy) */
 function mayBlock(host: unknown, port?: unknown): boolean {
-    const policy = globalState()?.policy;
-    const frame = scopes.getStore() ?? null;
-    // No policy known here and no scope: only a policy the shim read from the environment can refuse.
-    if (!policy && !frame) return runtime().addon.active();
-    if (typeof host !== 'string' || host === '') return true;
-    const p = typeof port === 'number' || (typeof port === 'string' && /^\d+$/.test(port)) ? Number(port) : undefined;
-    if (p !== undefined && (p < 0 || p > 65535)) return true;
-    try {
-        if (policy && !allowedCached(policy, host, p)) return true;
-        for (let f = frame; f; f = f.parent) if (!allowedCached(f.policy, host, p)) return true;
-    } catch {
-        return true;
-    }
-    return false;
-}
-
-// isAllowed answers by policy, for the destinations a process keeps going to (bounded, cleared when full).
-const answers = new WeakMap<AllowPolicy, Map<string, boolean>>();
-
-function allowedCached(policy: AllowPolicy, host: string, port: number | undefined): boolean {
-    let known = answers.get(policy);
-    if (!known) answers.set(policy, (known = new Map<string, boolean>()));
-    const key = port === undefined ? host : `${host} ${port}`;
-    let answer = known.get(key);
-    if (answer === undefined) {
-        if (known.size >= 1024) known.clear();
-        answer = policy.isAllowed(host, port);
-        known.set(key, answer);
-    }
-    return answer;
+    return mayRefuse(host, port, scopes.getStore() ?? null);
 }
 
 /** Where net.Socket#connect is going, from its many argument forms (null: a Unix socket or unknown). */
@@ -172,31 +139,18 @@ function labelOf(frame: ScopeFrame | null): string | null {
     return null;
 }
 
-const ownName = normaliseDestination(hostname());
-
 /**
  * The first of the policy in force (when `withGlobal`) and the scopes of `frame` that refuses a lookup of
  * `name`: its explanation, and the scope it belongs to (null: the policy in force).
  */
 function refuser(name: string, frame: ScopeFrame | null, withGlobal: boolean): { x: Explanation; by: ScopeFrame | null } | null {
-    const policy = withGlobal ? globalState()?.policy : undefined;
-    if (policy) {
-        const x = policy.explain(name);
-        if (!x.allowed) return { x, by: null };
-    }
-    for (let f = frame; f; f = f.parent) {
-        const x = f.policy.explain(name);
-        if (!x.allowed) return { x, by: f };
-    }
-    return null;
+    return lookupRefusal(name, frame, withGlobal);
 }
 
 /** A lookup the scopes the caller is in do not allow (numeric names and this machine's name are no lookups). */
 function scopeRefusal(name: string, frame: ScopeFrame | null, op: EgressOp, stack: string | undefined): EgressEvent | null {
     if (!frame || typeof name !== 'string') return null;
-    const dest = normaliseDestination(name);
-    if (dest.kind === 'ip' || (dest.kind === 'name' && ownName.kind === 'name' && dest.name === ownName.name)) return null;
-    const r = refuser(name, frame, false);
+    const r = refuser(name, frame, false); // null for numeric names and this machine's name (no lookups)
     return r && lookupEvent(r.x, name, op, logOnly() ? 'would-block' : 'block', r.by?.label ?? labelOf(frame), stack);
 }
 
@@ -341,8 +295,7 @@ const RESOLVE_METHODS = ['resolve', 'resolve4', 'resolve6', 'resolveAny', 'resol
 /** A query c-ares could not send because the policy in force or a scope refused its name. */
 function refusedQuery(err: unknown, name: unknown, op: EgressOp, frame: ScopeFrame | null, stack: string | undefined): unknown {
     if (!err || typeof name !== 'string' || logOnly()) return err;
-    if (normaliseDestination(name).kind === 'ip') return err;
-    const r = refuser(name, frame, true);
+    const r = refuser(name, frame, true); // null for numeric names (no lookups)
     return r ? new EgressBlocked(lookupEvent(r.x, name, op, 'block', r.by?.label ?? labelOf(frame), stack), { cause: err }) : err;
 }
 

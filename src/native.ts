@@ -52,6 +52,11 @@ export interface Addon {
     takeLastEvent(): string | null;
     /** Compiles a scope (rules in normal form) under `parent`; throws with the shim's reason. */
     scopeNew(rules: { allow: readonly string[]; deny: readonly string[]; allowLocalhost: boolean }, label: string, parent: NativeScope | null, collect: boolean): NativeScope;
+    /**
+     * The shim's own decision for `host` on `port` (-1 or null: a name lookup), by the layers asked for
+     * (DECIDE_*): null when allowed, else why not. The one authority at run time (docs/rules.md).
+     */
+    decide(host: string, port: number | null, scope: NativeScope | null, layers: number): NativeRefusal | null;
     scopeId(scope: NativeScope): number;
     /** The calling thread's scope pointer in the shim, as 8 bytes to store a scopeAddress() into. */
     scopeSlot(): ArrayBuffer;
@@ -88,6 +93,34 @@ export interface NativeStatus {
     /** activate({ strict: true }) put this process under the filter (for its lifetime). */
     readonly strict: boolean;
     readonly supervisorPid: number;
+}
+
+/** decide() layers: the policy in force (with the environment's above it), the scope chain given, and
+ * whether the question is a name lookup (numeric names and this machine's name are not judged then). */
+export const DECIDE_POLICY = 1;
+export const DECIDE_SCOPES = 2;
+export const DECIDE_LOOKUP = 4;
+
+/** Why the shim would refuse an attempt. */
+export interface NativeRefusal {
+    readonly reason: 'deny-rule' | 'no-rule' | 'invalid-host';
+    /** deny-rule: the deny rule; no-rule: the rule that would allow it; else null. */
+    readonly rule: string | null;
+    /** The name in normal form (null for an address, or text that is no DNS name). */
+    readonly host: string | null;
+    /** The id of the scope that refused (scopeId), or 0: the policy in force. */
+    readonly scope: number;
+    /** The refusing layer only reports (log mode). */
+    readonly logOnly: boolean;
+}
+
+/**
+ * Asks the compiled native policy (see Addon.decide). Wrong arguments are a TypeError from the addon; a
+ * port outside -1..65535 or not an integer is a RangeError here.
+ */
+export function nativeDecide(addon: Addon, host: string, port: number | null, scope: NativeScope | null, layers: number): NativeRefusal | null {
+    if (port !== null && (!Number.isInteger(port) || port < -1 || port > 65535)) throw new RangeError(`A port must be an integer from 0 to 65535, got ${String(port)}`);
+    return addon.decide(host, port, scope, layers);
 }
 
 /** A compiled scope, owned by the addon (freed when the last reference goes). */

@@ -41,6 +41,7 @@ struct Shim {
     unsigned long long (*scope_id)(const tethered_scope*) = nullptr;
     const tethered_scope** (*scope_slot)() = nullptr;
     int (*image_write)(const tethered_settings*, char*, size_t, char*, size_t) = nullptr;
+    void (*decide)(const char*, size_t, int, const tethered_scope*, int, tethered_decision*) = nullptr;
 };
 
 Shim shim;
@@ -217,7 +218,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.set_sink, "tethered_set_sink") && Resolve(shim.scope_new, "tethered_scope_new") &&
             Resolve(shim.scope_free, "tethered_scope_free") && Resolve(shim.scope_id, "tethered_scope_id") &&
             Resolve(shim.scope_slot, "tethered_scope_slot") && Resolve(shim.status, "tethered_status") &&
-            Resolve(shim.image_write, "tethered_policy_image_write");
+            Resolve(shim.image_write, "tethered_policy_image_write") &&
+            Resolve(shim.decide, "tethered_decide");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
@@ -733,6 +735,57 @@ Napi::Value ScopeNew(const Napi::CallbackInfo& info) {
     return external;
 }
 
+// decide(host, port, scope, layers) -> null when allowed (also when nothing judges, or a lookup is exempt),
+// else { reason, rule, host, scope, logOnly }: the shim's own decision (tethered_decide), the one
+// authority for every decision JavaScript makes at run time. port: -1 or null for a name lookup; scope: a
+// scope from scopeNew() or null; layers: TETHERED_DECIDE_* bits. Any host text is judged, NUL bytes
+// included (it is no DNS name then).
+Napi::Value Decide(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
+    if (TypeOf(env, info[0]) != napi_string) {
+        Throw(env, "decide(): the host must be a string");
+        return env.Undefined();
+    }
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, info[0], nullptr, 0, &len) != napi_ok) {
+        Throw(env, "decide(): the host is unreadable");
+        return env.Undefined();
+    }
+    std::vector<char> host(len + 1);
+    if (napi_get_value_string_utf8(env, info[0], host.data(), host.size(), &len) != napi_ok) {
+        Throw(env, "decide(): the host is unreadable");
+        return env.Undefined();
+    }
+    double port = -1;
+    if (!Missing(env, info[1]) &&
+        (TypeOf(env, info[1]) != napi_number || napi_get_value_double(env, info[1], &port) != napi_ok ||
+         !(port >= -1 && port <= 65535) || port != static_cast<double>(static_cast<int>(port)))) {
+        Throw(env, "decide(): the port must be an integer from -1 to 65535, or null");
+        return env.Undefined();
+    }
+    tethered_scope* scope = nullptr;
+    if (!Missing(env, info[2]) && !GetScope(env, info[2], &scope)) return env.Undefined();
+    double layers = 0;
+    if (TypeOf(env, info[3]) != napi_number || napi_get_value_double(env, info[3], &layers) != napi_ok ||
+        !(layers >= 1 && layers <= 7) || layers != static_cast<double>(static_cast<int>(layers))) {
+        Throw(env, "decide(): layers must be an integer from 1 to 7");
+        return env.Undefined();
+    }
+    tethered_decision d;
+    shim.decide(host.data(), len, static_cast<int>(port), scope, static_cast<int>(layers), &d);
+    if (d.allowed) return env.Null();
+    static const char* const kReasons[] = {"allow-rule", "localhost", "deny-rule", "no-rule", "invalid-host"};
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("reason",
+            Napi::String::New(env, d.reason >= 0 && d.reason <= 4 ? kReasons[d.reason] : "no-rule"));
+    out.Set("rule", d.rule[0] ? Napi::String::New(env, d.rule) : env.Null());
+    out.Set("host", d.host[0] ? Napi::String::New(env, d.host) : env.Null());
+    out.Set("scope", Napi::Number::New(env, static_cast<double>(d.scope)));
+    out.Set("logOnly", Napi::Boolean::New(env, d.log_only != 0));
+    return out;
+}
+
 // scopeSlot() -> an 8-byte ArrayBuffer over the calling thread's scope pointer in the shim: JavaScript
 // enters a scope by storing its address (scopeAddress) there, without a call per switch.
 Napi::Value ScopeSlot(const Napi::CallbackInfo& info) {
@@ -829,6 +882,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("shareSettings", Napi::Function::New(env, ShareSettings));
     exports.Set("sharedSettings", Napi::Function::New(env, SharedSettings));
     exports.Set("scopeNew", Napi::Function::New(env, ScopeNew));
+    exports.Set("decide", Napi::Function::New(env, Decide));
     exports.Set("scopeId", Napi::Function::New(env, ScopeId));
     exports.Set("scopeSlot", Napi::Function::New(env, ScopeSlot));
     exports.Set("scopeAddress", Napi::Function::New(env, ScopeAddress));

@@ -94,16 +94,21 @@ static int refuse(struct judgement *j, const struct td_verdict *v, const struct 
     return layer->mode == TD_MODE_ENFORCE;
 }
 
-static void judge(const struct td_config *cfg, const struct tethered_scope *scope, const struct td_dest *dest,
-                  int port, const char *const *names, size_t n, struct judgement *j) {
+/* without_policy: the scopes alone (tethered_decide), under cfg's mode. */
+static void judge_layers(const struct td_config *cfg, int without_policy, const struct tethered_scope *scope,
+                         const struct td_dest *dest, int port, const char *const *names, size_t n,
+                         struct judgement *j) {
     j->allowed = 1;
     j->by = NULL;
     j->layer = cfg;
+    j->v = (struct td_verdict){TD_REASON_ALLOW_RULE, NULL, -1};
     struct td_verdict v;
-    const struct td_config *top = cfg->ceiling;
+    const struct td_config *top = without_policy ? NULL : cfg->ceiling;
     if (top && top != cfg && !policy_allows(top, dest, port, names, n, &v) && refuse(j, &v, top, NULL))
         return;
-    if (!policy_allows(cfg, dest, port, names, n, &v)) {
+    if (without_policy) {
+        /* the scopes below decide */
+    } else if (!policy_allows(cfg, dest, port, names, n, &v)) {
         if (refuse(j, &v, cfg, NULL)) return;
     } else if (j->allowed) {
         j->v = v;
@@ -112,6 +117,11 @@ static void judge(const struct td_config *cfg, const struct tethered_scope *scop
         td_policy_decide(s->policy, dest, port, names, n, &v);
         if (!td_verdict_allowed(&v) && refuse(j, &v, cfg, s)) return;
     }
+}
+
+static void judge(const struct td_config *cfg, const struct tethered_scope *scope, const struct td_dest *dest,
+                  int port, const char *const *names, size_t n, struct judgement *j) {
+    judge_layers(cfg, 0, scope, dest, port, names, n, j);
 }
 
 /* The configuration a hook judges by: the one in force, else (on a thread in a scope) scopes only. */
@@ -410,4 +420,57 @@ int td_refuse_unjudgeable(const char *op, const char *what) {
     }
     errno = EACCES;
     return -1;
+}
+
+TETHERED_EXPORT void tethered_decide(const char *host, size_t len, int port,
+                                     const struct tethered_scope *scope, int layers,
+                                     struct tethered_decision *out) {
+    memset(out, 0, sizeof *out);
+    out->allowed = 1;
+    if (!host || port < TD_ANY_PORT || port > 65535) {
+        out->allowed = 0;
+        out->reason = TD_REASON_INVALID;
+        return;
+    }
+    struct td_dest dest;
+    td_normalise_destination(host, len, &dest);
+    if (dest.kind == TD_DEST_NAME) memcpy(out->host, dest.name, dest.name_len + 1);
+    if ((layers & TETHERED_DECIDE_LOOKUP) &&
+        (dest.kind == TD_DEST_IP ||
+         (dest.kind == TD_DEST_NAME && td_hostname[0] && strcmp(dest.name, td_hostname) == 0))) {
+        out->exempt = 1;
+        return;
+    }
+    const struct tethered_scope *chain = (layers & TETHERED_DECIDE_SCOPES) ? scope : NULL;
+    const struct td_config *cfg = td_config();
+    int without_policy = !(layers & TETHERED_DECIDE_POLICY);
+    if (!cfg) {
+        if (!chain) return; /* nothing judges */
+        cfg = &td_scopes_only;
+        without_policy = 1;
+    }
+    struct judgement j;
+    judge_layers(cfg, without_policy, chain, &dest, port, NULL, 0, &j);
+    out->reason = (int)j.v.reason;
+    if (j.allowed) {
+        if (j.v.rule) snprintf(out->rule, sizeof out->rule, "%s", j.v.rule->text);
+        return;
+    }
+    out->allowed = 0;
+    out->log_only = j.layer->mode == TD_MODE_LOG;
+    out->scope = j.by ? j.by->id : 0;
+    /* a broken policy (no rules compiled) refuses without a verdict of its own */
+    int judged = j.layer->policy || j.layer->allow_all || j.by;
+    if (!judged) {
+        out->reason = TD_REASON_NO_RULE;
+        return;
+    }
+    if (j.v.rule) {
+        snprintf(out->rule, sizeof out->rule, "%s", j.v.rule->text);
+    } else if (j.v.reason == TD_REASON_NO_RULE) {
+        char ip[48];
+        if (dest.kind == TD_DEST_IP) td_ip_format(&dest.ip, ip);
+        suggestion(dest.kind == TD_DEST_NAME ? dest.name : NULL, ip, dest.ip.family, port, out->rule,
+                   sizeof out->rule);
+    }
 }

@@ -1,56 +1,55 @@
-/* Unicode host names to ASCII: the subset of UTS #46 (non-transitional, as Node's url.domainToASCII) that
- * the native layer implements without tables. Supported: case mapping of Latin-1, Latin Extended-A, Greek
- * and Cyrillic; fullwidth ASCII; the ideographic dots; ignorable code points; CJK, kana and Hangul as they
- * are. Any other non-ASCII code point (combining marks, right-to-left scripts, emoji, …) makes the name
- * "not a DNS name" here, so it never matches a rule: the native layer errs towards blocking. */
+/* Unicode host names to ASCII: UTS #46 (non-transitional, as Node's url.domainToASCII) for the code points
+ * whose mapping is context-free, from a table generated from Node's own Unicode data
+ * (scripts/idna-table.mjs -> idna_table.h): Latin, Greek, Cyrillic, CJK, kana, Hangul syllables, emoji,
+ * fullwidth forms, the ideographic dots, ignorable code points, ... A name holding any other code point (a
+ * combining mark, a right-to-left script, a joiner: what the bidi and joiner rules and NFC judge by its
+ * neighbours) is "not a DNS name" here, so it never matches a rule: the native layer errs towards blocking.
+ * Labels in punycode (xn--) are checked as docs/rules.md says (Unicode names). */
 #include <stdint.h>
 #include <string.h>
 
+#include "idna_table.h"
 #include "name.h"
 
 #define UNSUPPORTED 0xffffffffu
-#define DELETED 0xfffffffeu
 
-/* One code point through the mapping: the mapped code point, DELETED, or UNSUPPORTED. */
-static uint32_t map_code_point(uint32_t c) {
-    if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-    if (c == 0x3002 || c == 0xff0e || c == 0xff61) return '.';
-    if (c >= 0xff01 && c <= 0xff5e) return map_code_point(c - 0xfee0);
-    if (c == 0xad || c == 0x34f || (c >= 0x180b && c <= 0x180d) || c == 0x200b || c == 0x2060 ||
-        (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff)
-        return DELETED;
-    /* Latin-1 */
-    if (c == 0xaa) return 'a';
-    if (c == 0xba) return 'o';
-    if (c == 0xb2) return '2';
-    if (c == 0xb3) return '3';
-    if (c == 0xb9) return '1';
-    if (c == 0xb5) return 0x3bc;
-    if ((c >= 0xc0 && c <= 0xd6) || (c >= 0xd8 && c <= 0xde)) return c + 0x20;
-    if ((c >= 0xdf && c <= 0xf6) || (c >= 0xf8 && c <= 0xff)) return c;
-    /* Latin Extended-A: upper and lower case alternate; a few letters map to two (unsupported) */
-    if (c == 0x130 || c == 0x132 || c == 0x133 || c == 0x13f || c == 0x140 || c == 0x149) return UNSUPPORTED;
-    if (c == 0x17f) return 's';
-    if (c == 0x178) return 0xff;
-    if (c == 0x131 || c == 0x138) return c;
-    if ((c >= 0x100 && c <= 0x137) || (c >= 0x14a && c <= 0x177)) return c | 1;
-    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e)) return (c & 1) ? c + 1 : c;
-    /* Greek */
-    if (c == 0x386) return 0x3ac;
-    if (c >= 0x388 && c <= 0x38a) return c + 0x25;
-    if (c == 0x38c) return 0x3cc;
-    if (c == 0x38e || c == 0x38f) return c + 0x3f;
-    if (c == 0x390 || (c >= 0x3ac && c <= 0x3ce)) return c;
-    if ((c >= 0x391 && c <= 0x3a1) || (c >= 0x3a3 && c <= 0x3ab)) return c + 0x20;
-    /* Cyrillic */
-    if (c >= 0x400 && c <= 0x40f) return c + 0x50;
-    if (c >= 0x410 && c <= 0x42f) return c + 0x20;
-    if (c >= 0x430 && c <= 0x45f) return c;
-    /* Scripts without case, taken as they are (already in NFC) */
-    if ((c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3041 && c <= 0x3096) || (c >= 0x30a1 && c <= 0x30fa) ||
-        (c >= 0xac00 && c <= 0xd7a3))
-        return c;
-    return UNSUPPORTED;
+enum cp_kind { CP_VALID, CP_IGNORED, CP_MAPPED, CP_DISALLOWED, CP_CONTEXTUAL };
+
+static int in_ranges(const struct td_cp_range *r, size_t n, uint32_t c) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c < r[mid].first)
+            hi = mid;
+        else if (c > r[mid].last)
+            lo = mid + 1;
+        else
+            return 1;
+    }
+    return 0;
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* What UTS #46 does with a non-ASCII code point; for CP_MAPPED, *to and *len say to what. */
+static enum cp_kind classify(uint32_t c, const uint32_t **to, size_t *len) {
+    if (in_ranges(td_idna_valid, COUNT(td_idna_valid), c)) return CP_VALID;
+    size_t lo = 0, hi = COUNT(td_idna_mapped);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c < td_idna_mapped[mid].from) {
+            hi = mid;
+        } else if (c > td_idna_mapped[mid].from) {
+            lo = mid + 1;
+        } else {
+            *to = td_idna_pool + td_idna_mapped[mid].at;
+            *len = td_idna_mapped[mid].len;
+            return CP_MAPPED;
+        }
+    }
+    if (in_ranges(td_idna_ignored, COUNT(td_idna_ignored), c)) return CP_IGNORED;
+    if (in_ranges(td_idna_contextual, COUNT(td_idna_contextual), c)) return CP_CONTEXTUAL;
+    return CP_DISALLOWED;
 }
 
 /* Decodes one UTF-8 sequence at s[*i]; UNSUPPORTED on malformed input. */
@@ -138,6 +137,96 @@ static int punycode(const uint32_t *cp, size_t n, char *out, size_t cap) {
     return (int)o;
 }
 
+/* RFC 3492 decoding of the part after "xn--". Returns the number of code points, or -1 when it is not
+ * punycode (a bad digit, an overflow, a code point beyond Unicode) or does not fit. */
+static int punydecode(const char *in, size_t n, uint32_t *out, size_t cap) {
+    enum { BASE = 36, TMIN = 1, TMAX = 26, SKEW = 38, DAMP = 700, INITIAL_BIAS = 72, INITIAL_N = 128 };
+    size_t basic = 0, o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (in[i] == '-') basic = i;
+    if (basic > 0 || (n > 0 && in[0] == '-')) {
+        for (size_t i = 0; i < basic; i++) {
+            if ((unsigned char)in[i] >= 0x80 || o >= cap) return -1;
+            out[o++] = (unsigned char)in[i];
+        }
+        basic++; /* past the delimiter */
+    }
+    uint64_t next = INITIAL_N, i = 0, bias = INITIAL_BIAS;
+    for (size_t at = basic; at < n;) {
+        uint64_t old = i, w = 1;
+        for (uint64_t k = BASE;; k += BASE) {
+            if (at >= n) return -1;
+            char c = in[at++];
+            uint64_t d = c >= 'a' && c <= 'z'   ? (uint64_t)(c - 'a')
+                         : c >= '0' && c <= '9' ? (uint64_t)(c - '0' + 26)
+                                                : BASE;
+            if (d >= BASE) return -1;
+            i += d * w;
+            if (i > 0x10ffffull * (TD_NAME_BUF + 1)) return -1;
+            uint64_t t = k <= bias ? TMIN : (k >= bias + TMAX ? TMAX : k - bias);
+            if (d < t) break;
+            w *= BASE - t;
+            if (w > 0x10ffffull * (TD_NAME_BUF + 1)) return -1;
+        }
+        /* adapt the bias */
+        uint64_t delta = old == 0 ? i / DAMP : (i - old) / 2;
+        delta += delta / (o + 1);
+        uint64_t k = 0;
+        while (delta > ((BASE - TMIN) * TMAX) / 2) {
+            delta /= BASE - TMIN;
+            k += BASE;
+        }
+        bias = k + (BASE - TMIN + 1) * delta / (delta + SKEW);
+        next += i / (o + 1);
+        i %= o + 1;
+        if (next > 0x10ffff || o >= cap) return -1;
+        memmove(out + i + 1, out + i, (o - i) * sizeof *out);
+        out[i++] = (uint32_t)next;
+        o++;
+    }
+    return (int)o;
+}
+
+/* docs/rules.md, Unicode names: a label that starts with "xn--" must be the punycode of a label in normal
+ * form: it decodes, holds a non-ASCII code point, encodes back to itself, and each code point the table
+ * knows maps to itself (one it does not know, of a right-to-left script say, cannot be judged here). */
+static int punycode_label_ok(const char *label, size_t n) {
+    uint32_t cps[TD_NAME_BUF];
+    char again[TD_NAME_BUF];
+    if (n <= 4) return 0;
+    int m = punydecode(label + 4, n - 4, cps, TD_NAME_BUF);
+    if (m <= 0) return 0;
+    int non_ascii = 0;
+    for (int k = 0; k < m; k++) {
+        uint32_t c = cps[k];
+        if (c < 0x80) {
+            if (!td_is_label_char((char)c)) return 0;
+            continue;
+        }
+        non_ascii = 1;
+        const uint32_t *to;
+        size_t len;
+        enum cp_kind kind = classify(c, &to, &len);
+        if (kind != CP_VALID && kind != CP_CONTEXTUAL) return 0;
+    }
+    if (!non_ascii) return 0;
+    int w = punycode(cps, (size_t)m, again, sizeof again - 1);
+    return w >= 0 && (size_t)w == n - 4 && memcmp(again, label + 4, n - 4) == 0;
+}
+
+/* Every label of an ASCII name (lower case) that starts with "xn--" is valid punycode. */
+static int punycode_labels_ok(const char *name, size_t n) {
+    for (size_t start = 0; start < n;) {
+        size_t end = start;
+        while (end < n && name[end] != '.') end++;
+        if (end - start >= 4 && memcmp(name + start, "xn--", 4) == 0 &&
+            !punycode_label_ok(name + start, end - start))
+            return 0;
+        start = end + 1;
+    }
+    return 1;
+}
+
 /* Non-ASCII input: map every code point, then punycode each label that is not pure ASCII. */
 static int unicode_to_ascii(const char *in, size_t n, char out[TD_NAME_BUF]) {
     /* Like domainToASCII's caller in hostname.ts: the ASCII part must already be name-shaped. */
@@ -151,11 +240,28 @@ static int unicode_to_ascii(const char *in, size_t n, char out[TD_NAME_BUF]) {
     for (size_t i = 0; i < n;) {
         uint32_t c = next_utf8((const unsigned char *)in, n, &i);
         if (c == UNSUPPORTED) return -1;
-        c = map_code_point(c);
-        if (c == UNSUPPORTED) return -1;
-        if (c == DELETED) continue;
-        if (ncp == TD_NAME_BUF) return -1;
-        cps[ncp++] = c;
+        if (c < 0x80) {
+            if (ncp == TD_NAME_BUF) return -1;
+            cps[ncp++] = c >= 'A' && c <= 'Z' ? c + 32 : c;
+            continue;
+        }
+        const uint32_t *to = NULL;
+        size_t len = 0;
+        switch (classify(c, &to, &len)) {
+            case CP_VALID:
+                to = &c;
+                len = 1;
+                break;
+            case CP_IGNORED:
+                continue;
+            case CP_MAPPED:
+                break;
+            default:
+                return -1;
+        }
+        if (ncp + len > TD_NAME_BUF) return -1;
+        memcpy(cps + ncp, to, len * sizeof *to);
+        ncp += len;
     }
     size_t o = 0;
     for (size_t start = 0; start <= ncp;) {
@@ -207,5 +313,6 @@ int td_to_ascii_name(const char *in, size_t n, int allow_star, char out[TD_NAME_
         len = (int)n;
     }
     if (len > 0 && out[len - 1] == '.') out[--len] = 0;
+    if (!punycode_labels_ok(out, (size_t)len)) return -1;
     return len;
 }

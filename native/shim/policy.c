@@ -86,8 +86,10 @@ static uint64_t fnv1a(uint64_t h, const void *key, size_t len) {
 }
 #define FNV_SEED 0xcbf29ce484222325ull
 
+/* strncmp, not memcmp: a stored text shorter than `name` ends at its NUL, and memcmp may read all `len`
+ * bytes, past the end of the block for the last rule (found by the differential test under ASan). */
 static int same_name(const struct td_rule *r, const char *name, size_t len) {
-    return memcmp(r->text, name, len) == 0 && (r->text[len] == 0 || r->text[len] == ':');
+    return strncmp(r->text, name, len) == 0 && (r->text[len] == 0 || r->text[len] == ':');
 }
 
 /* ---- reading ---- */

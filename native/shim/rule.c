@@ -218,16 +218,39 @@ static int host_rule(const char *target, size_t n, struct td_parsed_rule *r, cha
     return 0;
 }
 
+/* The length of the white space (JavaScript's \s, what rule.ts trims and refuses) at s[i], or 0. */
+static size_t space_at(const char *s, size_t n, size_t i) {
+    static const char *const wide[] = {"\xc2\xa0",     "\xe1\x9a\x80", "\xe2\x80\xa8", "\xe2\x80\xa9",
+                                       "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80", "\xef\xbb\xbf"};
+    unsigned char c = (unsigned char)s[i];
+    if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
+    if (c == 0xe2 && i + 3 <= n && (unsigned char)s[i + 1] == 0x80 && (unsigned char)s[i + 2] >= 0x80 &&
+        (unsigned char)s[i + 2] <= 0x8a)
+        return 3; /* U+2000..U+200A */
+    for (size_t k = 0; k < sizeof wide / sizeof wide[0]; k++) {
+        size_t w = strlen(wide[k]);
+        if (i + w <= n && memcmp(s + i, wide[k], w) == 0) return w;
+    }
+    return 0;
+}
+
+/* The length of the white space that ends s[0..n), or 0. */
+static size_t space_before(const char *s, size_t n) {
+    for (size_t w = 1; w <= 3 && w <= n; w++)
+        if (space_at(s, n, n - w) == w) return w;
+    return 0;
+}
+
 int td_parse_rule(const char *source, size_t len, struct td_parsed_rule *r, char reason[TD_REASON_LEN]) {
     memset(r, 0, sizeof *r);
     reason[0] = 0;
     const char *t = source;
-    size_t n = len;
-    while (n && (*t == ' ' || (*t >= '\t' && *t <= '\r'))) t++, n--;
-    while (n && (t[n - 1] == ' ' || (t[n - 1] >= '\t' && t[n - 1] <= '\r'))) n--;
+    size_t n = len, w;
+    while (n && (w = space_at(t, n, 0)) > 0) t += w, n -= w;
+    while (n && (w = space_before(t, n)) > 0) n -= w;
     if (n == 0) return fail(reason, "the rule is empty");
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)t[i] <= ' ' || t[i] == 0x7f)
+        if ((unsigned char)t[i] <= ' ' || t[i] == 0x7f || space_at(t, n, i))
             return fail(reason, "it contains whitespace or a control character");
     /* ^[a-z][a-z0-9+.-]*:// */
     if ((t[0] | 0x20) >= 'a' && (t[0] | 0x20) <= 'z') {

@@ -5,7 +5,7 @@
 #define TETHERED_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever the addon and the shim must change together. */
-#define TETHERED_ABI 3
+#define TETHERED_ABI 4
 #define TETHERED_VERSION "0.1.0"
 
 #include <stddef.h>
@@ -71,6 +71,27 @@ struct tethered_status {
     int active, mode, locked, preloaded, ceiling_mode;
 };
 TETHERED_EXPORT void tethered_status(struct tethered_status *out);
+
+/* The run-time decision JavaScript asks for (docs/rules.md, Deciding): what the hooks would decide for
+ * `host` (a name or an address in any spelling, `len` bytes) on `port` (-1: a name lookup, any port), by
+ * the layers asked for. The JavaScript engine is not consulted at run time: this is the one authority. */
+#define TETHERED_DECIDE_POLICY 1 /* the policy in force, and the environment's policy above it */
+#define TETHERED_DECIDE_SCOPES 2 /* the scope chain from `scope` */
+#define TETHERED_DECIDE_LOOKUP 4 /* a name lookup: numeric names and this machine's name are not judged */
+#define TETHERED_TEXT_MAX 336
+struct tethered_decision {
+    int allowed;                  /* 1: allowed (also when nothing judges, or the lookup is exempt) */
+    int reason;                   /* 0 allow-rule, 1 localhost, 2 deny-rule, 3 no-rule, 4 invalid-host */
+    int log_only;                 /* refused by a layer that only reports (log mode) */
+    int exempt;                   /* a lookup that is not judged (TETHERED_DECIDE_LOOKUP) */
+    unsigned long long scope;     /* the id of the scope that refused, or 0: the policy in force */
+    char rule[TETHERED_TEXT_MAX]; /* the deciding rule; for no-rule, the rule that would allow it; or "" */
+    char host[256];               /* the name in normal form, or "" (an address, or no DNS name) */
+};
+struct tethered_scope;
+TETHERED_EXPORT void tethered_decide(const char *host, size_t len, int port,
+                                     const struct tethered_scope *scope, int layers,
+                                     struct tethered_decision *out);
 
 /* Scopes narrow the policy for the calling thread: an attempt must pass the policy in force and every
  * scope of the chain the thread is in. A scope is immutable once made; scopes of a chain must outlive it. */

@@ -4,7 +4,7 @@
  * `0x7f.0.0.1`, `2130706433`) read as that address. A name DNS could not hold is `invalid`: it matches no
  * name rule.
  */
-import { hasNonAscii, nameProblem, toAsciiName } from './hostname.js';
+import { asciiLower, hasNonAscii, nameProblem, toAsciiName } from './hostname.js';
 import { type IpAddress, parseInetAton, parseIpv6, unmapIpv4 } from './ip.js';
 
 export type Destination =
@@ -33,7 +33,7 @@ export function normaliseDestination(host: string): Destination {
         text = text.slice(1, -1);
         if (!text.includes(':')) return invalid(host, 'only IPv6 addresses are written in brackets');
     }
-    text = text.toLowerCase();
+    text = asciiLower(text);
     if (text.includes(':')) {
         const zone = text.indexOf('%');
         const words = parseIpv6(zone >= 0 ? text.slice(0, zone) : text);

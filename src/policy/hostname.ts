@@ -2,7 +2,7 @@
  * Host names as the policy sees them: lower case, ASCII (IDNA), no trailing dot, labels of letters, digits,
  * hyphen and underscore. Anything else is not a name DNS could answer for, and never matches a name rule.
  */
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 
 export const MAX_NAME_LENGTH = 253;
 export const MAX_LABEL_LENGTH = 63;
@@ -44,11 +44,30 @@ export function nameProblem(name: string, allowStar: boolean): string | null {
 }
 
 /**
+ * A-Z to a-z and nothing else. Never String#toLowerCase for names: it lowers by context (a final 'Σ'
+ * becomes 'ς', where UTS #46 and the native layer make every 'Σ' a 'σ') and by locale-free rules that are
+ * not IDNA's; non-ASCII is mapped by domainToASCII (UTS #46) alone.
+ */
+export function asciiLower(text: string): string {
+    return /[A-Z]/.test(text) ? text.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : text;
+}
+
+/**
+ * docs/rules.md, Unicode names: a label that starts with "xn--" must be the punycode of a label in normal
+ * form. It decodes, holds a non-ASCII code point, and encodes back to itself. Node's own check lets
+ * "xn--abc-" (which decodes to plain "abc") through; both engines refuse it.
+ */
+function punycodeLabelOk(label: string): boolean {
+    const unicode = domainToUnicode(label);
+    return unicode !== '' && hasNonAscii(unicode) && !unicode.includes('.') && domainToASCII(unicode) === label;
+}
+
+/**
  * Lower-cases, converts Unicode to punycode, and removes one trailing dot. Returns the ASCII name, or null
  * when IDNA rejects the name. Does not validate the ASCII result: see `nameProblem`.
  */
 export function toAsciiName(input: string): string | null {
-    let name = input.toLowerCase();
+    let name = asciiLower(input);
     if (hasNonAscii(name)) {
         // domainToASCII is the WHATWG host parser: it also percent-decodes and cuts at '/', so only hand it
         // text whose ASCII part is already name-shaped.
@@ -58,10 +77,14 @@ export function toAsciiName(input: string): string | null {
         }
         name = name.replace(UNICODE_DOTS, '.');
         const ascii = domainToASCII(name);
-        if (ascii === '') return null;
+        // '＊' (and its kin) map to '*': only an ASCII '*' is a wildcard (the native table refuses them too)
+        if (ascii === '' || ascii.split('*').length !== name.split('*').length) return null;
         name = ascii;
     }
     if (name.endsWith('.')) name = name.slice(0, -1);
+    if (name.includes('xn--')) {
+        for (const label of name.split('.')) if (label.startsWith('xn--') && !punycodeLabelOk(label)) return null;
+    }
     return name;
 }
 

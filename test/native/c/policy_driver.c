@@ -122,6 +122,11 @@ int main(int argc, char **argv) {
                 fflush(stdout);
                 continue;
             }
+            if (!policy) { /* the last P failed: no decisions (never a NULL policy) */
+                puts("nopolicy");
+                fflush(stdout);
+                continue;
+            }
             const char *port_text = strtok_r(NULL, " ", &save);
             int port = strcmp(port_text, "-") == 0 ? TD_ANY_PORT : atoi(port_text);
             char names[16][TD_NAME_BUF];
