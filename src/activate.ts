@@ -17,6 +17,7 @@ import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
 import { described, dispatch, patchProcess, runtime, setHandler, type Described } from './runtime.js';
 import { activateOptionsFromConfig } from './config-file.js';
+import { ACTIVATE_ENV_KEYS, ENV, POLICY_CARRIERS } from './env-names.js';
 
 interface CommonOptions {
     readonly allow: readonly string[];
@@ -63,7 +64,7 @@ export interface Status {
     readonly patchedSlots: number;
 }
 
-const ENV_KEYS = ['LD_PRELOAD', 'TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_ALLOW_LOCALHOST', 'TETHERED_MODE', 'TETHERED_FAIL_CLOSED', 'TETHERED_LOG', 'TETHERED_CHILDREN', 'TETHERED_POLICY_FILE', 'TETHERED_POLICY_IMAGE'];
+const ENV_KEYS = ACTIVATE_ENV_KEYS;
 
 function checkOptions(options: ActivateOptions): void {
     if (typeof options !== 'object' || options === null) throw new TypeError('activate() takes an options object: activate({ allow: [...] })');
@@ -124,7 +125,7 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
     const savedEnv = before ? before.savedEnv : Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
     const inherit = (options.children ?? 'inherit') === 'inherit';
     // TETHERED_LOG as the user set it, not as an earlier activate() set it for children.
-    const userLog = before ? savedEnv.TETHERED_LOG : process.env.TETHERED_LOG;
+    const userLog = before ? savedEnv[ENV.LOG] : process.env[ENV.LOG];
     // What children get (also what the shim injects into every exec).
     const variables = policyVariables(policy, {
         mode: options.logOnly ? 'log' : 'enforce',
@@ -163,7 +164,7 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
     if (inherit) {
         process.env.LD_PRELOAD = preloadFirst(shimPath, savedEnv.LD_PRELOAD);
         // the policy goes as rules or as an image (child-env.ts), never both
-        for (const key of ['TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_POLICY_FILE', 'TETHERED_POLICY_IMAGE']) Reflect.deleteProperty(process.env, key);
+        for (const key of POLICY_CARRIERS) Reflect.deleteProperty(process.env, key);
         Object.assign(process.env, variables);
     }
 }
@@ -210,8 +211,8 @@ export function status(): Status {
             layer: native.preloaded ? 'preload' : 'in-process',
             locked: native.locked,
             rules: { allow: [], deny: [] },
-            allowLocalhost: process.env.TETHERED_ALLOW_LOCALHOST !== '0',
-            children: process.env.TETHERED_CHILDREN === 'none' ? 'none' : 'inherit',
+            allowLocalhost: process.env[ENV.ALLOW_LOCALHOST] !== '0',
+            children: process.env[ENV.CHILDREN] === 'none' ? 'none' : 'inherit',
             patchedSlots: 0,
         };
     }
@@ -219,12 +220,12 @@ export function status(): Status {
     const preloaded = (process.env.LD_PRELOAD ?? '').split(/[:\s]+/).includes(findShim());
     return {
         active: preloaded,
-        mode: preloaded ? (process.env.TETHERED_MODE === 'log' ? 'log' : 'enforce') : 'off',
+        mode: preloaded ? (process.env[ENV.MODE] === 'log' ? 'log' : 'enforce') : 'off',
         layer: preloaded ? 'preload' : 'in-process',
         locked: false,
         rules: { allow: [], deny: [] },
-        allowLocalhost: process.env.TETHERED_ALLOW_LOCALHOST !== '0',
-        children: process.env.TETHERED_CHILDREN === 'none' ? 'none' : 'inherit',
+        allowLocalhost: process.env[ENV.ALLOW_LOCALHOST] !== '0',
+        children: process.env[ENV.CHILDREN] === 'none' ? 'none' : 'inherit',
         patchedSlots: 0,
     };
 }

@@ -1,10 +1,12 @@
 /**
  * What activate(), scope() and the JavaScript error layer share: the loaded shim, the handler for events,
- * the evidence JavaScript adds to events (stack, URL), and the scope the code is running in.
+ * and the scope the code is running in (the evidence JavaScript adds to events is in evidence.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { ENV } from './env-names.js';
 import { nativeBinaries, type Addon, type NativeScope } from './native.js';
 import type { EgressEvent } from './errors.js';
+import { eventFromLine } from './event.js';
 import { AllowPolicy } from './policy/index.js';
 import { perThread } from './shared.js';
 
@@ -95,32 +97,7 @@ export function globalState(): GlobalState | null {
 /** Would the policy in force let a blocked attempt through (and report it)? */
 export function logOnly(): boolean {
     const state = globalState();
-    return state ? state.logOnly : process.env.TETHERED_MODE === 'log' && (process.env.LD_PRELOAD ?? '').includes('libtethered');
-}
-
-// Evidence only JavaScript has, by the shim's event number, merged into the event wherever it surfaces
-// (onBlocked, noEgress, EgressBlocked). Bounded: the oldest entries go first.
-const EVIDENCE_LIMIT = 1024;
-const evidence = perThread('evidence', () => new Map<number, { stack?: string; url?: string }>());
-
-/** Adds what is not known yet (with `replace`, what the caller knows better: fetch's caller's stack). */
-export function addEvidence(seq: number | undefined, extra: { stack?: string | undefined; url?: string | undefined }, replace = false): void {
-    if (seq === undefined) return;
-    const known = evidence.get(seq) ?? {};
-    if (extra.stack !== undefined && (replace || known.stack === undefined)) known.stack = extra.stack;
-    if (extra.url !== undefined && (replace || known.url === undefined)) known.url = extra.url;
-    evidence.set(seq, known);
-    if (evidence.size > EVIDENCE_LIMIT) evidence.delete(evidence.keys().next().value as number);
-}
-
-/** The event with the evidence JavaScript has for it. */
-export function withEvidence(event: EgressEvent): EgressEvent {
-    const extra = event.seq !== undefined ? evidence.get(event.seq) : undefined;
-    return extra ? { ...event, ...extra } : event;
-}
-
-export function eventFromLine(line: string): EgressEvent {
-    return withEvidence(JSON.parse(line) as EgressEvent);
+    return state ? state.logOnly : process.env[ENV.MODE] === 'log' && (process.env.LD_PRELOAD ?? '').includes('libtethered');
 }
 
 /** The innermost noEgress() scope of a chain, or null. */

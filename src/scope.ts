@@ -11,7 +11,8 @@ import { installErrorMapping } from './js-errors.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { checkKnownKeys } from './options.js';
 import { perThread } from './shared.js';
-import { collectorOf, eventFromLine, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
+import { eventFromLine } from './event.js';
+import { collectorOf, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
 
 export interface ScopeOptions {
     readonly allow: readonly string[];
