@@ -51,9 +51,8 @@ export interface Addon {
     /** Compiles a scope (rules in normal form) under `parent`; throws with the shim's reason. */
     scopeNew(rules: { allow: readonly string[]; deny: readonly string[]; allowLocalhost: boolean }, label: string, parent: NativeScope | null, collect: boolean): NativeScope;
     scopeId(scope: NativeScope): number;
-    /** The calling thread's scope pointer in the shim, as 8 bytes to store a scopeAddress() into. */
-    scopeSlot(): ArrayBuffer;
-    scopeAddress(scope: NativeScope): bigint;
+    /** `current` answers the shim, when a hook on the calling thread judges an attempt, which scope this thread's JavaScript is in. */
+    scopeSource(current: () => NativeScope | null): void;
     /** Settings (JSON) for the JavaScript of worker threads; '' for none. */
     shareSettings(json: string): void;
     sharedSettings(): string | null;

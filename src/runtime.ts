@@ -15,9 +15,8 @@ export interface ScopeFrame {
     readonly policy: AllowPolicy;
     readonly label: string | null;
     readonly parent: ScopeFrame | null;
+    /** What the shim judges by (scope.ts hands it to the shim when asked). */
     readonly native: NativeScope;
-    /** Where the shim finds it (what scope.ts stores into this thread's scope slot). */
-    readonly address: bigint;
     readonly id: number;
     /** noEgress(): keeps the events of attempts made inside it. */
     readonly collecting: boolean;
