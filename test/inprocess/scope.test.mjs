@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
-import { inFreshNode } from '../helpers/inprocess.mjs';
+import { inFreshNode, testAddon } from '../helpers/inprocess.mjs';
 import { httpServer, serve, tcpServer } from '../helpers/shim.mjs';
 import { dnsServer } from '../helpers/dns-server.mjs';
 import { join } from 'node:path';
@@ -174,6 +174,27 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
             print(made);
         `);
         assert.deepEqual(r.results, [[EACCES, 0], 0, []], r.stderr);
+    });
+
+    test("a worker's scope narrows that worker's native calls, after an await too, and nothing on the main thread", async () => {
+        const worker = `
+            const t = require(${JSON.stringify(root)});
+            const addon = require(${JSON.stringify(testAddon())});
+            const { parentPort } = require('node:worker_threads');
+            t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, async () => {
+                await new Promise((r) => setTimeout(r, 1));
+                return addon.connectTo('127.0.0.3', ${s.b.port});
+            }).then((inside) => parentPort.postMessage([inside, addon.connectTo('127.0.0.3', ${s.b.port})]));`;
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const { Worker } = require('node:worker_threads');
+            const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+            const [inWorker] = await require('node:events').once(w, 'message');
+            print(inWorker);
+            print(addon.connectTo('127.0.0.3', ${s.b.port}));
+            print(await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${s.b.port})));
+        `);
+        assert.deepEqual(r.results, [[EACCES, 0], 0, EACCES], r.stderr);
     });
 
     test("the shim takes only the addon's own scopes from a thread's scope source: a forged answer or one that throws is no scope, and nothing crashes", async () => {
