@@ -19,6 +19,7 @@ import { installErrorMapping } from './js-errors.js';
 import { policyVariables, preloadFirst } from './child-env.js';
 import { described, dispatch, patchProcess, runtime, setHandler, type Described } from './runtime.js';
 import { activateOptionsFromConfig } from './config-file.js';
+import { ACTIVATE_ENV_KEYS, ENV, POLICY_CARRIERS } from './env-names.js';
 
 interface CommonOptions {
     readonly allow: readonly string[];
@@ -81,7 +82,7 @@ export interface Status {
     readonly patchedSlots: number;
 }
 
-const ENV_KEYS = ['LD_PRELOAD', 'TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_ALLOW_LOCALHOST', 'TETHERED_MODE', 'TETHERED_FAIL_CLOSED', 'TETHERED_LOG', 'TETHERED_CHILDREN', 'TETHERED_POLICY_FILE', 'TETHERED_POLICY_IMAGE'];
+const ENV_KEYS = ACTIVATE_ENV_KEYS;
 
 function checkOptions(options: ActivateOptions): void {
     if (typeof options !== 'object' || options === null) throw new TypeError('activate() takes an options object: activate({ allow: [...] })');
@@ -166,7 +167,7 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
     // Once strict, always strict (for this process's lifetime): every policy goes to the supervisor too.
     const strictOn = options.strict === true || nativeStatus()?.strict === true;
     // TETHERED_LOG as the user set it, not as an earlier activate() set it for children.
-    const userLog = before ? savedEnv.TETHERED_LOG : process.env.TETHERED_LOG;
+    const userLog = before ? savedEnv[ENV.LOG] : process.env[ENV.LOG];
     // What children get (also what the shim injects into every exec). Under the process's own filter in
     // log-only mode, a child's attempt reaches the supervisor whatever its libc layer decides, and the
     // supervisor reports it: the child's libc layer then logs nothing, so each attempt is reported once. (In
@@ -179,7 +180,7 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
     const rules = normalRules(policy);
     // The supervisor's policy: the same variables (its events come back through the addon, not its own log).
     const strictPolicy = Object.entries(policyVariables(policy, { mode: options.logOnly ? 'log' : 'enforce', log: 'off' }))
-        .filter(([k]) => k !== 'TETHERED_LOG')
+        .filter(([k]) => k !== ENV.LOG)
         .map(([k, v]) => `${k}=${v}`);
     // The shim keeps the lock (docs/rules.md, One process, one policy): no other caller of its exports can
     // loosen the policy.
@@ -216,7 +217,7 @@ export function activate(options: ActivateOptions = activateOptionsFromConfig())
     if (inherit) {
         process.env.LD_PRELOAD = preloadFirst(shimPath, savedEnv.LD_PRELOAD);
         // the policy goes as rules or as an image (child-env.ts), never both
-        for (const key of ['TETHERED_ALLOW', 'TETHERED_DENY', 'TETHERED_POLICY_FILE', 'TETHERED_POLICY_IMAGE']) Reflect.deleteProperty(process.env, key);
+        for (const key of POLICY_CARRIERS) Reflect.deleteProperty(process.env, key);
         Object.assign(process.env, variables);
     }
 }
@@ -264,8 +265,8 @@ export function status(): Status {
             layer: native.preloaded ? 'preload' : 'in-process',
             locked: native.locked,
             rules: { allow: [], deny: [] },
-            allowLocalhost: process.env.TETHERED_ALLOW_LOCALHOST !== '0',
-            children: process.env.TETHERED_CHILDREN === 'none' ? 'none' : 'inherit',
+            allowLocalhost: process.env[ENV.ALLOW_LOCALHOST] !== '0',
+            children: process.env[ENV.CHILDREN] === 'none' ? 'none' : 'inherit',
             strict: native.strict,
             patchedSlots: 0,
         };
@@ -274,12 +275,12 @@ export function status(): Status {
     const preloaded = (process.env.LD_PRELOAD ?? '').split(/[:\s]+/).includes(findShim());
     return {
         active: preloaded,
-        mode: preloaded ? (process.env.TETHERED_MODE === 'log' ? 'log' : 'enforce') : 'off',
+        mode: preloaded ? (process.env[ENV.MODE] === 'log' ? 'log' : 'enforce') : 'off',
         layer: preloaded ? 'preload' : 'in-process',
         locked: false,
         rules: { allow: [], deny: [] },
-        allowLocalhost: process.env.TETHERED_ALLOW_LOCALHOST !== '0',
-        children: process.env.TETHERED_CHILDREN === 'none' ? 'none' : 'inherit',
+        allowLocalhost: process.env[ENV.ALLOW_LOCALHOST] !== '0',
+        children: process.env[ENV.CHILDREN] === 'none' ? 'none' : 'inherit',
         strict: false,
         patchedSlots: 0,
     };

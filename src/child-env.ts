@@ -10,6 +10,7 @@
  * than reading an image (both well under a millisecond), and needs no file a child in another mount
  * namespace or chroot might not see.
  */
+import { ENV } from './env-names.js';
 import { nativeBinaries } from './native.js';
 import { normalRules, type AllowPolicy } from './policy/index.js';
 
@@ -37,12 +38,12 @@ export function policyVariables(
     const rules = normalRules(policy);
     const allow = rules.allow.join(',');
     const deny = rules.deny.join(',');
-    const carried = allow.length + deny.length > IMAGE_THRESHOLD ? { TETHERED_POLICY_IMAGE: policyImage(rules) } : { TETHERED_ALLOW: allow, TETHERED_DENY: deny };
+    const carried = allow.length + deny.length > IMAGE_THRESHOLD ? { [ENV.POLICY_IMAGE]: policyImage(rules) } : { [ENV.ALLOW]: allow, [ENV.DENY]: deny };
     return {
         ...carried,
-        TETHERED_ALLOW_LOCALHOST: rules.allowLocalhost ? '1' : '0',
-        TETHERED_MODE: settings.mode,
-        ...(settings.failClosed === undefined ? {} : { TETHERED_FAIL_CLOSED: settings.failClosed ? '1' : '0' }),
-        TETHERED_LOG: settings.log,
+        [ENV.ALLOW_LOCALHOST]: rules.allowLocalhost ? '1' : '0',
+        [ENV.MODE]: settings.mode,
+        ...(settings.failClosed === undefined ? {} : { [ENV.FAIL_CLOSED]: settings.failClosed ? '1' : '0' }),
+        [ENV.LOG]: settings.log,
     };
 }

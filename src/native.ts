@@ -58,9 +58,8 @@ export interface Addon {
      */
     decide(host: string, port: number | null, scope: NativeScope | null, layers: number): NativeRefusal | null;
     scopeId(scope: NativeScope): number;
-    /** The calling thread's scope pointer in the shim, as 8 bytes to store a scopeAddress() into. */
-    scopeSlot(): ArrayBuffer;
-    scopeAddress(scope: NativeScope): bigint;
+    /** `current` answers the shim, when a hook on the calling thread judges an attempt, which scope this thread's JavaScript is in. */
+    scopeSource(current: () => NativeScope | null): void;
     /** Settings (JSON) for the JavaScript of worker threads; '' for none. */
     shareSettings(json: string): void;
     sharedSettings(): string | null;

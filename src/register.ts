@@ -13,6 +13,7 @@
  */
 import { activate } from './activate.js';
 import { findConfig } from './config-file.js';
+import { ENV } from './env-names.js';
 import { installErrorMapping } from './js-errors.js';
 import { loadedShim } from './native.js';
 import { readPolicyFile } from './policy-file.js';
@@ -23,20 +24,20 @@ function list(value: string | undefined): string[] {
 }
 
 function registerFromEnvironment(env: NodeJS.ProcessEnv): void {
-    const file = env.TETHERED_POLICY_FILE;
+    const file = env[ENV.POLICY_FILE];
     const common = {
-        failClosed: env.TETHERED_FAIL_CLOSED === '1',
-        children: env.TETHERED_CHILDREN === 'none' ? ('none' as const) : ('inherit' as const),
+        failClosed: env[ENV.FAIL_CLOSED] === '1',
+        children: env[ENV.CHILDREN] === 'none' ? ('none' as const) : ('inherit' as const),
     };
     if (file) {
         const p = readPolicyFile(file);
-        activate({ allow: p.allow, deny: p.deny, allowLocalhost: p.allowLocalhost ?? true, logOnly: (env.TETHERED_MODE ?? p.mode) === 'log', ...common });
-    } else if (env.TETHERED_ALLOW !== undefined) {
+        activate({ allow: p.allow, deny: p.deny, allowLocalhost: p.allowLocalhost ?? true, logOnly: (env[ENV.MODE] ?? p.mode) === 'log', ...common });
+    } else if (env[ENV.ALLOW] !== undefined) {
         activate({
-            allow: list(env.TETHERED_ALLOW),
-            deny: list(env.TETHERED_DENY),
-            allowLocalhost: env.TETHERED_ALLOW_LOCALHOST !== '0',
-            logOnly: env.TETHERED_MODE === 'log',
+            allow: list(env[ENV.ALLOW]),
+            deny: list(env[ENV.DENY]),
+            allowLocalhost: env[ENV.ALLOW_LOCALHOST] !== '0',
+            logOnly: env[ENV.MODE] === 'log',
             ...common,
         });
     } else if (loadedShim() !== null) {
@@ -46,7 +47,7 @@ function registerFromEnvironment(env: NodeJS.ProcessEnv): void {
         const found = findConfig();
         if (!found) return;
         const { allow, deny, allowLocalhost, mode } = found.policy;
-        activate({ allow, deny, allowLocalhost, logOnly: (env.TETHERED_MODE ?? mode) === 'log', ...common });
+        activate({ allow, deny, allowLocalhost, logOnly: (env[ENV.MODE] ?? mode) === 'log', ...common });
     }
 }
 

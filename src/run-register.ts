@@ -7,10 +7,11 @@
  * broken install in the tree) costs only the better errors: it is said once on stderr, never thrown into the
  * program.
  */
-import { logEvidenceTo } from './runtime.js';
+import { ENV } from './env-names.js';
+import { logEvidenceTo } from './evidence.js';
 
 try {
-    const log = process.env.TETHERED_LOG;
+    const log = process.env[ENV.LOG];
     if (log?.startsWith('/')) logEvidenceTo(log);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('./register.js');

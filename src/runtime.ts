@@ -1,11 +1,12 @@
 /**
  * What activate(), scope() and the JavaScript error layer share: the loaded shim, the handler for events,
- * the evidence JavaScript adds to events (stack, URL), and the scope the code is running in.
+ * and the scope the code is running in (the evidence JavaScript adds to events is in evidence.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { appendFileSync } from 'node:fs';
+import { ENV } from './env-names.js';
 import { nativeBinaries, type Addon, type NativeScope } from './native.js';
 import type { EgressEvent } from './errors.js';
+import { eventFromLine } from './event.js';
 import { AllowPolicy } from './policy/index.js';
 import { perThread } from './shared.js';
 
@@ -14,9 +15,8 @@ export interface ScopeFrame {
     readonly policy: AllowPolicy;
     readonly label: string | null;
     readonly parent: ScopeFrame | null;
+    /** What the shim judges by (scope.ts hands it to the shim when asked). */
     readonly native: NativeScope;
-    /** Where the shim finds it (what scope.ts stores into this thread's scope slot). */
-    readonly address: bigint;
     readonly id: number;
     /** noEgress(): keeps the events of attempts made inside it. */
     readonly collecting: boolean;
@@ -96,52 +96,7 @@ export function globalState(): GlobalState | null {
 /** Would the policy in force let a blocked attempt through (and report it)? */
 export function logOnly(): boolean {
     const state = globalState();
-    return state ? state.logOnly : process.env.TETHERED_MODE === 'log' && (process.env.LD_PRELOAD ?? '').includes('libtethered');
-}
-
-// Evidence only JavaScript has, by the shim's event number, merged into the event wherever it surfaces
-// (onBlocked, noEgress, EgressBlocked). Bounded: the oldest entries go first.
-const EVIDENCE_LIMIT = 1024;
-const evidence = perThread('evidence', () => new Map<number, { stack?: string; url?: string }>());
-
-// Under `tethered run` (run-register.ts), evidence also goes to the run's log file, as a line of its own that
-// the CLI joins to the shim's event by process and event number (cli/events.ts): the shim writes the event
-// before JavaScript knows anything about it.
-let evidenceLog: string | null = null;
-
-/** Appends evidence lines to this log file from now on (an absolute path, as TETHERED_LOG gives it). */
-export function logEvidenceTo(path: string): void {
-    evidenceLog = path;
-}
-
-function writeEvidence(seq: number, known: { stack?: string; url?: string }): void {
-    if (!evidenceLog) return;
-    try {
-        appendFileSync(evidenceLog, `${JSON.stringify({ evidence: true, pid: process.pid, seq, ...known })}\n`);
-    } catch {
-        evidenceLog = null; // the run is over or the file is gone: the event itself is in the log already
-    }
-}
-
-/** Adds what is not known yet (with `replace`, what the caller knows better: fetch's caller's stack). */
-export function addEvidence(seq: number | undefined, extra: { stack?: string | undefined; url?: string | undefined }, replace = false): void {
-    if (seq === undefined) return;
-    const known = evidence.get(seq) ?? {};
-    if (extra.stack !== undefined && (replace || known.stack === undefined)) known.stack = extra.stack;
-    if (extra.url !== undefined && (replace || known.url === undefined)) known.url = extra.url;
-    evidence.set(seq, known);
-    writeEvidence(seq, known);
-    if (evidence.size > EVIDENCE_LIMIT) evidence.delete(evidence.keys().next().value as number);
-}
-
-/** The event with the evidence JavaScript has for it. */
-export function withEvidence(event: EgressEvent): EgressEvent {
-    const extra = event.seq !== undefined ? evidence.get(event.seq) : undefined;
-    return extra ? { ...event, ...extra } : event;
-}
-
-export function eventFromLine(line: string): EgressEvent {
-    return withEvidence(JSON.parse(line) as EgressEvent);
+    return state ? state.logOnly : process.env[ENV.MODE] === 'log' && (process.env.LD_PRELOAD ?? '').includes('libtethered');
 }
 
 /** The innermost noEgress() scope of a chain, or null. */

@@ -1,17 +1,19 @@
 /**
  * scope() and noEgress(): narrowing the policy for an async call tree. The scope a piece of code runs in is
- * kept in AsyncLocalStorage; an async hook tells the shim on every callback, so that the JavaScript
- * thread's native calls (net, dgram, a native addon's connect()) are judged by it too. Lookups that Node
- * sends to the libuv pool are checked against the scope in JavaScript before they go (js-errors.ts).
- * Scopes work with or without activate(): without it, only the scopes narrow.
+ * kept in AsyncLocalStorage, and nowhere else: when a hook of the shim judges an attempt on this thread
+ * (net, dgram, c-ares, a native addon's connect()), it asks this thread's JavaScript which scope is current
+ * (the addon's scopeSource), so that native calls are judged by it too while no callback pays anything for
+ * it. Lookups that Node sends to the libuv pool are checked against the scope in JavaScript before they go
+ * (wrap/dns.ts). Scopes work with or without activate(): without it, only the scopes narrow.
  */
-import { createHook } from 'node:async_hooks';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { NativeScope } from './native.js';
 import { EgressViolation, type EgressEvent } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { checkKnownKeys } from './options.js';
-import { perThread } from './shared.js';
-import { collectorOf, eventFromLine, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
+import { eventFromLine } from './event.js';
+import { collectorOf, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
 
 export interface ScopeOptions {
     readonly allow: readonly string[];
@@ -31,37 +33,20 @@ export interface NoEgressOptions {
     readonly allowLocalhost?: boolean | undefined;
 }
 
-// The scope this thread is in, as the shim sees it: a pointer cell in the shim that this thread stores the
-// frame's native address into (no call per switch). `entered` keeps that frame, and with it its native
-// scope, alive while the shim may read it; `outer` what each callback found on entry. Once per thread
-// (shared.ts), whichever copies of the package make scopes: one async hook, never one per copy.
-const tracker = perThread('scope-tracker', () => ({
-    entered: null as ScopeFrame | null,
-    slot: null as BigUint64Array | null,
-    outer: [] as (ScopeFrame | null)[],
-    tracking: false,
-}));
+// The shim asks this function which scope the JavaScript running on this thread is in, when one of its
+// hooks judges an attempt here. Taken now, not when asked: a later change to AsyncLocalStorage's prototype
+// does not take code out of its scope.
+const getStore: (this: AsyncLocalStorage<ScopeFrame>) => ScopeFrame | undefined = Reflect.get(AsyncLocalStorage.prototype, 'getStore') as never;
+const currentNative = (): NativeScope | null => Reflect.apply(getStore, scopes, [])?.native ?? null;
 
-function enter(frame: ScopeFrame | null): void {
-    if (frame === tracker.entered) return;
-    tracker.entered = frame;
-    tracker.slot ??= new BigUint64Array(runtime().addon.scopeSlot());
-    tracker.slot[0] = frame ? frame.address : 0n;
-}
+// Once per thread and copy of the package (each copy may have its own addon; any copy's answer is the
+// same: the scope registry is the thread's one).
+let sourceSet = false;
 
-/** From the first scope on, every callback enters the scope it was created in (and leaves it after). */
-function track(): void {
-    if (tracker.tracking) return;
-    tracker.tracking = true;
-    createHook({
-        before() {
-            tracker.outer.push(tracker.entered);
-            enter(scopes.getStore() ?? null);
-        },
-        after() {
-            enter(tracker.outer.pop() ?? null);
-        },
-    }).enable();
+function askMe(): void {
+    if (sourceSet) return;
+    runtime().addon.scopeSource(currentNative);
+    sourceSet = true;
 }
 
 function checkOptions(what: string, options: NoEgressOptions, fn: unknown, needAllow: boolean): void {
@@ -89,20 +74,12 @@ function frameFor(options: NoEgressOptions, collecting: boolean): ScopeFrame {
         parent?.native ?? null,
         collecting,
     );
-    return Object.freeze({ policy, label, parent, native, address: addon.scopeAddress(native), id: addon.scopeId(native), collecting, events: [] });
+    return Object.freeze({ policy, label, parent, native, id: addon.scopeId(native), collecting, events: [] });
 }
 
 function runIn<T>(frame: ScopeFrame, fn: () => T): T {
-    track();
-    return scopes.run(frame, () => {
-        const previous = tracker.entered;
-        enter(frame);
-        try {
-            return fn();
-        } finally {
-            enter(previous);
-        }
-    });
+    askMe();
+    return scopes.run(frame, fn);
 }
 
 /**

@@ -39,7 +39,7 @@ struct Shim {
                                  size_t) = nullptr;
     void (*scope_free)(tethered_scope*) = nullptr;
     unsigned long long (*scope_id)(const tethered_scope*) = nullptr;
-    const tethered_scope** (*scope_slot)() = nullptr;
+    void (*set_scope_source)(tethered_scope_source) = nullptr;
     int (*image_write)(const tethered_settings*, char*, size_t, char*, size_t) = nullptr;
     void (*decide)(const char*, size_t, int, const tethered_scope*, int, tethered_decision*) = nullptr;
 };
@@ -217,7 +217,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.active, "tethered_active") && Resolve(shim.abi, "tethered_abi") &&
             Resolve(shim.set_sink, "tethered_set_sink") && Resolve(shim.scope_new, "tethered_scope_new") &&
             Resolve(shim.scope_free, "tethered_scope_free") && Resolve(shim.scope_id, "tethered_scope_id") &&
-            Resolve(shim.scope_slot, "tethered_scope_slot") && Resolve(shim.status, "tethered_status") &&
+            Resolve(shim.set_scope_source, "tethered_set_scope_source") &&
+            Resolve(shim.status, "tethered_status") &&
             Resolve(shim.image_write, "tethered_policy_image_write") &&
             Resolve(shim.decide, "tethered_decide");
         if (!ok || shim.abi() != TETHERED_ABI) {
@@ -786,20 +787,62 @@ Napi::Value Decide(const Napi::CallbackInfo& info) {
     return out;
 }
 
-// scopeSlot() -> an 8-byte ArrayBuffer over the calling thread's scope pointer in the shim: JavaScript
-// enters a scope by storing its address (scopeAddress) there, without a call per switch.
-Napi::Value ScopeSlot(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!NeedShim(env)) return env.Undefined();
-    void* slot = static_cast<void*>(shim.scope_slot());
-    return Napi::ArrayBuffer::New(env, slot, sizeof(void*));
+// The scope of the JavaScript running on this thread, for the shim's hooks: a function of this thread's
+// JavaScript (the innermost scope's compiled scope, or null) that the shim asks through CurrentScope() when
+// a hook on this thread judges an attempt, and only then (tethered_set_scope_source).
+thread_local napi_env scope_env = nullptr;
+thread_local napi_ref scope_getter = nullptr;
+
+const tethered_scope* CurrentScope() {
+    napi_env env = scope_env;
+    if (env == nullptr || scope_getter == nullptr) return nullptr;
+    napi_handle_scope handles;
+    if (napi_open_handle_scope(env, &handles) != napi_ok) return nullptr;
+    const tethered_scope* scope = nullptr;
+    napi_value fn = nullptr, global = nullptr, result = nullptr;
+    if (napi_get_reference_value(env, scope_getter, &fn) == napi_ok && fn != nullptr &&
+        napi_get_global(env, &global) == napi_ok) {
+        if (napi_call_function(env, global, fn, 0, nullptr, &result) == napi_ok) {
+            bool tagged = false;
+            void* data = nullptr;
+            if (TypeOf(env, result) == napi_external &&
+                napi_check_object_type_tag(env, result, &kScopeTag, &tagged) == napi_ok && tagged &&
+                napi_get_value_external(env, result, &data) == napi_ok)
+                scope = static_cast<const tethered_scope*>(data);
+        }
+        // The engine cannot run JavaScript now (the environment is stopping), or the function threw: no
+        // scope, and no exception left behind for whatever this thread calls next.
+        bool pending = false;
+        if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+            napi_value ignored;
+            napi_get_and_clear_last_exception(env, &ignored);
+        }
+    }
+    napi_close_handle_scope(env, handles);
+    return scope;
 }
 
-// scopeAddress(scope) -> the address to store in the slot (a BigInt).
-Napi::Value ScopeAddress(const Napi::CallbackInfo& info) {
-    tethered_scope* scope = nullptr;
-    if (!GetScope(info.Env(), info[0], &scope)) return info.Env().Undefined();
-    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(scope)));
+// scopeSource(fn): fn() -> the calling thread's innermost scope (made by scopeNew), or null; the shim asks
+// it when a hook on this thread judges an attempt.
+Napi::Value ScopeSource(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
+    if (TypeOf(env, info[0]) != napi_function) {
+        Throw(env, "scopeSource(): expected a function");
+        return env.Undefined();
+    }
+    napi_ref ref = nullptr;
+    if (napi_create_reference(env, info[0], 1, &ref) != napi_ok) {
+        Throw(env, "scopeSource(): cannot keep the function");
+        return env.Undefined();
+    }
+    napi_ref old = scope_getter;
+    napi_env old_env = scope_env;
+    scope_env = env;
+    scope_getter = ref;
+    if (old != nullptr && old_env == env) napi_delete_reference(env, old);
+    shim.set_scope_source(CurrentScope);
+    return env.Undefined();
 }
 
 Napi::Value ScopeId(const Napi::CallbackInfo& info) {
@@ -877,6 +920,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
             holder.token = nullptr;
             holder.env = nullptr;
         }
+        // This environment's JavaScript can no longer answer for its thread.
+        if (scope_env == env) {
+            napi_delete_reference(env, scope_getter);
+            scope_getter = nullptr;
+            scope_env = nullptr;
+        }
     });
     exports.Set("writePolicyImage", Napi::Function::New(env, WritePolicyImage));
     exports.Set("shareSettings", Napi::Function::New(env, ShareSettings));
@@ -884,8 +933,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("scopeNew", Napi::Function::New(env, ScopeNew));
     exports.Set("decide", Napi::Function::New(env, Decide));
     exports.Set("scopeId", Napi::Function::New(env, ScopeId));
-    exports.Set("scopeSlot", Napi::Function::New(env, ScopeSlot));
-    exports.Set("scopeAddress", Napi::Function::New(env, ScopeAddress));
+    exports.Set("scopeSource", Napi::Function::New(env, ScopeSource));
     exports.Set("collect", Napi::Function::New(env, Collect));
     exports.Set("takeCollected", Napi::Function::New(env, TakeCollected));
     exports.Set("takeLastEvent", Napi::Function::New(env, TakeLastEvent));

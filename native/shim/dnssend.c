@@ -345,7 +345,7 @@ void td_dns_learn(int fd, const struct iovec *iov, size_t iovcnt, ssize_t got, c
                   socklen_t fromlen) {
     if (got <= 0 || !td_fd_dns_marked(fd)) return;
     if (from ? port_of(from, fromlen) != DNS_PORT : !still_dns(fd)) return;
-    if (!td_config() && !td_scope_current() && !td_scopes_used()) return;
+    if (!td_config() && !td_scopes_used()) return; /* no scope can be current before one was made */
     const unsigned char *msg;
     unsigned char buf[4096];
     size_t n = (size_t)got;

@@ -63,7 +63,7 @@ void td_fd_set(int fd, enum td_fd_kind kind) {
 }
 
 int td_active(void) {
-    return td_config() || td_scope_current();
+    return td_config() || td_scope_possible();
 }
 
 /* A connect elsewhere needs no note: a send on a DNS socket checks its peer every time (dnswire.c). */

@@ -1,7 +1,14 @@
 /* Scopes (scope(), noEgress()): a per-thread pointer to an immutable chain of compiled policies. Every hook
  * on a thread in a scope judges the attempt by the policy in force and then by each scope of the chain; a
- * scope can only narrow. The pointer is thread-local (initial-exec: no allocation, no lock on read); the
- * addon sets it on the JavaScript thread from AsyncLocalStorage, so the scope follows the async call tree. */
+ * scope can only narrow. The pointer is thread-local (initial-exec: no allocation, no lock on read), set by
+ * tethered_scope_enter() for C callers.
+ *
+ * A JavaScript thread's scope follows its async call tree (AsyncLocalStorage), and changes on every
+ * callback: keeping the pointer up to date would cost every callback of the process something. Instead the
+ * thread registers a source, asked only when a hook on that thread judges an attempt: JavaScript pays
+ * nothing per callback, and an attempt pays one call. */
+#include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +19,9 @@
 static __thread const struct tethered_scope *current __attribute__((tls_model("initial-exec")));
 static atomic_ullong next_id = 1;
 static atomic_int used;
+static __thread tethered_scope_source source __attribute__((tls_model("initial-exec")));
+static __thread int asking __attribute__((tls_model("initial-exec")));
+static __thread sigset_t source_mask __attribute__((tls_model("initial-exec")));
 
 const struct td_config td_scopes_only = {
     .mode = TD_MODE_ENFORCE,
@@ -19,8 +29,36 @@ const struct td_config td_scopes_only = {
     .allow_all = 1,
 };
 
+/* The kernel's part of glibc's larger sigset_t: the rest is never written, and never compared. */
+#define KERNEL_SIGSET_BYTES (_NSIG / 8)
+
+static sigset_t blocked_now(void) {
+    sigset_t set, none;
+    sigemptyset(&none);
+    if (pthread_sigmask(SIG_BLOCK, &none, &set) != 0) sigfillset(&set);
+    return set;
+}
+
 const struct tethered_scope *td_scope_current(void) {
-    return current;
+    if (current) return current;
+    tethered_scope_source ask = source;
+    if (!ask || asking) return NULL; /* not from inside the source itself */
+    /* A signal handler may have interrupted the JavaScript engine anywhere, where it must not be entered; a
+     * handler runs with its signal blocked: with a mask other than the thread's usual one, the source is
+     * not asked, and the attempt is judged by the policy in force alone (a signal belongs to no async call
+     * tree). */
+    sigset_t now = blocked_now();
+    if (memcmp(&now, &source_mask, KERNEL_SIGSET_BYTES) != 0) return NULL;
+    int saved = errno;
+    asking = 1;
+    const struct tethered_scope *scope = ask();
+    asking = 0;
+    errno = saved;
+    return scope;
+}
+
+int td_scope_possible(void) {
+    return current || source;
 }
 
 int td_scopes_used(void) {
@@ -67,6 +105,11 @@ TETHERED_EXPORT const struct tethered_scope *tethered_scope_enter(const struct t
 
 TETHERED_EXPORT unsigned long long tethered_scope_id(const struct tethered_scope *scope) {
     return scope ? scope->id : 0;
+}
+
+TETHERED_EXPORT void tethered_set_scope_source(tethered_scope_source fn) {
+    source_mask = blocked_now();
+    source = fn;
 }
 
 TETHERED_EXPORT const struct tethered_scope **tethered_scope_slot(void) {

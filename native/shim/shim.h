@@ -70,8 +70,10 @@ struct tethered_scope {
     char label[128];
 };
 
-/* The scope chain the calling thread is in, or NULL. */
+/* The scope chain the calling thread is in, or NULL (may ask the thread's source: see scope.c). */
 const struct tethered_scope *td_scope_current(void);
+/* Could the calling thread be in a scope (one entered, or a source to ask)? Cheap: asks nothing. */
+int td_scope_possible(void);
 /* True once any scope was made: lookups then record their answers even with no policy in force. */
 int td_scopes_used(void);
 /* The configuration hooks use on a thread in a scope when no policy is in force: allow, and let the
@@ -341,7 +343,7 @@ void td_fd_set(int fd, enum td_fd_kind kind);
 void td_dns_note_peer(int fd, int port);
 /* Descriptors received with SCM_RIGHTS are not known yet. */
 void td_fd_received(const struct msghdr *msg);
-/* Is the active configuration, or a scope of this thread, in force? */
+/* Is a configuration in force, or could a scope of this thread be (asks no scope source)? */
 int td_active(void);
 
 /* ---- children ---- */

@@ -107,8 +107,14 @@ TETHERED_EXPORT void tethered_scope_free(struct tethered_scope *scope);
 /* Puts the calling thread in `scope` (NULL: in none); returns the scope it was in. */
 TETHERED_EXPORT const struct tethered_scope *tethered_scope_enter(const struct tethered_scope *scope);
 TETHERED_EXPORT unsigned long long tethered_scope_id(const struct tethered_scope *scope);
-/* The calling thread's scope pointer itself, for a caller that switches scopes often (the addon lets the
- * JavaScript thread store into it directly, without a call). Valid for the thread's lifetime. */
+/* The calling thread's scope pointer itself, for a caller that switches scopes often. Valid for the
+ * thread's lifetime. */
 TETHERED_EXPORT const struct tethered_scope **tethered_scope_slot(void);
+/* Where the calling thread's scope comes from when it entered none with tethered_scope_enter(): asked on
+ * that thread each time a hook judges an attempt (the addon answers from JavaScript's AsyncLocalStorage),
+ * never per switch. Not asked from inside itself, nor while the thread's signal mask differs from the one
+ * it had when the source was set (a signal handler). NULL: no source. */
+typedef const struct tethered_scope *(*tethered_scope_source)(void);
+TETHERED_EXPORT void tethered_set_scope_source(tethered_scope_source source);
 
 #endif

@@ -2,25 +2,9 @@
  * A misspelt TETHERED_* variable is a policy silently not applied (TETHERED_ALOW leaves the allow list
  * empty, TETHERED_MDOE leaves enforce mode on): the CLI names every unknown one and the nearest known name.
  */
+import { ENV_PREFIX, KNOWN_VARIABLES } from '../env-names.js';
 
-/** The variables libtethered.so and the package read, and those the test harness sets. */
-export const KNOWN_VARIABLES = [
-    'TETHERED_ALLOW',
-    'TETHERED_DENY',
-    'TETHERED_ALLOW_LOCALHOST',
-    'TETHERED_POLICY_FILE',
-    'TETHERED_POLICY_IMAGE',
-    'TETHERED_MODE',
-    'TETHERED_FAIL_CLOSED',
-    'TETHERED_LOG',
-    'TETHERED_LOG_ALLOWED',
-    'TETHERED_CHILDREN',
-    'TETHERED_INTERNAL_FAULT',
-    'TETHERED_NETNS',
-    'TETHERED_NETNS_ENTERED',
-    'TETHERED_SANITIZE',
-    'TETHERED_TEST_HOSTS',
-] as const;
+export { KNOWN_VARIABLES };
 
 function distance(a: string, b: string): number {
     let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -39,7 +23,7 @@ export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
     const known = new Set<string>(KNOWN_VARIABLES);
     const warnings: string[] = [];
     for (const name of Object.keys(env).sort()) {
-        if (!name.toUpperCase().startsWith('TETHERED_') || known.has(name)) continue;
+        if (!name.toUpperCase().startsWith(ENV_PREFIX) || known.has(name)) continue;
         const [best] = KNOWN_VARIABLES.map((k) => [k, distance(name.toUpperCase(), k)] as const).sort((x, y) => x[1] - y[1]);
         const hint = best && best[1] <= 3 ? ` (did you mean ${best[0]}?)` : ` (known: ${KNOWN_VARIABLES.slice(0, 10).join(', ')})`;
         warnings.push(`warning: ${name} is not a variable tethered reads; it has no effect${hint}`);

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { preloadFirst, policyVariables } from '../child-env.js';
+import { ENV, ENV_PREFIX } from '../env-names.js';
 import { shimPath } from '../native.js';
 import type { AllowPolicy } from '../policy/index.js';
 
@@ -37,9 +38,9 @@ export function strictPath(): string {
 export function launchPlan(command: readonly string[], settings: LaunchSettings, base: NodeJS.ProcessEnv = process.env): { command: string[]; env: NodeJS.ProcessEnv } {
     if (!settings.strict) return { command: [...command], env: childEnvironment(settings, base) };
     const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(base)) if (!key.startsWith('TETHERED_')) env[key] = value;
+    for (const [key, value] of Object.entries(base)) if (!key.startsWith(ENV_PREFIX)) env[key] = value;
     Object.assign(env, policyVariables(settings.policy, { mode: settings.mode, log: settings.log }));
-    if (settings.logAllowed) env.TETHERED_LOG_ALLOWED = '1';
+    if (settings.logAllowed) env[ENV.LOG_ALLOWED] = '1';
     return { command: [strictPath(), '--', ...command], env };
 }
 
@@ -49,11 +50,11 @@ export function launchPlan(command: readonly string[], settings: LaunchSettings,
  */
 export function childEnvironment(settings: LaunchSettings, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(base)) if (!key.startsWith('TETHERED_')) env[key] = value;
+    for (const [key, value] of Object.entries(base)) if (!key.startsWith(ENV_PREFIX)) env[key] = value;
     env.LD_PRELOAD = preloadFirst(shimPath(), base.LD_PRELOAD);
     Object.assign(env, policyVariables(settings.policy, { mode: settings.mode, log: settings.log }));
-    if (settings.logAllowed) env.TETHERED_LOG_ALLOWED = '1';
-    if (settings.children) env.TETHERED_CHILDREN = settings.children;
+    if (settings.logAllowed) env[ENV.LOG_ALLOWED] = '1';
+    if (settings.children) env[ENV.CHILDREN] = settings.children;
     env.NODE_OPTIONS = withRunRegister(base.NODE_OPTIONS);
     return env;
 }

@@ -3,9 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
-import { inFreshNode } from '../helpers/inprocess.mjs';
+import { inFreshNode, testAddon } from '../helpers/inprocess.mjs';
 import { httpServer, serve, tcpServer } from '../helpers/shim.mjs';
 import { dnsServer } from '../helpers/dns-server.mjs';
+import { join } from 'node:path';
+import { root } from '../helpers/cbuild.mjs';
 
 const EACCES = 13;
 
@@ -154,6 +156,69 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
             print(seen);
         `);
         assert.deepEqual(r.results, [0, [['would-block', 'narrow']]], r.stderr);
+    });
+
+    test('installs no async hook: a native call after an await is judged by the scope all the same', async () => {
+        const r = await inFreshNode(`
+            // scopes once told the shim on every callback through an async hook; now the shim asks when it judges
+            const asyncHooks = require('node:async_hooks');
+            const made = [];
+            const createHook = asyncHooks.createHook;
+            asyncHooks.createHook = (hooks) => { made.push(Object.keys(hooks).sort()); return createHook(hooks); };
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            print(await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, async () => {
+                await new Promise((r) => setTimeout(r, 1));
+                return [addon.connectTo('127.0.0.3', ${s.b.port}), addon.connectTo('127.0.0.2', ${s.a.port})];
+            }));
+            print(addon.connectTo('127.0.0.3', ${s.b.port}));
+            print(made);
+        `);
+        assert.deepEqual(r.results, [[EACCES, 0], 0, []], r.stderr);
+    });
+
+    test("a worker's scope narrows that worker's native calls, after an await too, and nothing on the main thread", async () => {
+        const worker = `
+            const t = require(${JSON.stringify(root)});
+            const addon = require(${JSON.stringify(testAddon())});
+            const { parentPort } = require('node:worker_threads');
+            t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, async () => {
+                await new Promise((r) => setTimeout(r, 1));
+                return addon.connectTo('127.0.0.3', ${s.b.port});
+            }).then((inside) => parentPort.postMessage([inside, addon.connectTo('127.0.0.3', ${s.b.port})]));`;
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const { Worker } = require('node:worker_threads');
+            const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+            const [inWorker] = await require('node:events').once(w, 'message');
+            print(inWorker);
+            print(addon.connectTo('127.0.0.3', ${s.b.port}));
+            print(await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${s.b.port})));
+        `);
+        assert.deepEqual(r.results, [[EACCES, 0], 0, EACCES], r.stderr);
+    });
+
+    test("the shim takes only the addon's own scopes from a thread's scope source: a forged answer or one that throws is no scope, and nothing crashes", async () => {
+        const connectionsBefore = s.b.connections;
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const native = require(${JSON.stringify(join(root, 'build', 'Release', 'tethered.node'))});
+            const to = () => addon.connectTo('127.0.0.3', ${s.b.port});
+            const out = {};
+            native.scopeSource(() => ({ native: 1 })); out.object = to();
+            native.scopeSource(() => 0x41414141); out.number = to();
+            native.scopeSource(() => { throw new Error('source failed'); }); out.throws = to();
+            native.scopeSource(() => null); out.none = to();
+            // positive control: a scope the addon compiled, handed back by the source, is judged by
+            const only2 = native.scopeNew({ allow: ['127.0.0.2'], allowLocalhost: false }, 'from-source', null, false);
+            native.scopeSource(() => only2); out.real = to();
+            native.scopeSource(() => null);
+            print(out);
+            print(typeof native.scopeSlot);
+        `);
+        assert.deepEqual(r.results, [{ object: 0, number: 0, throws: 0, none: 0, real: EACCES }, 'undefined'], r.stderr);
+        assert.equal(r.code, 0, r.stderr);
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the peer's accept events
+        assert.equal(s.b.connections - connectionsBefore, 4, 'the four connects without a scope reached the peer, the scoped one did not');
     });
 
     test('checks its arguments and its rules', async () => {

@@ -1,0 +1,77 @@
+/**
+ * The one factory of EgressEvent: events the shim makes in C (a JSON line: native/shim/events.c writes the
+ * same fields in the same order) and events JavaScript makes (a lookup a scope refused before it reached the
+ * pool, a refused lookup explained) both go through egressEvent(), so that their shapes cannot drift apart.
+ */
+import type { EgressEvent, EgressOp, EgressReason } from './errors.js';
+import type { Explanation } from './policy/index.js';
+import { withEvidence } from './evidence.js';
+
+/** What an event says of the attempt; the rest (time, pid, tid, exe) is this process's now. */
+export interface EventFields {
+    readonly decision: EgressEvent['decision'];
+    readonly op: EgressOp;
+    readonly protocol: EgressEvent['protocol'];
+    readonly host: string | null;
+    readonly ip: string | null;
+    readonly port: number | null;
+    readonly rule: string | null;
+    readonly reason: EgressReason;
+    readonly scopeLabel: string | null;
+    readonly time?: string | undefined;
+    readonly pid?: number | undefined;
+    readonly tid?: number | undefined;
+    readonly exe?: string | undefined;
+    readonly seq?: number | undefined;
+    /** The shim's reason when the check itself failed (reason 'internal-error'). */
+    readonly error?: string | undefined;
+    readonly url?: string | undefined;
+    readonly stack?: string | undefined;
+    readonly nativeStack?: readonly string[] | undefined;
+}
+
+/** An event from its fields: the same keys, in the same order, wherever it was made. */
+export function egressEvent(f: EventFields): EgressEvent {
+    return {
+        time: f.time ?? new Date().toISOString(),
+        pid: f.pid ?? process.pid,
+        // JavaScript's events are made on the thread that asked (its id is not known here: the process's)
+        tid: f.tid ?? process.pid,
+        ...(f.seq !== undefined ? { seq: f.seq } : {}),
+        decision: f.decision,
+        op: f.op,
+        protocol: f.protocol,
+        host: f.host,
+        ip: f.ip,
+        port: f.port,
+        rule: f.rule,
+        reason: f.reason,
+        scopeLabel: f.scopeLabel,
+        exe: f.exe ?? process.execPath,
+        ...(f.error !== undefined ? { error: f.error } : {}),
+        ...(f.nativeStack !== undefined ? { nativeStack: f.nativeStack } : {}),
+        ...(f.url !== undefined ? { url: f.url } : {}),
+        ...(f.stack !== undefined ? { stack: f.stack } : {}),
+    };
+}
+
+/** An event line of the shim, with the evidence JavaScript has for it. */
+export function eventFromLine(line: string): EgressEvent {
+    return withEvidence(egressEvent(JSON.parse(line) as EventFields));
+}
+
+/** A name lookup refused by the TypeScript engine's explanation `x` (a scope's, or the policy in force's). */
+export function lookupEvent(x: Explanation, name: string, op: EgressOp, decision: 'block' | 'would-block', scopeLabel: string | null, stack: string | undefined): EgressEvent {
+    return egressEvent({
+        decision,
+        op,
+        protocol: 'dns',
+        host: x.host ?? name,
+        ip: null,
+        port: null,
+        rule: x.reason === 'deny-rule' ? x.rule : x.suggestion,
+        reason: x.reason,
+        scopeLabel,
+        stack,
+    });
+}

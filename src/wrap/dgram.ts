@@ -1,0 +1,37 @@
+/** dgram send and connect: a refused datagram becomes an EgressBlocked, for the callback or the 'error' event. */
+import dgram from 'node:dgram';
+import { blockedFrom, type SocketError } from '../blocked.js';
+import { mayBeRefused } from '../decisions.js';
+import { callSite, frames, kCallSite, type CallSite } from '../evidence.js';
+import { methodOf, wrappers } from './state.js';
+
+export function wrapDgram(): void {
+    const proto = dgram.Socket.prototype;
+    const mapped = (err: unknown, site: CallSite): unknown => {
+        const e = err as SocketError | null | undefined;
+        if (wrappers.loaded && e?.code === 'EACCES' && (e.syscall === 'send' || e.syscall === 'connect')) return blockedFrom(e, { stack: frames(site) });
+        return err;
+    };
+    for (const name of ['send', 'connect'] as const) {
+        const original = methodOf(proto, name);
+        const wrapped = function (this: dgram.Socket, ...args: unknown[]): unknown {
+            if (!wrappers.loaded) return original.apply(this, args);
+            // send(msg[, offset, length][, port][, address][, cb]); connect(port[, address][, cb])
+            let port: unknown;
+            for (let i = name === 'connect' ? 0 : 1; i < args.length; i++) if (typeof args[i] === 'number') port = args[i];
+            const address = args.find((a, i) => i > 0 && typeof a === 'string');
+            const site = port === undefined || mayBeRefused(address ?? 'localhost', port) ? callSite(wrapped) : {};
+            const last = args.length - 1;
+            const cb = args[last];
+            if (typeof cb === 'function') args[last] = (err: unknown, ...rest: unknown[]) => (cb as (...a: unknown[]) => unknown)(mapped(err, site), ...rest);
+            else if (name === 'connect') Reflect.set(this, kCallSite, site);
+            return original.apply(this, args);
+        };
+        Reflect.set(proto, name, wrapped);
+    }
+    const emit = methodOf(proto, 'emit');
+    Reflect.set(proto, 'emit', function (this: dgram.Socket & { [kCallSite]?: CallSite }, event: unknown, ...args: unknown[]): unknown {
+        if (event === 'error' && wrappers.loaded) return emit.call(this, event, mapped(args[0], this[kCallSite] ?? {}), ...args.slice(1));
+        return emit.call(this, event, ...args);
+    });
+}

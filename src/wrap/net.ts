@@ -1,0 +1,48 @@
+/**
+ * net.Socket (and with it tls, http, https, http2, undici and ws, which all connect through it): connect
+ * records the caller's stack when the destination may be refused; destroy turns a connect that failed with
+ * EACCES into an EgressBlocked for the event the shim just made on this thread.
+ */
+import net from 'node:net';
+import { blockedFrom, type SocketError } from '../blocked.js';
+import { mayBeRefused } from '../decisions.js';
+import { callSite, frames, kCallSite, kUrl, type CallSite } from '../evidence.js';
+import { methodOf, wrappers } from './state.js';
+
+export type Evidenced = net.Socket & { [kCallSite]?: CallSite; [kUrl]?: string };
+
+/** Where net.Socket#connect is going, from its many argument forms (null: a Unix socket or unknown). */
+function connectTarget(args: unknown[]): { host: unknown; port: unknown } | null {
+    const first: unknown = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
+    if (first !== null && typeof first === 'object') {
+        const o = first as { host?: unknown; port?: unknown; path?: unknown };
+        if (o.path) return null; // a Unix socket (net treats any truthy path so)
+        return { host: o.host ?? 'localhost', port: o.port };
+    }
+    if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
+        return { host: typeof args[1] === 'string' ? args[1] : 'localhost', port: first };
+    }
+    return null;
+}
+
+export function wrapSockets(): void {
+    const proto = net.Socket.prototype;
+    const connect = methodOf(proto, 'connect');
+    const wrappedConnect = function (this: Evidenced, ...args: unknown[]): unknown {
+        if (wrappers.loaded) {
+            const target = connectTarget(args);
+            if (target && mayBeRefused(target.host, target.port)) this[kCallSite] = callSite(wrappedConnect);
+        }
+        return connect.apply(this, args);
+    };
+    Reflect.set(proto, 'connect', wrappedConnect);
+
+    const destroy = methodOf(proto, 'destroy');
+    Reflect.set(proto, 'destroy', function (this: Evidenced, error?: unknown): unknown {
+        const e = error as SocketError | undefined;
+        if (wrappers.loaded && e?.code === 'EACCES' && e.syscall === 'connect') {
+            return destroy.call(this, blockedFrom(e, { stack: frames(this[kCallSite]), url: this[kUrl] }));
+        }
+        return destroy.call(this, error);
+    });
+}
