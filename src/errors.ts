@@ -61,6 +61,8 @@ export interface EgressEvent {
     readonly program?: string;
     /** unchecked-exec: why the libc layer cannot follow it; strict mode (`tethered run --strict`) can. */
     readonly unchecked?: 'static' | 'foreign-elf' | 'setuid' | 'setgid' | 'file-capabilities';
+    /** 'strict' for an event of the strict supervisor (activate({ strict: true }), tethered run --strict); absent for the libc layer's. */
+    readonly layer?: 'strict';
 }
 
 function destination(e: Pick<EgressEvent, 'host' | 'ip' | 'port'>): string {

@@ -28,6 +28,11 @@ export interface EventFields {
     readonly url?: string | undefined;
     readonly stack?: string | undefined;
     readonly nativeStack?: readonly string[] | undefined;
+    /** 'strict': the strict supervisor's event (the libc layer's carry none). */
+    readonly layer?: EgressEvent['layer'] | undefined;
+    /** unchecked-exec: the program started, and why the libc layer cannot follow it. */
+    readonly program?: string | undefined;
+    readonly unchecked?: EgressEvent['unchecked'] | undefined;
 }
 
 /** An event from its fields: the same keys, in the same order, wherever it was made. */
@@ -49,6 +54,9 @@ export function egressEvent(f: EventFields): EgressEvent {
         scopeLabel: f.scopeLabel,
         exe: f.exe ?? process.execPath,
         ...(f.error !== undefined ? { error: f.error } : {}),
+        ...(f.layer !== undefined ? { layer: f.layer } : {}),
+        ...(f.program !== undefined ? { program: f.program } : {}),
+        ...(f.unchecked !== undefined ? { unchecked: f.unchecked } : {}),
         ...(f.nativeStack !== undefined ? { nativeStack: f.nativeStack } : {}),
         ...(f.url !== undefined ? { url: f.url } : {}),
         ...(f.stack !== undefined ? { stack: f.stack } : {}),
