@@ -14,7 +14,7 @@
       "target_name": "tethered",
       "sources": ["native/addon/addon.cc", "native/addon/strict.cc", "native/strict/filter.c"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/compat"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-include", "glibc_baseline.h", "-DTETHERED_PIN_LIBDL"],
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", "-include", "glibc_baseline.h", "-DTETHERED_PIN_LIBDL"],
       "ldflags": ["-Wl,--no-as-needed", "-l:libdl.so.2", "-Wl,--as-needed"]
