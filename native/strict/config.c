@@ -113,3 +113,16 @@ int ts_load_config_to(struct ts_config *c) {
 int ts_load_config(void) {
     return ts_load_config_to(&ts_config);
 }
+
+void ts_unset_tethered_env(void) {
+    for (char **e = environ; e && *e;) {
+        if (strncmp(*e, "TETHERED_", 9) != 0) {
+            e++;
+            continue;
+        }
+        char name[256];
+        size_t n = strcspn(*e, "=");
+        snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), *e);
+        if (unsetenv(name) != 0) break;
+    }
+}

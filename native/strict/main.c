@@ -67,16 +67,7 @@ static void start_command(int chan, char **argv) {
     close(listener); /* only the supervisor may hold it: the command must not answer its own calls */
     close(chan);
     /* The policy is the supervisor's business: the command gets the environment without it. */
-    for (char **e = environ; *e;) {
-        if (strncmp(*e, "TETHERED_", 9) != 0) {
-            e++;
-            continue;
-        }
-        char name[256];
-        size_t n = strcspn(*e, "=");
-        snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), *e);
-        if (unsetenv(name) != 0) break;
-    }
+    ts_unset_tethered_env();
     restore_passed();
     ts_names_child_env();
     if (exec_path) {

@@ -101,16 +101,7 @@ static void relock(const char *msg) {
 
 /* Puts the message's TETHERED_* lines in the environment (no others) and compiles them. */
 static void apply_policy(int chan, char *msg) {
-    for (char **e = environ; e && *e;) {
-        if (strncmp(*e, "TETHERED_", 9) != 0) {
-            e++;
-            continue;
-        }
-        char name[256];
-        size_t n = strcspn(*e, "=");
-        snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), *e);
-        if (unsetenv(name) != 0) break;
-    }
+    ts_unset_tethered_env();
     for (char *line = msg; line && *line;) {
         char *end = strchr(line, '\n');
         if (end) *end = 0;

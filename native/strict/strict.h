@@ -32,6 +32,10 @@ int ts_load_config(void);
 /* The same into `c` (start it as {.log_fd = -1}): a policy change of a serving supervisor (serve.c). */
 int ts_load_config_to(struct ts_config *c);
 
+/* Removes every TETHERED_* variable from this process's environment (the policy is the supervisor's
+ * business: a command does not get it; a new policy replaces all of the old one's). */
+void ts_unset_tethered_env(void);
+
 /* ---- privileges (privileges.c) ---- */
 
 /* Says on stderr when `cmd` (searched in PATH) is setuid, setgid or has file capabilities: it runs without
