@@ -144,7 +144,8 @@ s.on('error', (e) => { console.log('error ' + e.code); process.exitCode = 3; });
     try {
         let before = connections;
         let r = await npx(['tethered', 'run', '--no-localhost', '--allow', '127.0.0.2:1', '--', 'node', '-e', client]);
-        check(r.stdout.includes('error EACCES') && connections === before, 'npx tethered run --no-localhost --allow 127.0.0.2:1 blocks a connect to another port: EACCES, the server saw nothing', `${r.stdout}\n${r.stderr}`);
+        // A Node program under `tethered run` gets the register entry (NODE_OPTIONS): EgressBlocked, not a bare EACCES.
+        check(r.stdout.includes('error ERR_EGRESS_BLOCKED') && /tethered: blocked tcp 127\.0\.0\.2:\d+ .* at \[eval\]/.test(r.stderr) && connections === before, 'npx tethered run --no-localhost --allow 127.0.0.2:1 blocks a connect to another port: EgressBlocked, the caller named, the server saw nothing', `${r.stdout}\n${r.stderr}`);
         before = connections;
         r = await spawnAsync('node', ['-e', client], { cwd: project, env });
         check(r.stdout.includes('reply pong') && connections === before + 1, 'the same client without tethered reaches the server (positive control)', `${r.stdout}\n${r.stderr}`);

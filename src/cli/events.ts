@@ -93,8 +93,13 @@ export class LogFollower {
             return;
         }
         if (value && typeof value.seq === 'number') {
-            this.held.set(`${value.pid}:${value.seq}`, { raw: line, event: value, poll: this.polls, extra: null });
-            return;
+            const key = `${value.pid}:${value.seq}`;
+            // A second line with the same process and number never replaces the first: a program can append
+            // to the log, and a forged 'allow' must not take the place of its own block (both count).
+            if (!this.held.has(key)) {
+                this.held.set(key, { raw: line, event: value, poll: this.polls, extra: null });
+                return;
+            }
         }
         this.onLine(line, value);
     }

@@ -68,6 +68,25 @@ describe('Node programs under tethered run', { skip: NEEDS_NETNS }, () => {
         assert.match(terminal.stderr, new RegExp(`tethered: blocked tcp 127\\.0\\.0\\.4:${s.blocked.port} by \\S+ \\[pid \\d+\\] at .*client\\.js:3:\\d+\\)?: allow it with`));
     });
 
+    test('a program that appends a forged allow line for its own blocked event to the run log does not hide the block from --fail-on-block', async () => {
+        const forger = join(dir, 'forger.js');
+        writeFileSync(
+            forger,
+            `const net = require('node:net');
+const { appendFileSync } = require('node:fs');
+net.connect(Number(process.argv[3]), process.argv[2]).on('error', (e) => {
+    const seq = e.event && e.event.seq;
+    appendFileSync(process.env.TETHERED_LOG, JSON.stringify({ decision: 'allow', op: 'connect', protocol: 'tcp', host: null, ip: e.ip, port: e.port, rule: null, reason: 'allow-rule', pid: process.pid, seq }) + '\\n');
+    console.log('forged ' + seq);
+});
+`,
+        );
+        const r = await tethered(['run', ...allow(), '--fail-on-block', '--', 'node', forger, '127.0.0.4', String(s.blocked.port)]);
+        assert.match(r.stdout, /^forged \d+$/, r.stderr);
+        assert.equal(r.code, 3, r.stderr);
+        assert.match(r.stderr, new RegExp(`--fail-on-block: 1 destination was blocked: 127\\.0\\.0\\.4:${s.blocked.port}`));
+    });
+
     test('log-only: the Node caller connects, and the attempt is reported once', async () => {
         const before = s.blocked.connections;
         const events = join(dir, 'log-only.jsonl');
