@@ -135,9 +135,18 @@ export function runtime(): Runtime {
     const { addon, shimPath } = nativeBinaries();
     const { preloaded } = addon.load(shimPath);
     addon.onEvents(dispatch);
+    // The first source a thread registers is the one the shim asks (the addon keeps it): registered as soon
+    // as the package is loaded, so that nothing registered later can answer "no scope" for code inside one.
+    addon.scopeSource(currentNativeScope);
     loaded = { addon, shimPath, preloaded };
     return loaded;
 }
+
+// The shim asks this function which scope the JavaScript running on this thread is in, when one of its
+// hooks judges an attempt here (and only when some scope exists). Taken now, not when asked: a later change
+// to AsyncLocalStorage's prototype does not take code out of its scope.
+const getStore: (this: AsyncLocalStorage<ScopeFrame>) => ScopeFrame | undefined = Reflect.get(AsyncLocalStorage.prototype, 'getStore') as never;
+export const currentNativeScope = (): NativeScope | null => Reflect.apply(getStore, scopes, [])?.native ?? null;
 
 /** Points every loaded object at the hooks (not needed when preloaded); returns the slots patched. */
 export function patchProcess(): number {

@@ -6,14 +6,12 @@
  * it. Lookups that Node sends to the libuv pool are checked against the scope in JavaScript before they go
  * (wrap/dns.ts). Scopes work with or without activate(): without it, only the scopes narrow.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { NativeScope } from './native.js';
 import { EgressViolation, type EgressEvent } from './errors.js';
 import { installErrorMapping } from './js-errors.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { checkKnownKeys } from './options.js';
 import { eventFromLine } from './event.js';
-import { collectorOf, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
+import { collectorOf, currentNativeScope, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
 
 export interface ScopeOptions {
     readonly allow: readonly string[];
@@ -33,19 +31,14 @@ export interface NoEgressOptions {
     readonly allowLocalhost?: boolean | undefined;
 }
 
-// The shim asks this function which scope the JavaScript running on this thread is in, when one of its
-// hooks judges an attempt here. Taken now, not when asked: a later change to AsyncLocalStorage's prototype
-// does not take code out of its scope.
-const getStore: (this: AsyncLocalStorage<ScopeFrame>) => ScopeFrame | undefined = Reflect.get(AsyncLocalStorage.prototype, 'getStore') as never;
-const currentNative = (): NativeScope | null => Reflect.apply(getStore, scopes, [])?.native ?? null;
-
 // Once per thread and copy of the package (each copy may have its own addon; any copy's answer is the
-// same: the scope registry is the thread's one).
+// same: the scope registry is the thread's one). runtime() registers it already; this is for a copy whose
+// runtime() ran on another thread.
 let sourceSet = false;
 
 function askMe(): void {
     if (sourceSet) return;
-    runtime().addon.scopeSource(currentNative);
+    runtime().addon.scopeSource(currentNativeScope);
     sourceSet = true;
 }
 

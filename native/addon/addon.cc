@@ -831,16 +831,19 @@ Napi::Value ScopeSource(const Napi::CallbackInfo& info) {
         Throw(env, "scopeSource(): expected a function");
         return env.Undefined();
     }
+    // The first source of a thread stays: the package registers its own as soon as it loads, and nothing
+    // registered later (code inside a scope calling this export) can answer "no scope" in its place.
+    if (scope_getter != nullptr && scope_env == env) {
+        shim.set_scope_source(CurrentScope);
+        return env.Undefined();
+    }
     napi_ref ref = nullptr;
     if (napi_create_reference(env, info[0], 1, &ref) != napi_ok) {
         Throw(env, "scopeSource(): cannot keep the function");
         return env.Undefined();
     }
-    napi_ref old = scope_getter;
-    napi_env old_env = scope_env;
     scope_env = env;
     scope_getter = ref;
-    if (old != nullptr && old_env == env) napi_delete_reference(env, old);
     shim.set_scope_source(CurrentScope);
     return env.Undefined();
 }

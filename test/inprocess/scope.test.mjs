@@ -197,29 +197,45 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(r.results, [[EACCES, 0], 0, EACCES], r.stderr);
     });
 
-    test("the shim takes only the addon's own scopes from a thread's scope source: a forged answer or one that throws is no scope, and nothing crashes", async () => {
+    test("code inside a scope cannot leave it by registering a scope source of its own: the thread's first source stays", async () => {
         const connectionsBefore = s.b.connections;
         const r = await inFreshNode(`
             t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
             const native = require(${JSON.stringify(join(root, 'build', 'Release', 'tethered.node'))});
             const to = () => addon.connectTo('127.0.0.3', ${s.b.port});
-            const out = {};
-            native.scopeSource(() => ({ native: 1 })); out.object = to();
-            native.scopeSource(() => 0x41414141); out.number = to();
-            native.scopeSource(() => { throw new Error('source failed'); }); out.throws = to();
-            native.scopeSource(() => null); out.none = to();
-            // positive control: a scope the addon compiled, handed back by the source, is judged by
-            const only2 = native.scopeNew({ allow: ['127.0.0.2'], allowLocalhost: false }, 'from-source', null, false);
-            native.scopeSource(() => only2); out.real = to();
-            native.scopeSource(() => null);
-            print(out);
-            print(typeof native.scopeSlot);
+            print(await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, async () => {
+                native.scopeSource(() => null);
+                await tick();
+                return to();
+            }));
+            print(to()); // control: outside the scope the same connect is allowed
         `);
-        assert.deepEqual(r.results, [{ object: 0, number: 0, throws: 0, none: 0, real: EACCES }, 'undefined'], r.stderr);
-        assert.equal(r.code, 0, r.stderr);
-        await new Promise((resolve) => setTimeout(resolve, 50)); // the peer's accept events
-        assert.equal(s.b.connections - connectionsBefore, 4, 'the four connects without a scope reached the peer, the scoped one did not');
+        assert.deepEqual(r.results, [EACCES, 0], r.stderr);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(s.b.connections - connectionsBefore, 1, 'only the connect outside the scope reached the peer');
     });
+
+    for (const [kind, source] of [
+        ['an object that is not a scope', '() => ({ native: 1 })'],
+        ['a number', '() => 0x41414141'],
+        ['a function that throws', "() => { throw new Error('source failed'); }"],
+    ]) {
+        test(`a scope source registered before the package loads that answers ${kind} is no scope to the shim (scopes narrow cooperative code only: docs/SECURITY.md), and nothing crashes`, async () => {
+            const connectionsBefore = s.b.connections;
+            const r = await inFreshNode(`
+                const native = require(${JSON.stringify(join(root, 'build', 'Release', 'tethered.node'))});
+                native.load(t.shimPath());
+                native.scopeSource(${source});
+                t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+                // inside a scope, so that the shim asks the (forged) source when it judges the connect
+                print(await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${s.b.port})));
+            `);
+            assert.deepEqual(r.results, [0], r.stderr);
+            assert.equal(r.code, 0, r.stderr);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            assert.equal(s.b.connections - connectionsBefore, 1);
+        });
+    }
 
     test('checks its arguments and its rules', async () => {
         const r = await inFreshNode(`
