@@ -17,10 +17,10 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -149,11 +149,15 @@ static int dial_address(const char *ip, const char *port, const char *marker) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 5 && strcmp(argv[1], "dial") == 0) return dial(argv[2], argv[3], argv[4]);
-    if (argc == 7 && strcmp(argv[1], "poison") == 0) return poison(argv[2], argv[3], argv[4], argv[5], argv[6]);
+    if (argc == 7 && strcmp(argv[1], "poison") == 0)
+        return poison(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc == 6 && strcmp(argv[1], "chroot") == 0)
         return enter(argv[2]) ? 0 : dial_address(argv[3], argv[4], argv[5]);
-    if (argc == 6 && strcmp(argv[1], "chroot-dial") == 0) return enter(argv[2]) ? 0 : dial(argv[3], argv[4], argv[5]);
-    fprintf(stderr, "usage: resolveprobe dial NAME PORT MARKER | poison NAMESERVER NAME IP PORT MARKER | chroot DIR IP "
-                    "PORT MARKER | chroot-dial DIR NAME PORT MARKER\n");
+    if (argc == 6 && strcmp(argv[1], "chroot-dial") == 0)
+        return enter(argv[2]) ? 0 : dial(argv[3], argv[4], argv[5]);
+    fprintf(
+        stderr,
+        "usage: resolveprobe dial NAME PORT MARKER | poison NAMESERVER NAME IP PORT MARKER | chroot DIR IP "
+        "PORT MARKER | chroot-dial DIR NAME PORT MARKER\n");
     return 2;
 }
