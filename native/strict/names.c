@@ -5,16 +5,22 @@
  *     bounded map of names per address (hostmap.c: 1,024 addresses, the one resolved longest ago makes
  *     room), through td_record_answer below;
  *   - names the target's /etc/hosts lists for the address, read as the target sees the file
- *     (/proc/TID/root/etc/hosts: another mount namespace or chroot has its own).
+ *     (/proc/TID/root/etc/hosts), and only while it sees the supervisor's own root and mount namespace:
+ *     a chroot or mount namespace of its own could say anything.
  *
  * Also here: the target's name servers, from its own /etc/resolv.conf, and the environment that makes
  * c-ares talk TCP to them (see ts_names_child_env). */
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../shim/shim.h"
@@ -34,17 +40,54 @@ void td_record_answer(const char *name, int family, const void *addr) {
     td_hostmap_add(&ip, name);
 }
 
-/* Opens a file as the target sees it (its root directory), if only root can have written it: a program
- * that can change what its /etc/hosts or /etc/resolv.conf says (its own mount namespace in a user
- * namespace, a chroot of its own) could otherwise name any address after an allowed name, or make a server
- * it runs a name server whose answers are recorded. */
+/* The supervisor's own root directory and mount namespace, taken once: a target's files are trusted only
+ * while it sees the same tree. */
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+static struct stat own_root, own_mnt;
+static int own_ok;
+
+static void take_own(void) {
+    own_ok = stat("/", &own_root) == 0 && stat("/proc/self/ns/mnt", &own_mnt) == 0;
+}
+
+static int same_file(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Opens a file as the target sees it, if the target sees the supervisor's own tree and only root can have
+ * written the file. A program that can change what its /etc/hosts or /etc/resolv.conf says (a chroot of its
+ * own after unshare(CLONE_NEWUSER), its own mount namespace) could otherwise name any address after an
+ * allowed name, or make a server it runs a name server whose answers are recorded: such a target has no
+ * trusted files at all. Its root is held open before its mount namespace is compared, so a chroot or
+ * unshare after the check does not change which tree the file comes from; the file is looked up inside
+ * that root (its ordinary symlinks, such as resolv.conf's to systemd's stub file, followed there, no
+ * /proc magic links), and a file of procfs or sysfs (whose owner says nothing of who chose the text, as
+ * /proc/PID/cmdline) is refused. */
 static int open_in_target(int tid, const char *path, struct stat *st) {
-    char full[96];
-    snprintf(full, sizeof full, "/proc/%d/root%s", tid, path);
-    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    pthread_once(&own_once, take_own);
+    if (!own_ok) return -1;
+    char where[64];
+    snprintf(where, sizeof where, "/proc/%d/root", tid);
+    int root = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return -1;
+    struct stat rst, mst;
+    snprintf(where, sizeof where, "/proc/%d/ns/mnt", tid);
+    if (fstat(root, &rst) != 0 || !same_file(&rst, &own_root) || stat(where, &mst) != 0 ||
+        !same_file(&mst, &own_mnt)) {
+        close(root);
+        return -1;
+    }
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, root, path + 1, &how, sizeof how);
+    /* before Linux 5.6: the root is the supervisor's own, where absolute symlinks lead anyway */
+    if (fd < 0 && errno == ENOSYS) fd = openat(root, path + 1, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    close(root);
     if (fd < 0) return -1;
+    struct statfs fs;
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_uid != 0 ||
-        (st->st_mode & (S_IWGRP | S_IWOTH))) {
+        (st->st_mode & (S_IWGRP | S_IWOTH)) || fstatfs(fd, &fs) != 0 || fs.f_type == PROC_SUPER_MAGIC ||
+        fs.f_type == SYSFS_MAGIC) {
         close(fd);
         return -1;
     }

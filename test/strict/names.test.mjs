@@ -9,6 +9,8 @@ import { dnsServer, RESOLVER } from '../helpers/dns-server.mjs';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
 import { serve, tcpServer } from '../helpers/shim.mjs';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root } from '../helpers/cbuild.mjs';
 import { goDial, resolveProbe, resolveProbeMusl, runPlain, runStrict } from './programs.mjs';
@@ -28,6 +30,7 @@ describe('strict mode: name rules for programs that resolve names themselves', {
         bad: () => tcpServer('127.0.0.9'),
         hostsGood: () => tcpServer('127.0.0.2'), // api.example.test in /etc/hosts
         hostsBad: () => tcpServer('127.0.0.3'), // evil.example.test in /etc/hosts
+        chrooted: () => tcpServer('127.0.0.6'), // listed only in a chroot's own etc/hosts
     });
     const allow = (rules) => ({ ...NO_LOCALHOST, TETHERED_ALLOW: rules });
     const asked = (name) => s.dns.questions.filter((q) => q === name).length;
@@ -139,6 +142,60 @@ describe('strict mode: name rules for programs that resolve names themselves', {
             assert.equal(plain.stdout, 'ok pong:other-plain');
             assert.ok(other.questions.includes(BAD));
         } finally {
+            await other.close();
+        }
+    });
+
+    // A program makes a tree of its own (unshare(CLONE_NEWUSER), chroot) whose etc/hosts and etc/resolv.conf
+    // it wrote: root-owned here (the tests run as the namespace's root), as /proc/self/cmdline would be.
+    const ownTree = (files) => {
+        const dir = mkdtempSync(join(tmpdir(), 'tethered-chroot-'));
+        mkdirSync(join(dir, 'etc'));
+        for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, 'etc', name), text);
+        return dir;
+    };
+
+    test("a chroot's own /etc/hosts names nothing: an address it lists under an allowed name is refused", async () => {
+        const dir = ownTree({ hosts: '127.0.0.6 chroot.names.test\n' });
+        try {
+            const args = (d, ip, port, marker) => ['chroot', d, ip, String(port), marker];
+            const conns = s.chrooted.connections;
+            const r = await runStrict(resolveProbe(), args(dir, '127.0.0.6', s.chrooted.port, 'chroot-hosts'), allow(`chroot.names.test:${s.chrooted.port}`));
+            assert.equal(r.stdout, 'error EACCES', r.stderr);
+            assert.equal(s.chrooted.connections, conns, 'the chroot\'s hosts file opened the address');
+            assert.equal(r.events.length, 1, JSON.stringify(r.events));
+            assert.equal(r.events[0].host, null);
+            // Positive control: without strict mode the chrooted program reaches the peer.
+            const plain = await runPlain(resolveProbe(), args(dir, '127.0.0.6', s.chrooted.port, 'chroot-plain'));
+            assert.equal(plain.stdout, 'ok pong:chroot-plain', plain.stderr);
+            // A user namespace alone keeps the tree's /etc/hosts: its name is allowed.
+            const ok = await runStrict(resolveProbe(), args('-', '127.0.0.2', s.hostsGood.port, 'userns-hosts'), allow(`api.example.test:${s.hostsGood.port}`));
+            assert.equal(ok.stdout, 'ok pong:userns-hosts', ok.stderr);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("a chroot's own resolv.conf makes no name server: its server needs an address rule and its answers name nothing", async () => {
+        const other = await dnsServer({ [GOOD]: '127.0.0.8' }, { address: '127.0.0.54' });
+        const dir = ownTree({ 'resolv.conf': 'nameserver 127.0.0.54\n' });
+        try {
+            const args = (marker) => ['chroot-dial', dir, GOOD, String(s.good.port), marker];
+            const conns = s.good.connections;
+            const r = await runStrict(resolveProbe(), args('chroot-resolv'), allow(`127.0.0.54,${GOOD}:${s.good.port}`));
+            assert.equal(r.stdout, 'error EACCES', r.stderr);
+            assert.ok(other.questions.includes(GOOD), 'the question was forwarded');
+            assert.equal(s.good.connections, conns, 'the answer of the chroot\'s name server opened the address');
+            // Without an address rule for it the server is not asked at all.
+            const before = other.questions.length;
+            const none = await runStrict(resolveProbe(), args('chroot-resolv-none'), allow(`${GOOD}:${s.good.port}`));
+            assert.match(none.stdout, /^error resolve/, none.stderr);
+            assert.equal(other.questions.length, before);
+            // Positive control: without strict mode the chrooted program resolves through it and connects.
+            const plain = await runPlain(resolveProbe(), args('chroot-resolv-plain'));
+            assert.equal(plain.stdout, 'ok pong:chroot-resolv-plain', plain.stderr);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
             await other.close();
         }
     });

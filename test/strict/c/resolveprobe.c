@@ -6,11 +6,18 @@
  *   resolveprobe poison NAMESERVER NAME IP PORT MARKER
  *       tries to teach the supervisor that NAME resolved to IP by sending a forged answer to the name
  *       server (with write() on a connected socket, and with sendto()), then connects to IP:PORT by address
- *       and sends MARKER: prints "write <result> sendto <result> connect <ok|error ...>". */
+ *       and sends MARKER: prints "write <result> sendto <result> connect <ok|error ...>".
+ *   resolveprobe chroot DIR IP PORT MARKER
+ *       unshare(CLONE_NEWUSER) and chroot(DIR) ("-": no chroot, the user namespace only), so that DIR's
+ *       etc/hosts is its /etc/hosts, then connects to IP:PORT by address and sends MARKER: prints
+ *       "ok <answer>" or "error EACCES" / "error <errno>".
+ *   resolveprobe chroot-dial DIR NAME PORT MARKER
+ *       the same, then does what dial does (DIR's etc/resolv.conf is then its resolv.conf). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,10 +122,42 @@ static int poison(const char *ns, const char *name, const char *ip, const char *
     return 0;
 }
 
+/* A tree of the program's own, as an unprivileged program makes one: a user namespace, then chroot. */
+static int enter(const char *dir) {
+    if (unshare(CLONE_NEWUSER) != 0 || (strcmp(dir, "-") != 0 && (chroot(dir) != 0 || chdir("/") != 0))) {
+        report_errno("setup", errno);
+        printf("\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int dial_address(const char *ip, const char *port, const char *marker) {
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+    inet_pton(AF_INET, ip, &peer.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&peer, sizeof peer) != 0) {
+        report_errno("", errno);
+        printf("\n");
+    } else {
+        talk(fd, marker);
+    }
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 5 && strcmp(argv[1], "dial") == 0) return dial(argv[2], argv[3], argv[4]);
-    if (argc == 7 && strcmp(argv[1], "poison") == 0) return poison(argv[2], argv[3], argv[4], argv[5], argv[6]);
-    fprintf(stderr, "usage: resolveprobe dial NAME PORT MARKER | poison NAMESERVER NAME IP PORT MARKER\n");
+    if (argc == 7 && strcmp(argv[1], "poison") == 0)
+        return poison(argv[2], argv[3], argv[4], argv[5], argv[6]);
+    if (argc == 6 && strcmp(argv[1], "chroot") == 0)
+        return enter(argv[2]) ? 0 : dial_address(argv[3], argv[4], argv[5]);
+    if (argc == 6 && strcmp(argv[1], "chroot-dial") == 0)
+        return enter(argv[2]) ? 0 : dial(argv[3], argv[4], argv[5]);
+    fprintf(
+        stderr,
+        "usage: resolveprobe dial NAME PORT MARKER | poison NAMESERVER NAME IP PORT MARKER | chroot DIR IP "
+        "PORT MARKER | chroot-dial DIR NAME PORT MARKER\n");
     return 2;
 }
