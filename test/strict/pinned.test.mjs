@@ -46,7 +46,7 @@ async function fresh(dir, body) {
         const probe = ${JSON.stringify(strictProbe())};
         const childRun = (args, env) => {
             const c = cp.spawnSync(probe, args, { env, encoding: 'utf8' });
-            return { out: c.stdout.trim(), stderr: c.stderr, error: c.error && c.error.code };
+            return { out: (c.stdout || '').trim(), stderr: c.stderr, error: c.error && c.error.code };
         };
         ${body}`);
     assert.equal(r.code, 0, r.stderr + JSON.stringify(r.results));
