@@ -64,8 +64,8 @@ long RawExecveatEmpty(int fd, char* const* argv, char* const* envp) {
     register long r8 __asm__("r8") = AT_EMPTY_PATH;
     __asm__ volatile("syscall"
                      : "=a"(ret)
-                     : "a"(static_cast<long>(SYS_execveat)), "D"(static_cast<long>(fd)), "S"(empty), "d"(argv),
-                       "r"(r10), "r"(r8)
+                     : "a"(static_cast<long>(SYS_execveat)), "D"(static_cast<long>(fd)), "S"(empty),
+                       "d"(argv), "r"(r10), "r"(r8)
                      : "rcx", "r11", "memory");
     return ret;
 #elif defined(__aarch64__)

@@ -21,8 +21,8 @@
  * every exec fails with EACCES. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -47,9 +47,10 @@ void td_strict_prepare(void) {
     char why[TD_PATH_MAX + 100], line[sizeof why + 100];
     pinned = td_pin_binary(strict_path, 256, &pinned_stat, why, sizeof why);
     if (pinned >= 0) return;
-    snprintf(line, sizeof line,
-             "tethered: children: 'strict' cannot pin its supervisor (%s): every exec will fail with EACCES\n",
-             why);
+    snprintf(
+        line, sizeof line,
+        "tethered: children: 'strict' cannot pin its supervisor (%s): every exec will fail with EACCES\n",
+        why);
     if (write(2, line, strlen(line)) < 0) {
     }
 }
@@ -222,8 +223,9 @@ int td_strict_spawn(pid_t *pid, const char *file, int search_path, const posix_s
     snprintf(self, sizeof self, "/proc/%d/fd/%d", (int)getpid(), pinned);
     if (stat(self, &at) != 0 || at.st_dev != pinned_stat.st_dev || at.st_ino != pinned_stat.st_ino) {
         static int said;
-        td_warn_once(&said, "tethered: children: 'strict' cannot reach its pinned supervisor through /proc: "
-                            "posix_spawn is refused\n");
+        td_warn_once(&said,
+                     "tethered: children: 'strict' cannot reach its pinned supervisor through /proc: "
+                     "posix_spawn is refused\n");
         return EACCES;
     }
     if ((search_path ? search(file, found, sizeof found) : runnable(file)) != 0) return errno;
