@@ -12,7 +12,7 @@
   "targets": [
     {
       "target_name": "tethered",
-      "sources": ["native/addon/addon.cc", "native/addon/strict.cc", "native/strict/filter.c"],
+      "sources": ["native/addon/addon.cc", "native/addon/strict.cc", "native/strict/filter.c", "native/shim/pin.c"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/compat"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-include", "glibc_baseline.h", "-DTETHERED_PIN_LIBDL"],
@@ -27,7 +27,7 @@
       "sources": [
         "native/shim/address.c", "native/shim/api.c", "native/shim/config.c", "native/shim/detour.c", "native/shim/dl.c", "native/shim/elf.c", "native/shim/connect.c", "native/shim/current.c", "native/shim/decide.c", "native/shim/dns.c", "native/shim/dnssend.c", "native/shim/dnswire.c", "native/shim/fdkind.c", "native/shim/fds.c",
         "native/shim/events.c", "native/shim/exec.c", "native/shim/unchecked.c", "native/shim/hostmap.c", "native/shim/idna.c",
-        "native/shim/ip.c", "native/shim/logsink.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/patch.c", "native/shim/policy.c", "native/shim/policy_image.c", "native/shim/sha256.c",
+        "native/shim/ip.c", "native/shim/logsink.c", "native/shim/lookup.c", "native/shim/name.c", "native/shim/patch.c", "native/shim/pin.c", "native/shim/policy.c", "native/shim/policy_image.c", "native/shim/sha256.c",
         "native/shim/policy_file.c", "native/shim/real.c", "native/shim/resolv.c", "native/shim/resolvconf.c", "native/shim/rule.c", "native/shim/scope.c",
         "native/shim/send.c", "native/shim/socket.c", "native/shim/strictexec.c", "native/shim/syscall.c",
         "native/compat/glibc_compat.c"

@@ -27,6 +27,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../shim/pin.h"
 #include "../shim/tethered.h"
 
 extern "C" {
@@ -52,22 +53,29 @@ Deliver deliver_to = nullptr;
 std::mutex log_mutex;
 std::string log_to = "off";
 
-// The exec is a raw system call: libc's execve() is the shim's hook in this process (it would hand the
-// supervisor the shim, or wrap it in another supervisor).
-long RawExecve(const char* path, char* const* argv, char* const* envp) {
+// The pinned supervisor executed through its memfd (pin.c), never by its path: execveat(fd, "", argv, envp,
+// AT_EMPTY_PATH). A raw system call: libc's exec functions are the shim's hooks in this process (they would
+// hand the supervisor the shim, or wrap it in another supervisor).
+long RawExecveatEmpty(int fd, char* const* argv, char* const* envp) {
+    static const char empty[] = "";
 #if defined(__x86_64__)
     long ret;
+    register long r10 __asm__("r10") = reinterpret_cast<long>(envp);
+    register long r8 __asm__("r8") = AT_EMPTY_PATH;
     __asm__ volatile("syscall"
                      : "=a"(ret)
-                     : "a"(static_cast<long>(SYS_execve)), "D"(path), "S"(argv), "d"(envp)
+                     : "a"(static_cast<long>(SYS_execveat)), "D"(static_cast<long>(fd)), "S"(empty),
+                       "d"(argv), "r"(r10), "r"(r8)
                      : "rcx", "r11", "memory");
     return ret;
 #elif defined(__aarch64__)
-    register long x8 __asm__("x8") = SYS_execve;
-    register long x0 __asm__("x0") = reinterpret_cast<long>(path);
-    register long x1 __asm__("x1") = reinterpret_cast<long>(argv);
-    register long x2 __asm__("x2") = reinterpret_cast<long>(envp);
-    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+    register long x8 __asm__("x8") = SYS_execveat;
+    register long x0 __asm__("x0") = fd;
+    register long x1 __asm__("x1") = reinterpret_cast<long>(empty);
+    register long x2 __asm__("x2") = reinterpret_cast<long>(argv);
+    register long x3 __asm__("x3") = reinterpret_cast<long>(envp);
+    register long x4 __asm__("x4") = AT_EMPTY_PATH;
+    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
     return x0;
 #else
 #error "strict mode supports x86_64 and aarch64"
@@ -245,19 +253,28 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
     std::lock_guard<std::mutex> guard(channel_mutex);
     *code = "ERR_TETHERED_STRICT_UNAVAILABLE";
     if (supervisor.load() != 0) return "strict mode is on already";
-    if (access(binary.c_str(), X_OK) != 0)
-        return "strict mode needs its supervisor, " + binary + ": " + strerror(errno) +
+    // The supervisor is copied into a sealed memfd and executed from there (pin.c): what runs is the ELF file
+    // that was at `binary` now, not whatever a writer of the package directory puts there later. Above 10,
+    // so the child's dup2 onto 3 and 4 cannot land on it.
+    struct stat pinned_stat;
+    char why[600];
+    int pinned = td_pin_binary(binary.c_str(), 10, &pinned_stat, why, sizeof why);
+    if (pinned < 0)
+        return std::string("strict mode needs its supervisor, ") + why +
                " (rebuild with 'npm run build:native')";
     int cmd[2], ev[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cmd) != 0)
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cmd) != 0) {
+        close(pinned);
         return std::string("socketpair: ") + strerror(errno);
+    }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ev) != 0) {
+        close(pinned);
         close(cmd[0]);
         close(cmd[1]);
         return std::string("socketpair: ") + strerror(errno);
     }
     // Everything the child needs, made before fork (only async-signal-safe calls after it).
-    const char* argv[] = {binary.c_str(), "--serve", nullptr};
+    const char* argv[] = {"tethered-strict", "--serve", nullptr};
     const char* envp[] = {nullptr};  // no LD_PRELOAD, no policy variables: the policy comes on the channel
     pid_t pid = fork();
     if (pid == 0) {
@@ -275,9 +292,10 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
         int c = fcntl(cmd[1], F_DUPFD_CLOEXEC, 10), e = fcntl(ev[1], F_DUPFD_CLOEXEC, 10);
         Place(c, 3);
         Place(e, 4);
-        RawExecve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+        RawExecveatEmpty(pinned, const_cast<char* const*>(argv), const_cast<char* const*>(envp));
         _exit(127);
     }
+    close(pinned);
     close(cmd[1]);
     close(ev[1]);
     auto fail = [&](const std::string& why) {

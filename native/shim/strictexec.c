@@ -13,27 +13,65 @@
  * The program is found before the exec (PATH searched here for the execvp family): a missing program
  * fails with ENOENT as it would, instead of a supervisor that starts and exits 127 (libuv tries each
  * directory of PATH in turn and needs that errno). Everything is built on the stack: an exec may run in a
- * vfork() child. */
+ * vfork() child.
+ *
+ * The supervisor is the copy pinned when children: 'strict' is first configured (pin.c), executed through
+ * its memfd, never by its path: the file beside this library may be replaced afterwards by anything able
+ * to write the package directory. Without a pinned copy (no memfd, or the file was not an ELF program)
+ * every exec fails with EACCES. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pin.h"
 #include "shim.h"
 
 extern char **environ;
 
 static char strict_path[TD_PATH_MAX];
+static int pinned = -1; /* the supervisor's sealed memfd */
+static struct stat pinned_stat;
 
 void td_strict_prepare(void) {
     const char *slash = strrchr(td_self_path, '/');
-    if (strict_path[0] || !slash) return;
+    if (pinned >= 0 || !slash) return;
     size_t n = (size_t)(slash - td_self_path);
     static const char name[] = "/tethered-strict";
     if (n + sizeof name > sizeof strict_path) return;
     memcpy(strict_path, td_self_path, n);
     memcpy(strict_path + n, name, sizeof name);
+    char why[TD_PATH_MAX + 100], line[sizeof why + 100];
+    pinned = td_pin_binary(strict_path, 256, &pinned_stat, why, sizeof why);
+    if (pinned >= 0) return;
+    snprintf(
+        line, sizeof line,
+        "tethered: children: 'strict' cannot pin its supervisor (%s): every exec will fail with EACCES\n",
+        why);
+    if (write(2, line, strlen(line)) < 0) {
+    }
+}
+
+/* 0 when the pinned supervisor can be executed, else -1 with EACCES (and a message once): the descriptor
+ * was never made, or something closed it or put another file at its number. */
+static int pin_ready(void) {
+    if (pinned >= 0 && td_pin_intact(pinned, &pinned_stat)) return 0;
+    static int said;
+    td_warn_once(&said,
+                 "tethered: children: 'strict' has no pinned supervisor (its descriptor is gone or was never "
+                 "made): the exec is refused\n");
+    errno = EACCES;
+    return -1;
+}
+
+/* The pinned supervisor executed through its descriptor: the raw system call (libc's execveat is this
+ * library's hook, and glibc before 2.34 has none). */
+static int exec_pinned(char *const argv[], char *const envp[]) {
+    if (!td_real.syscall) td_resolve_real();
+    return (int)td_real.syscall(SYS_execveat, pinned, "", argv, envp, AT_EMPTY_PATH);
 }
 
 int td_strict_children(void) {
@@ -118,8 +156,11 @@ static int search(const char *file, char *out, size_t cap) {
     return -1;
 }
 
-/* Runs `path` (found already) under the supervisor through `exec`. */
+/* Runs `path` (found already) under the pinned supervisor. `exec` (the caller's path-based exec) is not
+ * used: the supervisor is never executed by a path. */
 static int wrap(const char *path, char *const argv[], char *const envp[], td_execve_fn exec) {
+    (void)exec;
+    if (pin_ready() != 0) return -1;
     const struct td_config *cfg = td_config();
     size_t argc = 0;
     while (argv && argv[argc]) argc++;
@@ -128,27 +169,28 @@ static int wrap(const char *path, char *const argv[], char *const envp[], td_exe
     char *env_[count + TD_MAX_INJECT + 1];
     char renamed[renamed_size(envp)];
     char *const *env = strict_env(cfg, envp, env_, renamed);
-    if (strcmp(path, strict_path) == 0) return exec(path, argv, env); /* already the supervisor */
+    /* The supervisor itself asked for by its path runs as the pinned copy, whatever is at the path now. */
+    if (strcmp(path, strict_path) == 0) return exec_pinned(argv, env);
     size_t n = 0;
-    args[n++] = strict_path;
+    args[n++] = "tethered-strict";
     args[n++] = "--exec";
     args[n++] = (char *)path;
     args[n++] = "--";
     for (size_t i = 0; i < argc; i++) args[n++] = argv[i];
     if (argc == 0) args[n++] = (char *)path; /* an empty argv: the program still gets a name */
     args[n] = NULL;
-    return exec(strict_path, args, env);
+    return exec_pinned(args, env);
 }
 
 int td_strict_execve(const char *path, char *const argv[], char *const envp[], td_execve_fn exec) {
-    if (!strict_path[0]) return errno = EACCES, -1; /* no supervisor to run it under: not run at all */
+    if (pin_ready() != 0) return -1; /* no supervisor to run it under: not run at all */
     if (runnable(path) != 0) return -1;
     return wrap(path, argv, envp, exec);
 }
 
 int td_strict_execvpe(const char *file, char *const argv[], char *const envp[], td_execve_fn exec) {
     char found[TD_PATH_MAX];
-    if (!strict_path[0]) return errno = EACCES, -1;
+    if (pin_ready() != 0) return -1;
     if (search(file, found, sizeof found) != 0) return -1;
     return wrap(found, argv, envp, exec);
 }
@@ -168,11 +210,24 @@ int td_strict_execveat(int dirfd, const char *path, char *const argv[], char *co
     return td_strict_execve(at, argv, envp, exec);
 }
 
-/* posix_spawn: the same wrapping, spawned. */
+/* posix_spawn: the same wrapping, spawned. posix_spawn takes a path, not a descriptor, and its child runs
+ * the caller's file actions before the exec: /proc/self/fd/N would name whatever those actions put at N in
+ * the child (an open of any file there). The path is /proc/PID/fd/N of this process instead, resolved in
+ * the child against this process's descriptor table, which the actions do not touch; it is checked here to
+ * be the pinned memfd (a /proc of another PID namespace names another process: refused). */
 int td_strict_spawn(pid_t *pid, const char *file, int search_path, const posix_spawn_file_actions_t *actions,
                     const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
-    char found[TD_PATH_MAX];
-    if (!strict_path[0]) return EACCES;
+    char found[TD_PATH_MAX], self[64];
+    struct stat at;
+    if (pin_ready() != 0) return EACCES;
+    snprintf(self, sizeof self, "/proc/%d/fd/%d", (int)getpid(), pinned);
+    if (stat(self, &at) != 0 || at.st_dev != pinned_stat.st_dev || at.st_ino != pinned_stat.st_ino) {
+        static int said;
+        td_warn_once(&said,
+                     "tethered: children: 'strict' cannot reach its pinned supervisor through /proc: "
+                     "posix_spawn is refused\n");
+        return EACCES;
+    }
     if ((search_path ? search(file, found, sizeof found) : runnable(file)) != 0) return errno;
     const char *path = search_path ? found : file;
     const struct td_config *cfg = td_config();
@@ -184,14 +239,14 @@ int td_strict_spawn(pid_t *pid, const char *file, int search_path, const posix_s
     char renamed[renamed_size(envp)];
     char *const *env = strict_env(cfg, envp, env_, renamed);
     if (!td_real.posix_spawn) td_resolve_real();
-    if (strcmp(path, strict_path) == 0) return td_real.posix_spawn(pid, path, actions, attr, argv, env);
+    if (strcmp(path, strict_path) == 0) return td_real.posix_spawn(pid, self, actions, attr, argv, env);
     size_t n = 0;
-    args[n++] = strict_path;
+    args[n++] = "tethered-strict";
     args[n++] = "--exec";
     args[n++] = (char *)path;
     args[n++] = "--";
     for (size_t i = 0; i < argc; i++) args[n++] = argv[i];
     if (argc == 0) args[n++] = (char *)path;
     args[n] = NULL;
-    return td_real.posix_spawn(pid, strict_path, actions, attr, args, env);
+    return td_real.posix_spawn(pid, self, actions, attr, args, env);
 }

@@ -93,6 +93,9 @@ static void start_command(int chan, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* Executed from a memfd (execveat, native/shim/pin.c) the process's name would be the descriptor's
+     * number: ps, top and /proc/PID/stat show the supervisor by its own name instead. */
+    prctl(PR_SET_NAME, "tethered-strict", 0, 0, 0);
     int at = 1;
     if (argc == 2 && strcmp(argv[1], "--serve") == 0) return ts_serve(3, 4);
     if (at + 1 < argc && strcmp(argv[at], "--exec") == 0) {
