@@ -12,7 +12,7 @@
   "targets": [
     {
       "target_name": "tethered",
-      "sources": ["native/addon/addon.cc", "native/addon/strict.cc", "native/strict/filter.c", "native/shim/pin.c"],
+      "sources": ["native/addon/addon.cc", "native/addon/strict.cc", "native/strict/filter.c", "native/compat/glibc_compat.c", "native/shim/pin.c"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/compat"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-include", "glibc_baseline.h", "-DTETHERED_PIN_LIBDL"],
