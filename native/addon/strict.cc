@@ -349,6 +349,17 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
         return "the strict supervisor could not take the filter's listener (" + ok +
                "); the filter stays and every judged call of this process fails";
     }
+    // Nothing else may hold a copy: a native thread already running (or a child it forked) could have
+    // dup()ed the listener while it sat in this table, and would answer its own notifications. The
+    // supervisor looks; when it finds one, it refuses every judged call from now on.
+    std::string verified = Ask("verify\n", 30000);
+    if (verified != "ok") {
+        supervisor.store(pid);
+        return "strict mode refused to start: " +
+               (verified.empty() ? std::string("the supervisor did not answer") : verified.substr(6)) +
+               "; something in this process took a copy of the filter's listener while it was being handed "
+               "over; the filter stays and every judged call of this process fails";
+    }
     supervisor.store(pid);
     deliver_to = deliver;
     std::thread(ReadEvents, ev[0]).detach();

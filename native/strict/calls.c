@@ -408,6 +408,14 @@ static int read_message(struct target *t, uint64_t remote, struct message *m) {
             if (m->nfds == TS_MAX_FDS) return -EINVAL;
             int dup = (int)syscall(SYS_pidfd_getfd, t->pidfd, fds[i], 0);
             if (dup < 0) return -EBADF;
+            /* A seccomp listener never leaves: a copy in another process could answer the notifications
+             * of the process under the filter (docs/strict-mode.md). */
+            char path[40], link[64] = "";
+            snprintf(path, sizeof path, "/proc/self/fd/%d", dup);
+            if (readlink(path, link, sizeof link - 1) < 0 || strstr(link, "seccomp") != NULL) {
+                close(dup);
+                return -EACCES;
+            }
             m->fds[m->nfds++] = dup;
             fds[i] = dup;
         }

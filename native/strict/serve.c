@@ -10,6 +10,11 @@
  *   policy              key=HEX (the lock key in force, or empty), lock=HEX (a key to lock the new policy
  *                       with, or empty), then TETHERED_* lines: the policy, as the environment gives it
  *   off                 key=HEX: allow everything, record nothing (deactivate())
+ *   verify              sent once the process closed its own copy of the listener: no other descriptor, in
+ *                       any process this one can look into, may refer to it (a native thread that was
+ *                       running before the filter could have dup()ed it, and would answer its own
+ *                       notifications). When one does, the answer is an error and from then on every
+ *                       judged call is refused and every message answered with that error.
  * Each carries a line id=N and is answered with one record "N ok", "N locked", or "N error TEXT" (anything
  * in the process may write here too: the addon reads past answers to messages it did not send).
  *
@@ -17,8 +22,10 @@
  * channel (the descriptor is in its table) and can read or write any memory of its own, but not this
  * process's (it is not dumpable: no ptrace, no /proc/PID/mem, no pidfd_getfd by the same user). A locked
  * policy never changes again: no message, whatever key it carries, replaces or lifts it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -170,6 +177,45 @@ static int take_listener(int chan, const char *msg) {
     return listener;
 }
 
+/* Does a descriptor of another process (or another of ours) refer to our listener? Walks the tables of
+ * every process this one can read (the Node process and all of the same user: a copy may have been handed
+ * to a child it forked); those it cannot read are skipped. 0 when none does, else a reason. */
+static const char *other_holder(int listener, char *why, size_t cap) {
+    DIR *procs = opendir("/proc");
+    if (!procs) return "/proc cannot be read";
+    const char *found = NULL;
+    pid_t self = getpid();
+    for (struct dirent *p; !found && (p = readdir(procs));) {
+        char *end;
+        long pid = strtol(p->d_name, &end, 10);
+        if (*end || pid <= 0) continue;
+        char dir[64];
+        snprintf(dir, sizeof dir, "/proc/%ld/fd", pid);
+        DIR *fds = opendir(dir);
+        if (!fds) continue;
+        for (struct dirent *f; !found && (f = readdir(fds));) {
+            long fd = strtol(f->d_name, &end, 10);
+            if (*end || fd < 0 || f->d_name[0] == '.') continue;
+            if (pid == self && fd == listener) continue;
+            char path[96], link[64] = "";
+            snprintf(path, sizeof path, "%s/%ld", dir, fd);
+            if (readlink(path, link, sizeof link - 1) < 0 || strcmp(link, "anon_inode:seccomp notify") != 0)
+                continue;
+            long same = syscall(SYS_kcmp, pid, self, KCMP_FILE, fd, listener);
+            if (same == 0 || (same < 0 && errno == ENOSYS)) {
+                snprintf(why, cap, same == 0 ? "descriptor %ld of process %ld is a copy of it"
+                                             : "kcmp() is missing: cannot tell whether descriptor %ld of "
+                                               "process %ld is a copy of it",
+                         fd, pid);
+                found = why;
+            }
+        }
+        closedir(fds);
+    }
+    closedir(procs);
+    return found;
+}
+
 /* Can this system give a listener, and can this process take it from another (pidfd_getfd)? Tried on a
  * child of ours before the Node process commits itself to a filter it could never remove. 0 or errno. */
 static int probe(void) {
@@ -224,6 +270,8 @@ int ts_serve(int chan, int events) {
     char *msg = malloc(TS_MESSAGE_MAX + 1);
     if (!msg) return 2;
     int listener = -1, chan_open = 1;
+    static char refused_text[300];
+    const char *refused = NULL;
     for (;;) {
         struct pollfd p[2] = {{chan_open ? chan : -1, POLLIN, 0}, {listener, POLLIN, 0}};
         if (poll(p, 2, -1) < 0) {
@@ -244,7 +292,26 @@ int ts_serve(int chan, int events) {
             continue;
         }
         msg[n] = 0;
-        if (strncmp(msg, "listener ", 9) == 0) {
+        if (refused) {
+            answer(chan, msg, refused);
+        } else if (strncmp(msg, "verify\n", 7) == 0) {
+            char why[200];
+            const char *holder = listener < 0 ? "no listener" : other_holder(listener, why, sizeof why);
+            if (!holder) {
+                answer(chan, msg, "ok");
+                continue;
+            }
+            /* Fail closed: no policy, locked, nothing changes it again; this process goes on refusing what
+             * it receives (it stays: while the copy is open, a call nobody answers would wait forever). */
+            ts_config.policy = NULL;
+            ts_config.log_mode = 0;
+            ts_config.log_allowed = 0;
+            locked = 1;
+            snprintf(refused_text, sizeof refused_text, "error another descriptor refers to the filter's listener (%s)",
+                     holder);
+            refused = refused_text;
+            answer(chan, msg, refused);
+        } else if (strncmp(msg, "listener ", 9) == 0) {
             if (listener >= 0)
                 answer(chan, msg, "error the listener is taken already");
             else
