@@ -15,6 +15,10 @@ import { inFreshNode, testAddon } from '../helpers/inprocess.mjs';
 import { root } from '../helpers/cbuild.mjs';
 import { logFile, readEvents, serve, tcpServer } from '../helpers/shim.mjs';
 import { runStrict, strictProbe } from './programs.mjs';
+import { buildC } from '../helpers/cbuild.mjs';
+
+/** test/strict/c/grabber.c: a hostile addon whose thread dup()s the filter's listener as soon as it appears. */
+const grabberAddon = () => buildC('grabber', [join(root, 'test/strict/c/grabber.c')], { shared: true, suffix: '.node', includes: ['/usr/include/node'] });
 
 const skip = NEEDS_NETNS;
 const EACCES = 13;
@@ -206,6 +210,50 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
         assert.equal(wide, `ok pong:${m1}`);
         assert.equal(narrow, `error ${EACCES}`, 'a later activate() without strict: true still reaches the supervisor');
         assert.ok(!s.peer.lines.includes(m2));
+    });
+
+    // A native thread already running at activate() time (here one an addon started; the reviewer's was an
+    // addon constructor's) dup()s the listener while it sits in the process's table, and could then answer
+    // the process's notifications itself. `grab` starts it first; prints [activate()'s outcome, the copy's
+    // number, the raw connect's answer, sendFd(copy), sendFd(an ordinary descriptor)].
+    const grabAttempt = (m, grab) => fresh(`
+            const grabber = require(${JSON.stringify(grabberAddon())});
+            if (${grab}) grabber.start();
+            let outcome = 'activated';
+            try {
+                t.activate({ ...${policy({ allow: [`127.0.0.3:${s.peer.port}`] })}, strict: true, locked: true, lockToken: {} });
+            } catch (e) { outcome = [e.code, e.message]; }
+            print(outcome);
+            print(grabber.grabbed());
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, '${m}'));
+            print(${grab} ? grabber.sendFd(-1) : null);
+            print(grabber.sendFd(0));`);
+
+    test('a native thread that dup()s the listener while activate({ strict: true, locked: true }) hands it over: activate() throws, every judged call is refused and nothing reaches the peer; the copy cannot be passed on with SCM_RIGHTS', async () => {
+        // The thread must be scheduled while the listener sits in the table (milliseconds; the machine may be
+        // busy): a fresh attempt until it is, and an attempt where it is not must activate normally.
+        let m, outcome, copy, answer, passed, ordinary;
+        for (let attempt = 0; attempt < 8; attempt++) {
+            m = marker('grabbed');
+            [outcome, copy, answer, passed, ordinary] = await grabAttempt(m, true);
+            if (copy >= 0) break;
+            assert.equal(outcome, 'activated', 'no copy taken: nothing to refuse');
+        }
+        assert.ok(copy >= 0, 'the grabbing thread did get a copy of the listener (else this test proves nothing)');
+        assert.equal(outcome[0], 'ERR_TETHERED_STRICT_FAILED', String(outcome));
+        assert.match(outcome[1], /took a copy of the filter's listener/);
+        assert.match(outcome[1], new RegExp(`descriptor ${copy} of process \\d+ is a copy of it`), 'the supervisor names the copy the thread took');
+        assert.ok([`error ${EACCES}`, `error ${ENOSYS}`].includes(answer), answer);
+        assert.ok(!s.peer.lines.includes(m));
+        assert.equal(passed, EACCES, 'a sendmsg carrying the seccomp listener is refused');
+        assert.equal(ordinary, 0, 'a sendmsg carrying an ordinary descriptor goes through');
+    });
+
+    test('control: the same locked activate() without the grabbing thread succeeds and blocks the raw connect (EACCES); nothing reaches the peer', async () => {
+        const m = marker('not-grabbed');
+        const [outcome, copy, answer, , ordinary] = await grabAttempt(m, false);
+        assert.deepEqual([outcome, copy, answer, ordinary], ['activated', -1, `error ${EACCES}`, 0]);
+        assert.ok(!s.peer.lines.includes(m));
     });
 
     // Writes `messages` to every socket of the process but its standard streams (the supervisor's channel
