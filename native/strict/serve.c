@@ -203,9 +203,10 @@ static const char *other_holder(int listener, char *why, size_t cap) {
                 continue;
             long same = syscall(SYS_kcmp, pid, self, KCMP_FILE, fd, listener);
             if (same == 0 || (same < 0 && errno == ENOSYS)) {
-                snprintf(why, cap, same == 0 ? "descriptor %ld of process %ld is a copy of it"
-                                             : "kcmp() is missing: cannot tell whether descriptor %ld of "
-                                               "process %ld is a copy of it",
+                snprintf(why, cap,
+                         same == 0 ? "descriptor %ld of process %ld is a copy of it"
+                                   : "kcmp() is missing: cannot tell whether descriptor %ld of "
+                                     "process %ld is a copy of it",
                          fd, pid);
                 found = why;
             }
@@ -307,8 +308,8 @@ int ts_serve(int chan, int events) {
             ts_config.log_mode = 0;
             ts_config.log_allowed = 0;
             locked = 1;
-            snprintf(refused_text, sizeof refused_text, "error another descriptor refers to the filter's listener (%s)",
-                     holder);
+            snprintf(refused_text, sizeof refused_text,
+                     "error another descriptor refers to the filter's listener (%s)", holder);
             refused = refused_text;
             answer(chan, msg, refused);
         } else if (strncmp(msg, "listener ", 9) == 0) {

@@ -2,6 +2,7 @@
  * constructor could start, watches /proc/self/fd for the seccomp filter's listener and dup()s it the moment
  * activate({ strict: true }) loads the filter; grabbed() says which descriptor it got (-1: none yet). */
 #include <dirent.h>
+#include <errno.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <errno.h>
 
 static atomic_int copy = -1;
 
@@ -72,7 +72,9 @@ static napi_value send_fd(napi_env env, napi_callback_info info) {
             char buf[CMSG_SPACE(sizeof(int))];
         } control;
         memset(&control, 0, sizeof control);
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+        struct msghdr m = {.msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = control.buf,
                            .msg_controllen = sizeof control.buf};
         struct cmsghdr *c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
