@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { NEEDS_NETNS } from '../helpers/netns.mjs';
-import { httpServer, runUnderShim, serve } from '../helpers/shim.mjs';
+import { httpServer, logFile, readEvents, runUnderShim, serve } from '../helpers/shim.mjs';
+import { inFreshNode } from '../helpers/inprocess.mjs';
 
 const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const curl = process.env.TEST_SETUID_CURL;
@@ -48,4 +49,42 @@ describe('S4: a setuid program under strict mode', { skip: NEEDS_NETNS || (!curl
         assert.equal(r.stdout, 'hello from 127.0.0.2', r.stderr);
         assert.deepEqual(events(r.stderr), []);
     });
+
+    // The in-process entry points: the Node process's own filter (strict: true), and a supervisor per child
+    // (children: 'strict'). The setuid program is spawned with an empty environment.
+    for (const [entry, option] of [
+        ['activate({ strict: true })', 'strict: true'],
+        ["activate({ children: 'strict' })", "children: 'strict'"],
+    ]) {
+        const spawnCurl = (policy, log = logFile()) =>
+            inFreshNode(`
+                const seen = [];
+                t.activate({ ${option}, allowLocalhost: false, ${policy}, onBlocked: (e) => seen.push(e) });
+                const c = require('node:child_process').spawnSync(${JSON.stringify(curl ?? '')}, ['-sS', '--max-time', '3', 'http://127.0.0.2:${s.web.port}/'], { env: {}, encoding: 'utf8' });
+                await tick(); await tick();
+                print([c.stdout.trim(), c.status]);`, { env: { TETHERED_LOG: log } });
+
+        test(`S4 blocked under ${entry}: the setuid program's request never reaches the server`, async () => {
+            const before = s.web.requests;
+            const r = await spawnCurl("allow: ['127.0.0.9:80']");
+            assert.equal(r.code, 0, r.stderr);
+            assert.notEqual(r.results[0][1], 0, 'curl failed');
+            assert.equal(s.web.requests, before, 'the server saw the request');
+        });
+
+        test(`S4 log-only under ${entry}: it reaches the server, and the attempt is reported once`, async () => {
+            const before = s.web.requests;
+            const log = logFile();
+            const r = await spawnCurl("allow: ['127.0.0.9:80'], logOnly: true", log);
+            assert.deepEqual(r.results[0], ['hello from 127.0.0.2', 0], r.stderr);
+            assert.equal(s.web.requests, before + 1);
+            const mine = readEvents(log).filter((e) => e.port === s.web.port);
+            assert.deepEqual(mine.map((e) => [e.decision, e.layer]), [['would-block', 'strict']]);
+        });
+
+        test(`S4 allowed under ${entry}: with a rule for the server it works end to end`, async () => {
+            const r = await spawnCurl(`allow: ['127.0.0.2:${s.web.port}']`);
+            assert.deepEqual(r.results[0], ['hello from 127.0.0.2', 0], r.stderr);
+        });
+    }
 });
