@@ -156,6 +156,19 @@ static int search(const char *file, char *out, size_t cap) {
     return -1;
 }
 
+/* The supervisor's command line for `path`: tethered-strict --exec PATH -- ARGV (argc + 5 entries and the
+ * NULL: `args` holds argc + 6). */
+static void supervisor_args(char **args, const char *path, char *const argv[], size_t argc) {
+    size_t n = 0;
+    args[n++] = "tethered-strict";
+    args[n++] = "--exec";
+    args[n++] = (char *)path;
+    args[n++] = "--";
+    for (size_t i = 0; i < argc; i++) args[n++] = argv[i];
+    if (argc == 0) args[n++] = (char *)path; /* an empty argv: the program still gets a name */
+    args[n] = NULL;
+}
+
 /* Runs `path` (found already) under the pinned supervisor. `exec` (the caller's path-based exec) is not
  * used: the supervisor is never executed by a path. */
 static int wrap(const char *path, char *const argv[], char *const envp[], td_execve_fn exec) {
@@ -171,14 +184,7 @@ static int wrap(const char *path, char *const argv[], char *const envp[], td_exe
     char *const *env = strict_env(cfg, envp, env_, renamed);
     /* The supervisor itself asked for by its path runs as the pinned copy, whatever is at the path now. */
     if (strcmp(path, strict_path) == 0) return exec_pinned(argv, env);
-    size_t n = 0;
-    args[n++] = "tethered-strict";
-    args[n++] = "--exec";
-    args[n++] = (char *)path;
-    args[n++] = "--";
-    for (size_t i = 0; i < argc; i++) args[n++] = argv[i];
-    if (argc == 0) args[n++] = (char *)path; /* an empty argv: the program still gets a name */
-    args[n] = NULL;
+    supervisor_args(args, path, argv, argc);
     return exec_pinned(args, env);
 }
 
@@ -240,13 +246,6 @@ int td_strict_spawn(pid_t *pid, const char *file, int search_path, const posix_s
     char *const *env = strict_env(cfg, envp, env_, renamed);
     if (!td_real.posix_spawn) td_resolve_real();
     if (strcmp(path, strict_path) == 0) return td_real.posix_spawn(pid, self, actions, attr, argv, env);
-    size_t n = 0;
-    args[n++] = "tethered-strict";
-    args[n++] = "--exec";
-    args[n++] = (char *)path;
-    args[n++] = "--";
-    for (size_t i = 0; i < argc; i++) args[n++] = argv[i];
-    if (argc == 0) args[n++] = (char *)path;
-    args[n] = NULL;
+    supervisor_args(args, path, argv, argc);
     return td_real.posix_spawn(pid, self, actions, attr, args, env);
 }
