@@ -47,7 +47,9 @@ static int dial(const char *name, const char *port, const char *marker) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
     int rc = getaddrinfo(name, port, &hints, &res);
     if (rc != 0) {
-        printf("error resolve %s\n", rc == EAI_NONAME ? "EAI_NONAME" : rc == EAI_AGAIN ? "EAI_AGAIN" : gai_strerror(rc));
+        printf("error resolve %s\n", rc == EAI_NONAME  ? "EAI_NONAME"
+                                     : rc == EAI_AGAIN ? "EAI_AGAIN"
+                                                       : gai_strerror(rc));
         return 0;
     }
     int fd = socket(res->ai_family, SOCK_STREAM, 0);
@@ -87,6 +89,20 @@ static size_t forged_answer(const char *name, const char *ip, unsigned char *out
     return (size_t)(p - out);
 }
 
+static int dial_address(const char *ip, const char *port, const char *marker) {
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+    inet_pton(AF_INET, ip, &peer.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&peer, sizeof peer) != 0) {
+        report_errno("", errno);
+        printf("\n");
+    } else {
+        talk(fd, marker);
+    }
+    close(fd);
+    return 0;
+}
+
 static int poison(const char *ns, const char *name, const char *ip, const char *port, const char *marker) {
     unsigned char msg[512];
     size_t n = forged_answer(name, ip, msg);
@@ -107,19 +123,9 @@ static int poison(const char *ns, const char *name, const char *ip, const char *
         printf(" sendto sent");
     close(u);
     usleep(200000); /* whatever the supervisor would do with it, it has done */
-    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
-    inet_pton(AF_INET, ip, &peer.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     printf(" connect ");
     fflush(stdout);
-    if (connect(fd, (struct sockaddr *)&peer, sizeof peer) != 0) {
-        report_errno("", errno);
-        printf("\n");
-    } else {
-        talk(fd, marker);
-    }
-    close(fd);
-    return 0;
+    return dial_address(ip, port, marker);
 }
 
 /* A tree of the program's own, as an unprivileged program makes one: a user namespace, then chroot. */
@@ -129,20 +135,6 @@ static int enter(const char *dir) {
         printf("\n");
         return -1;
     }
-    return 0;
-}
-
-static int dial_address(const char *ip, const char *port, const char *marker) {
-    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
-    inet_pton(AF_INET, ip, &peer.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&peer, sizeof peer) != 0) {
-        report_errno("", errno);
-        printf("\n");
-    } else {
-        talk(fd, marker);
-    }
-    close(fd);
     return 0;
 }
 
