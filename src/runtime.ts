@@ -27,9 +27,11 @@ export interface ScopeFrame {
 /** The scope registry: one per thread, whichever copy of the package made the scope. */
 export const scopes = perThread('scopes', () => new AsyncLocalStorage<ScopeFrame>());
 
-/** The policy activate() put in force, and how; null when not activated (scopes may still narrow). */
+/**
+ * How the policy activate() put in force behaves; null when not activated (scopes may still narrow). The
+ * rules themselves are judged by the native matcher (decide.ts), so no TypeScript copy is compiled here.
+ */
 export interface GlobalState {
-    readonly policy: AllowPolicy;
     readonly logOnly: boolean;
     readonly onBlocked: ((event: EgressEvent) => void) | null;
 }
@@ -66,8 +68,7 @@ function refresh(): void {
     if (generation === seen.generation) return;
     const json = addon.status().description;
     const described = json ? (JSON.parse(json) as Described) : null;
-    const policy = described ? new AllowPolicy(described.allow, { deny: described.deny, allowLocalhost: described.allowLocalhost }) : null;
-    seen = { generation, described, state: policy && described ? { policy, logOnly: described.logOnly, onBlocked: null } : null };
+    seen = { generation, described, state: described ? { logOnly: described.logOnly, onBlocked: null } : null };
 }
 
 /** The description of the policy activate() put in force (from any copy, any thread), or null. */
