@@ -11,7 +11,9 @@
 #include "strict.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
@@ -248,11 +250,41 @@ int SupervisorPid() {
     return supervisor.load();
 }
 
+// io_uring instances this process holds (a descriptor, or a ring still mapped after its descriptor was
+// closed). The filter refuses io_uring_setup and io_uring_enter, so a ring made before it is loaded would
+// stop working (libuv aborts on the error: Node.js 22+ keeps rings for its event loops), and an SQPOLL
+// ring's kernel thread would carry out a connect written into it without any system call the filter sees.
+static int IoUringInstances() {
+    int found = 0;
+    if (DIR* fds = opendir("/proc/self/fd")) {
+        while (struct dirent* e = readdir(fds)) {
+            char target[64];
+            ssize_t n = readlinkat(dirfd(fds), e->d_name, target, sizeof target - 1);
+            if (n <= 0) continue;
+            target[n] = 0;
+            if (strcmp(target, "anon_inode:[io_uring]") == 0) found++;
+        }
+        closedir(fds);
+    }
+    if (FILE* maps = fopen("/proc/self/maps", "re")) {
+        char line[512];
+        while (fgets(line, sizeof line, maps))
+            if (strstr(line, "anon_inode:[io_uring]")) found++;
+        fclose(maps);
+    }
+    return found;
+}
+
 std::string Start(const std::string& binary, const std::vector<std::string>& policy,
                   const unsigned char* lock, Deliver deliver, std::string* code) {
     std::lock_guard<std::mutex> guard(channel_mutex);
     *code = "ERR_TETHERED_STRICT_UNAVAILABLE";
     if (supervisor.load() != 0) return "strict mode is on already";
+    if (IoUringInstances() > 0)
+        return "strict mode cannot start in this process: it already uses io_uring (Node.js 22 and later keep "
+               "io_uring instances for their event loops), which a filter loaded now would break, and whose "
+               "queued operations it could not judge; start the program under 'tethered run --strict' instead, "
+               "where the filter is in place before the first instruction; nothing was changed";
     // The supervisor is copied into a sealed memfd and executed from there (pin.c): what runs is the ELF file
     // that was at `binary` now, not whatever a writer of the package directory puts there later. Above 10,
     // so the child's dup2 onto 3 and 4 cannot land on it.
@@ -359,6 +391,13 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
                (verified.empty() ? std::string("the supervisor did not answer") : verified.substr(6)) +
                "; something in this process took a copy of the filter's listener while it was being handed "
                "over; the filter stays and every judged call of this process fails";
+    }
+    // A ring made by another thread between the check above and the filter (io_uring_setup fails from
+    // here on): what is written into it is not judged.
+    if (IoUringInstances() > 0) {
+        supervisor.store(pid);
+        return "strict mode refused to start: an io_uring instance was made in this process while the filter "
+               "was being loaded, and the operations queued on it are not judged; the filter stays";
     }
     supervisor.store(pid);
     deliver_to = deliver;

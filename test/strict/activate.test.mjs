@@ -345,6 +345,46 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
         assert.equal(out.status.strict, false);
         assert.equal(out.status.active, false, 'no policy was put in force');
     });
+
+    // libuv keeps io_uring instances for its loops on Node.js 22 and later, and on Node.js 20 with
+    // UV_USE_IO_URING=1. A filter loaded over them made libuv abort ("io_uring_enter: Function not
+    // implemented"), and an SQPOLL ring would carry out operations no system call shows.
+    const uringProbe = (strict) => `
+            const fs = require('node:fs');
+            fs.readFileSync('/etc/hostname'); await fs.promises.readFile('/etc/hostname'); // libuv's rings, if any
+            const rings = fs.readdirSync('/proc/self/fd').filter((f) => { try { return fs.readlinkSync('/proc/self/fd/' + f) === 'anon_inode:[io_uring]'; } catch { return false; } }).length;
+            let thrown = null, message = '';
+            try { t.activate({ allow: ['127.0.0.3'], allowLocalhost: false, strict: ${strict} }); } catch (e) { thrown = e.code; message = e.message; }
+            await fs.promises.readFile('/etc/hostname'); // the event loop still works
+            await tick();
+            print([rings > 0, thrown, message, t.status().strict, t.status().active]);`;
+
+    test('a process that already uses io_uring (libuv with UV_USE_IO_URING=1, as on Node.js 22 and later): activate({ strict: true }) throws ERR_TETHERED_STRICT_UNAVAILABLE, changes nothing, and the process goes on', async () => {
+        const m = marker('uring');
+        const [[rings, thrown, message, strict, active], answer] = await fresh(`${uringProbe(true)}
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, ${JSON.stringify(m)}));`, { env: { UV_USE_IO_URING: '1' } });
+        assert.equal(rings, true, 'libuv made io_uring instances (the precondition of this test)');
+        assert.equal(thrown, 'ERR_TETHERED_STRICT_UNAVAILABLE');
+        assert.match(message, /already uses io_uring.*tethered run --strict.*nothing was changed/);
+        assert.deepEqual([strict, active], [false, false], 'no filter, no policy');
+        // nothing changed: the raw connect the filter would have refused reaches the peer
+        assert.equal(answer, `ok pong:${m}`);
+        assert.ok(s.peer.lines.includes(m));
+    });
+
+    test('control: the same process without io_uring instances (UV_USE_IO_URING=0) starts strict mode, and the raw connect is blocked', async () => {
+        const m = marker('uring-control');
+        const [[rings, thrown, , strict, active], answer] = await fresh(`${uringProbe(true)}
+            print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, ${JSON.stringify(m)}));`, { env: { UV_USE_IO_URING: '0' } });
+        if (rings) {
+            // Node.js 22 and later keep rings whatever UV_USE_IO_URING says: there the refusal is the answer
+            assert.equal(thrown, 'ERR_TETHERED_STRICT_UNAVAILABLE');
+            return;
+        }
+        assert.deepEqual([thrown, strict, active], [null, true, true]);
+        assert.equal(answer, `error ${EACCES}`);
+        assert.ok(!s.peer.lines.includes(m), 'the marker reached the peer');
+    });
 });
 
 describe("activate({ children: 'strict' }): every child under its own supervisor, whatever its environment", { skip }, () => {
