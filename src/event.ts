@@ -6,6 +6,7 @@
 import type { EgressEvent, EgressOp, EgressReason } from './errors.js';
 import type { Explanation } from './policy/index.js';
 import { withEvidence } from './evidence.js';
+import { nextEventSeq } from './native.js';
 
 /** What an event says of the attempt; the rest (time, pid, tid, exe) is this process's now. */
 export interface EventFields {
@@ -81,5 +82,6 @@ export function lookupEvent(x: Explanation, name: string, op: EgressOp, decision
         reason: x.reason,
         scopeLabel,
         stack,
+        seq: nextEventSeq(),
     });
 }

@@ -36,6 +36,8 @@ export interface Addon {
     configure(settings: NativeSettings, lockToken: object | null, locked: boolean, handler?: ((line: string) => void) | null, description?: string, strict?: StrictSettings): void;
     /** Changes whenever a policy is put in force or lifted through this addon (any copy, any thread). */
     generation(): number;
+    /** The next number of the process's event sequence, which the shim's events take theirs from too. */
+    eventSeq(): number;
     /** No policy of this process's own in force (the environment's, if any, stays); needs the lockToken. */
     disable(lockToken: object | null): void;
     /** Compiles the rules into a policy image (or finds it); returns the TETHERED_POLICY_IMAGE value. */
@@ -133,6 +135,14 @@ export interface NativeBinaries {
 
 const PACKAGE_ROOT = join(__dirname, '..');
 let cached: NativeBinaries | null = null;
+
+/**
+ * A number of the process's one event sequence for an event made in JavaScript (undefined before the addon
+ * is loaded): events of both origins then sort in the order they were made, even within one millisecond.
+ */
+export function nextEventSeq(): number | undefined {
+    return cached?.addon.eventSeq();
+}
 
 /** The libtethered.so mapped into this process already (preloaded, or loaded by any copy of tethered), or null. */
 export function loadedShim(): string | null {

@@ -42,6 +42,7 @@ struct Shim {
     void (*set_scope_source)(tethered_scope_source) = nullptr;
     int (*image_write)(const tethered_settings*, char*, size_t, char*, size_t) = nullptr;
     void (*decide)(const char*, size_t, int, const tethered_scope*, int, tethered_decision*) = nullptr;
+    unsigned long long (*event_seq)() = nullptr;
 };
 
 Shim shim;
@@ -220,7 +221,7 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.set_scope_source, "tethered_set_scope_source") &&
             Resolve(shim.status, "tethered_status") &&
             Resolve(shim.image_write, "tethered_policy_image_write") &&
-            Resolve(shim.decide, "tethered_decide");
+            Resolve(shim.decide, "tethered_decide") && Resolve(shim.event_seq, "tethered_event_seq");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
@@ -558,6 +559,12 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
 // generation(): changes whenever the policy JavaScript put in force changes (from any copy, any thread).
 Napi::Value Generation(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), generation.load());
+}
+
+// eventSeq() -> the next number of the process's event sequence (shared with the shim's events)
+Napi::Value EventSeq(const Napi::CallbackInfo& info) {
+    if (!NeedShim(info.Env())) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), static_cast<double>(shim.event_seq()));
 }
 
 Napi::Value Patch(const Napi::CallbackInfo& info) {
@@ -949,6 +956,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("status", Napi::Function::New(env, Status));
     exports.Set("patch", Napi::Function::New(env, Patch));
     exports.Set("generation", Napi::Function::New(env, Generation));
+    exports.Set("eventSeq", Napi::Function::New(env, EventSeq));
     exports.Set("onEvents", Napi::Function::New(env, OnEvents));
     return exports;
 }

@@ -154,6 +154,10 @@ static void put_native_stack(struct out *o) {
 static _Atomic tethered_sink sink;
 static atomic_ullong next_seq = 1;
 
+TETHERED_EXPORT unsigned long long tethered_event_seq(void) {
+    return atomic_fetch_add_explicit(&next_seq, 1, memory_order_relaxed);
+}
+
 /* The sink (the addon's) belongs to the process that set it: in a fork() or vfork() child on its way to
  * exec (where the exec hooks report programs they cannot follow) it would take locks and allocate, and
  * whatever it queued would die with the child. A child's lines go instead to a few slots in a shared

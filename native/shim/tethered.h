@@ -5,7 +5,7 @@
 #define TETHERED_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever the addon and the shim must change together. */
-#define TETHERED_ABI 4
+#define TETHERED_ABI 5
 #define TETHERED_VERSION "0.1.0"
 
 #include <stddef.h>
@@ -89,6 +89,10 @@ struct tethered_decision {
     char host[256];               /* the name in normal form, or "" (an address, or no DNS name) */
 };
 struct tethered_scope;
+/* The next number of this process's event sequence (the "seq" of the shim's events): events made in
+ * JavaScript take theirs from it too, so that one order covers both. */
+TETHERED_EXPORT unsigned long long tethered_event_seq(void);
+
 TETHERED_EXPORT void tethered_decide(const char *host, size_t len, int port,
                                      const struct tethered_scope *scope, int layers,
                                      struct tethered_decision *out);
