@@ -43,6 +43,9 @@ const struct tethered_scope *td_scope_current(void) {
     if (current) return current;
     tethered_scope_source ask = source;
     if (!ask || asking) return NULL; /* not from inside the source itself */
+    /* No scope was ever made in this process: none can be current, and the attempt costs no call into the
+     * JavaScript engine (a scope is made with tethered_scope_new() before any code can run inside it). */
+    if (!atomic_load_explicit(&used, memory_order_acquire)) return NULL;
     /* A signal handler may have interrupted the JavaScript engine anywhere, where it must not be entered; a
      * handler runs with its signal blocked: with a mask other than the thread's usual one, the source is
      * not asked, and the attempt is judged by the policy in force alone (a signal belongs to no async call
@@ -86,7 +89,7 @@ TETHERED_EXPORT struct tethered_scope *tethered_scope_new(const struct tethered_
     scope->id = atomic_fetch_add(&next_id, 1);
     scope->collector = collect ? scope->id : parent ? parent->collector : 0;
     snprintf(scope->label, sizeof scope->label, "%s", label ? label : "");
-    atomic_store(&used, 1);
+    atomic_store_explicit(&used, 1, memory_order_release);
     return scope;
 }
 
