@@ -10,13 +10,13 @@
 // so before it takes the listener this process names it with PR_SET_PTRACER (docs/strict-mode.md).
 #include "strict.h"
 
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -281,9 +281,11 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
     *code = "ERR_TETHERED_STRICT_UNAVAILABLE";
     if (supervisor.load() != 0) return "strict mode is on already";
     if (IoUringInstances() > 0)
-        return "strict mode cannot start in this process: it already uses io_uring (Node.js 22 and later keep "
+        return "strict mode cannot start in this process: it already uses io_uring (Node.js 22 and later "
+               "keep "
                "io_uring instances for their event loops), which a filter loaded now would break, and whose "
-               "queued operations it could not judge; start the program under 'tethered run --strict' instead, "
+               "queued operations it could not judge; start the program under 'tethered run --strict' "
+               "instead, "
                "where the filter is in place before the first instruction; nothing was changed";
     // The supervisor is copied into a sealed memfd and executed from there (pin.c): what runs is the ELF file
     // that was at `binary` now, not whatever a writer of the package directory puts there later. Above 10,

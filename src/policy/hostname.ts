@@ -3,6 +3,7 @@
  * hyphen and underscore. Anything else is not a name DNS could answer for, and never matches a name rule.
  */
 import { domainToASCII, domainToUnicode } from 'node:url';
+import { decodedLabelOk, mapByTable } from './idna.js';
 
 export const MAX_NAME_LENGTH = 253;
 export const MAX_LABEL_LENGTH = 63;
@@ -46,7 +47,7 @@ export function nameProblem(name: string, allowStar: boolean): string | null {
 /**
  * A-Z to a-z and nothing else. Never String#toLowerCase for names: it lowers by context (a final 'Σ'
  * becomes 'ς', where UTS #46 and the native layer make every 'Σ' a 'σ') and by locale-free rules that are
- * not IDNA's; non-ASCII is mapped by domainToASCII (UTS #46) alone.
+ * not IDNA's; non-ASCII is mapped by the UTS #46 table both engines share (idna.ts).
  */
 export function asciiLower(text: string): string {
     return /[A-Z]/.test(text) ? text.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : text;
@@ -59,7 +60,7 @@ export function asciiLower(text: string): string {
  */
 function punycodeLabelOk(label: string): boolean {
     const unicode = domainToUnicode(label);
-    return unicode !== '' && hasNonAscii(unicode) && !unicode.includes('.') && domainToASCII(unicode) === label;
+    return unicode !== '' && hasNonAscii(unicode) && !unicode.includes('.') && decodedLabelOk(unicode) && domainToASCII(unicode) === label;
 }
 
 /**
@@ -75,8 +76,13 @@ export function toAsciiName(input: string): string | null {
             const c = name.charCodeAt(i);
             if (c <= 0x7f && c !== 0x2e && c !== 0x2a && !isLabelChar(c)) return null;
         }
-        name = name.replace(UNICODE_DOTS, '.');
-        const ascii = domainToASCII(name);
+        // Mapped by the shared table first (idna.ts), not by the running Node's own Unicode data: one
+        // normal form under every Node version. What is left for domainToASCII is code points that map to
+        // themselves (it encodes them) and contextual ones (it judges them by their neighbours).
+        const mapped = mapByTable(name.replace(UNICODE_DOTS, '.'));
+        if (mapped === null) return null;
+        name = mapped.replace(UNICODE_DOTS, '.');
+        const ascii = hasNonAscii(name) ? domainToASCII(name) : name;
         // '＊' (and its kin) map to '*': only an ASCII '*' is a wildcard (the native table refuses them too)
         if (ascii === '' || ascii.split('*').length !== name.split('*').length) return null;
         name = ascii;
