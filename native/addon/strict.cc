@@ -280,13 +280,6 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
     std::lock_guard<std::mutex> guard(channel_mutex);
     *code = "ERR_TETHERED_STRICT_UNAVAILABLE";
     if (supervisor.load() != 0) return "strict mode is on already";
-    if (IoUringInstances() > 0)
-        return "strict mode cannot start in this process: it already uses io_uring (Node.js 22 and later "
-               "keep "
-               "io_uring instances for their event loops), which a filter loaded now would break, and whose "
-               "queued operations it could not judge; start the program under 'tethered run --strict' "
-               "instead, "
-               "where the filter is in place before the first instruction; nothing was changed";
     // The supervisor is copied into a sealed memfd and executed from there (pin.c): what runs is the ELF file
     // that was at `binary` now, not whatever a writer of the package directory puts there later. Above 10,
     // so the child's dup2 onto 3 and 4 cannot land on it.
@@ -296,6 +289,15 @@ std::string Start(const std::string& binary, const std::vector<std::string>& pol
     if (pinned < 0)
         return std::string("strict mode needs its supervisor, ") + why +
                " (rebuild with 'npm run build:native')";
+    if (IoUringInstances() > 0) {
+        close(pinned);
+        return "strict mode cannot start in this process: it already uses io_uring (Node.js 22 and later "
+               "keep "
+               "io_uring instances for their event loops), which a filter loaded now would break, and whose "
+               "queued operations it could not judge; start the program under 'tethered run --strict' "
+               "instead, "
+               "where the filter is in place before the first instruction; nothing was changed";
+    }
     int cmd[2], ev[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cmd) != 0) {
         close(pinned);

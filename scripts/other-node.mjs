@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Another Node.js for the suite and the benchmarks, from the npm registry (the node-linux-<arch> package
+// carries the official binary), kept under node_modules/.cache: the machines run Node 20, users mostly
+// Node 22 and 24, whose libuv and AsyncLocalStorage differ where tethered works (io_uring, scopes).
+//
+//   node scripts/other-node.mjs [MAJOR]      prints the path of that Node's bin/ folder (default 24)
+//   node scripts/other-node.mjs --files      prints the test files the other Node runs (see NOT_THERE)
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// Test files whose subject is not there on Node 22 and later, each with the reason:
+const NOT_THERE = {
+    // the suite's pg-native build (libpq's addon, a devDependency) is compiled for the machine's Node ABI
+    'test/drivers/postgres.test.mjs': 'pg-native is built for the machine Node',
+    // cross-builds through npm's node-gyp, which the registry's Node package does not carry
+    'test/native/arm64.test.mjs': 'needs npm beside node',
+    // activate({ strict: true }) in a process that already holds io_uring instances (libuv's, on Node 22+)
+    // refuses to start: the refusal is tested on that Node by the io_uring tests of activate.test.mjs,
+    // which .ci/run runs by name
+    'test/strict/activate.test.mjs': 'in-process strict mode refuses under libuv io_uring',
+    'test/strict/activate-names.test.mjs': 'in-process strict mode refuses under libuv io_uring',
+    'test/strict/setuid.test.mjs': 'its activate({ strict: true }) cases: in-process strict mode refuses under libuv io_uring',
+};
+
+if (process.argv.includes('--files')) {
+    const files = [];
+    const walk = (p) => {
+        if (statSync(p).isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
+        else if (/\.test\.(m|c)?js$/.test(p)) files.push(relative(root, p));
+    };
+    walk(join(root, 'test'));
+    console.log(files.filter((f) => !(f in NOT_THERE)).join('\n'));
+    process.exit(0);
+}
+
+const major = process.argv[2] ?? '24';
+if (!/^\d+$/.test(major)) throw new Error(`usage: other-node.mjs [MAJOR] | --files`);
+const arch = { x64: 'x64', arm64: 'arm64' }[process.arch];
+if (!arch || process.platform !== 'linux') throw new Error(`no node-linux package for ${process.platform}-${process.arch}`);
+const dir = join(root, 'node_modules', '.cache', 'tethered', `node-${major}`);
+const bin = join(dir, 'package', 'bin');
+const works = () => {
+    try {
+        return execFileSync(join(bin, 'node'), ['--version'], { encoding: 'utf8' }).startsWith(`v${major}.`);
+    } catch {
+        return false;
+    }
+};
+if (!works()) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const tarball = execFileSync('npm', ['pack', `node-linux-${arch}@${major}`, '--pack-destination', dir, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
+    execFileSync('tar', ['xzf', join(dir, tarball), '-C', dir]);
+    rmSync(join(dir, tarball));
+    if (!existsSync(join(bin, 'node')) || !works()) throw new Error(`node-linux-${arch}@${major} did not give a working node`);
+}
+console.log(bin);
