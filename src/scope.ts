@@ -82,7 +82,38 @@ function runIn<T>(frame: ScopeFrame, fn: () => T): T {
  */
 export function scope<T>(options: ScopeOptions, fn: () => T): T {
     checkOptions('scope', options, fn, true);
-    return runIn(cachedFrame(options), fn);
+    return runIn(lastFrame(options), fn);
+}
+
+// The frame an options object was last entered with, by the object (a request handler passes the same
+// one each time): found again by comparing its fields with a copy taken then, element by element, which
+// is cheaper than the cache key below. A field changed since, or another enclosing scope, misses.
+interface Last {
+    readonly parent: number;
+    readonly allow: readonly string[];
+    readonly deny: readonly string[];
+    readonly label: string | undefined;
+    readonly allowLocalhost: boolean | undefined;
+    readonly frame: ScopeFrame;
+}
+const lastByOptions = new WeakMap<object, Last>();
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+}
+
+function lastFrame(options: ScopeOptions): ScopeFrame {
+    const parent = scopes.getStore()?.id ?? 0;
+    const last = lastByOptions.get(options);
+    const deny = options.deny ?? [];
+    if (last && last.parent === parent && last.label === options.label && last.allowLocalhost === options.allowLocalhost && sameList(last.allow, options.allow) && sameList(last.deny, deny)) {
+        return last.frame;
+    }
+    const frame = cachedFrame(options);
+    lastByOptions.set(options, { parent, allow: [...options.allow], deny: [...deny], label: options.label, allowLocalhost: options.allowLocalhost, frame });
+    return frame;
 }
 
 // Compiled scope() frames by enclosing scope and options: a scope entered again (per request, per job)

@@ -69,6 +69,35 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(r.results, [[[0, E, 0, E, 0, E, 0, E, 0, E], [E, 0, E, 0, E, 0, E, 0, E, 0]]], r.stderr);
     });
 
+    test('one options object entered again and again: a change to its rules, label or allowLocalhost takes effect at the next scope(), and an enclosing scope still narrows it', async () => {
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const seen = [];
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false, onBlocked: (e) => seen.push(e.scopeLabel) });
+            const options = { allow: ['127.0.0.2'], label: 'first', allowLocalhost: false };
+            const both = () => [addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})];
+            print(t.scope(options, both));
+            options.allow[0] = '127.0.0.3';           // the same array, changed in place
+            options.label = 'second';
+            print(t.scope(options, both));
+            options.allow.push('127.0.0.2');          // longer
+            print(t.scope(options, both));
+            options.allow = ['127.0.0.2'];            // another array
+            options.deny = ['127.0.0.2'];             // and a deny rule
+            print(t.scope(options, both));
+            delete options.deny;
+            print(t.scope({ allow: ['127.0.0.3'], label: 'outer', allowLocalhost: false }, () => t.scope(options, both)));
+            print(t.scope(options, both));
+            await tick();
+            print(seen);
+        `);
+        assert.deepEqual(
+            r.results,
+            [[0, EACCES], [EACCES, 0], [0, 0], [EACCES, EACCES], [EACCES, EACCES], [0, EACCES], ['first', 'second', 'second', 'second', 'outer', 'second', 'second']],
+            r.stderr,
+        );
+    });
+
     test('nested scopes only narrow: an inner scope cannot allow what an outer one does not', async () => {
         const r = await inFreshNode(`
             t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
