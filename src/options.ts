@@ -34,8 +34,9 @@ export function didYouMean(key: string, known: readonly string[]): string | null
 
 /** Throws a TypeError naming the first own key of `options` not in `known`, with a did-you-mean. */
 export function checkKnownKeys(what: string, options: object, known: readonly string[]): void {
-    for (const key of Object.keys(options)) {
-        if (known.includes(key)) continue;
+    // for…in, not Object.keys: no array made on every call (scope() checks its options each time)
+    for (const key in options) {
+        if (!Object.prototype.hasOwnProperty.call(options, key) || known.includes(key)) continue;
         const guess = didYouMean(key, known);
         throw new TypeError(`${what}: unknown option '${key}'${guess ? ` — did you mean '${guess}'?` : ''} (known: ${known.join(', ')})`);
     }

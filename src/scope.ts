@@ -97,6 +97,7 @@ interface Last {
     readonly frame: ScopeFrame;
 }
 const lastByOptions = new WeakMap<object, Last>();
+const NO_RULES: readonly string[] = Object.freeze([]);
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
     if (a.length !== b.length) return false;
@@ -107,7 +108,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 function lastFrame(options: ScopeOptions): ScopeFrame {
     const parent = scopes.getStore()?.id ?? 0;
     const last = lastByOptions.get(options);
-    const deny = options.deny ?? [];
+    const deny = options.deny ?? NO_RULES;
     if (last && last.parent === parent && last.label === options.label && last.allowLocalhost === options.allowLocalhost && sameList(last.allow, options.allow) && sameList(last.deny, deny)) {
         return last.frame;
     }
