@@ -2,7 +2,8 @@
 //   1. an http.get loop without keep-alive to a loopback server, and a fetch loop: baseline (no tethered),
 //      activate(), and preload (LD_PRELOAD, no activate) — interleaved, medians; target <= 3% overhead;
 //      plus each request of the activate() loop inside scope();
-//   1b. in one process, alternating batches: policy in force, lifted, and inside scope();
+//   1b. in one process, alternating batches: policy lifted, activate() alone, outside a scope once one was
+//       made, inside scope() (medians with 95% bootstrap intervals, wall and CPU);
 //   2. the time activate() takes to patch a process with 50 more shared objects loaded.
 //
 //   node bench/activate.bench.mjs [--rounds N] [--requests N] [--one-process]      (run it inside `npm run netns`)
@@ -70,23 +71,35 @@ for (const kind of full ? ['http.get', 'fetch'] : []) {
     };
 }
 
-// 1b. The same loops in ONE process: first batches with the policy in force before any scope was made (what
-// a scope made later costs every request of the process shows only against these), then rounds of three
-// batches back to back: the policy in force (activate()), lifted (deactivate(): the hooks stay patched in
-// and pass through, the wrappers have nothing to check), and each request inside scope(). Wall time: the
-// median of per-round ratios, each round seeing one moment of the machine, far steadier than the figures
-// across processes above. CPU time: the JavaScript thread's own (/proc/thread-self/schedstat; every request
-// of these loops runs on it), summed over all batches of a mode (the kernel may account it in ticks).
+// 1b. The same loops in ONE process, in rounds of batches back to back (the order rotates each round):
+//   off      the policy lifted (deactivate(): the hooks stay patched in and pass through);
+//   on       activate() alone, as in a process that never made a scope: AsyncLocalStorage switched off
+//            (scopes.disable(), and the program's own below is off outside its batch), so no
+//            async hook runs;
+//   outside  activate(), a scope was made in the process, this request is outside every scope;
+//   als      activate(), and each request inside a plain AsyncLocalStorage#run() of the program's own: what
+//            entering any async context costs in this Node (its share of what scope() costs);
+//   scope    activate(), and each request inside scope().
+// Wall time: the median of per-round ratios (each round sees one moment of the machine), with a 95%
+// bootstrap interval over all rounds of all runs. CPU time: the JavaScript thread's own
+// (/proc/thread-self/schedstat; every request of these loops runs on it), summed per mode, with the same
+// kind of interval. Before the rounds, batches with the policy in force and no scope ever made ("first"),
+// the process exactly as a user who never calls scope() has it.
 const abScript = (kind) => `
 const http = require('node:http');
 const { readFileSync } = require('node:fs');
 const t = require(${JSON.stringify(root)});
+const { scopes } = require(${JSON.stringify(join(root, 'dist', 'runtime.js'))});
 const cpuNs = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
 const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.2', async () => {
     const url = 'http://127.0.0.2:' + server.address().port + '/';
     const agent = new http.Agent({ keepAlive: false });
     const one = ${kind === 'fetch' ? "() => fetch(url, { headers: { connection: 'close' } }).then((r) => r.text())" : '() => new Promise((resolve, reject) => http.get(url, { agent }, (res) => { res.resume(); res.on(\'end\', resolve); }).on(\'error\', reject))'};
-    const inScope = () => t.scope({ allow: ['127.0.0.2'], allowLocalhost: false, label: 'bench' }, one);
+    const options = { allow: ['127.0.0.2'], allowLocalhost: false, label: 'bench' };
+    const inScope = () => t.scope(options, one);
+    const own = new (require('node:async_hooks').AsyncLocalStorage)();
+    const context = { request: true };
+    const inOwnContext = () => own.run(context, one);
     const on = () => t.activate({ allow: ['127.0.0.2', 'api.example.test:443'], allowLocalhost: false });
     on();
     const n = ${Math.max(20, Math.round(requests / 20))};
@@ -96,41 +109,51 @@ const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0
         for (let i = 0; i < n; i++) await request();
         return { wall: Number(process.hrtime.bigint() - start) / n / 1000, cpu: (cpuNs() - cpu) / n / 1000 };
     };
-    // First the policy in force before any scope was made: what a scope made later costs every request of
-    // the process (an async hook, AsyncLocalStorage's propagation) shows only against this.
     for (let i = 0; i < 2000; i++) await one(); // long enough for the JIT to settle
     const first = [];
-    for (let round = 0; round < 20; round++) first.push(await batch(one));
+    for (let round = 0; round < 10; round++) first.push(await batch(one));
     for (let i = 0; i < 300; i++) await inScope();
-    const modes = ['on', 'off', 'scope'];
+    const modes = ['off', 'on', 'outside', 'als', 'scope'];
     const rounds = [];
     for (let round = 0; round < 40; round++) {
         const r = {};
         for (let k = 0; k < modes.length; k++) {
             const mode = modes[(round + k) % modes.length];
             if (mode === 'off') t.deactivate(); else on();
-            r[mode] = await batch(mode === 'scope' ? inScope : one);
+            if (mode === 'off' || mode === 'on') scopes.disable(); else t.scope(options, () => {});
+            if (mode !== 'als') own.disable(); // on only for its batch (run() switches it on)
+            r[mode] = await batch(mode === 'scope' ? inScope : mode === 'als' ? inOwnContext : one);
         }
         rounds.push(r);
     }
-    const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    const out = {};
-    // CPU time is read as the kernel accounts it, in ticks on some machines: per batch it is coarse, summed
-    // over all the batches of a mode it is not (the tick's phase is random).
-    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    for (const m of modes) out[m] = { wall: median(rounds.map((r) => r[m].wall)), cpu: mean(rounds.map((r) => r[m].cpu)) };
-    out.first = { wall: median(first.map((b) => b.wall)), cpu: mean(first.map((b) => b.cpu)) };
-    out.scopeVsFirst = { wall: out.scope.wall / out.first.wall - 1, cpu: out.scope.cpu / out.first.cpu - 1 };
-    out.onVsFirst = { wall: out.on.wall / out.first.wall - 1, cpu: out.on.cpu / out.first.cpu - 1 };
-    out.activate = { wall: median(rounds.map((r) => r.on.wall / r.off.wall - 1)), cpu: out.on.cpu / out.off.cpu - 1 };
-    out.scopeVsActivate = { wall: median(rounds.map((r) => r.scope.wall / r.on.wall - 1)), cpu: out.scope.cpu / out.on.cpu - 1 };
-    console.log(JSON.stringify(out));
+    console.log(JSON.stringify({ first, rounds }));
     server.close();
 });`;
+
+function bootstrap(rounds, stat, draws = 2000) {
+    // a fixed seed: the same rounds give the same interval
+    let seed = 12345;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const values = [];
+    for (let d = 0; d < draws; d++) values.push(stat(Array.from(rounds, () => rounds[Math.floor(random() * rounds.length)])));
+    values.sort((a, b) => a - b);
+    return [values[Math.floor(draws * 0.025)], values[Math.floor(draws * 0.975)]];
+}
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+const wallRatio = (a, b) => (rs) => median(rs.map((r) => r[a].wall / r[b].wall - 1));
+const cpuRatio = (a, b) => (rs) => sum(rs.map((r) => r[a].cpu)) / sum(rs.map((r) => r[b].cpu)) - 1;
+const comparisons = { activate: ['on', 'off'], scopeVsActivate: ['scope', 'on'], scopeVsOutside: ['scope', 'outside'], outsideVsActivate: ['outside', 'on'], alsVsActivate: ['als', 'on'], scopeVsAls: ['scope', 'als'] };
 for (const kind of ['http.get', 'fetch']) {
     const runs = Array.from({ length: Math.max(1, Math.round(rounds / 2)) }, () => JSON.parse(execFileSync(process.execPath, ['-e', abScript(kind)], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '' } })));
-    const pick = (mode, field) => median(runs.map((r) => r[mode][field]));
-    results[kind].inProcess = Object.fromEntries(['on', 'off', 'scope', 'activate', 'scopeVsActivate', 'first', 'scopeVsFirst', 'onVsFirst'].map((m) => [m, { wall: pick(m, 'wall'), cpu: pick(m, 'cpu') }]));
+    const all = runs.flatMap((r) => r.rounds);
+    const inProcess = { rounds: all.length };
+    for (const m of ['off', 'on', 'outside', 'als', 'scope']) inProcess[m] = { wall: median(all.map((r) => r[m].wall)), cpu: sum(all.map((r) => r[m].cpu)) / all.length };
+    const first = runs.flatMap((r) => r.first);
+    inProcess.first = { wall: median(first.map((b) => b.wall)), cpu: sum(first.map((b) => b.cpu)) / first.length };
+    for (const [name, [a, b]] of Object.entries(comparisons)) {
+        inProcess[name] = { wall: wallRatio(a, b)(all), wallInterval: bootstrap(all, wallRatio(a, b)), cpu: cpuRatio(a, b)(all), cpuInterval: bootstrap(all, cpuRatio(a, b)) };
+    }
+    results[kind].inProcess = inProcess;
 }
 
 // activate() with 50 more shared objects loaded (copies of a small library, each its own object).
@@ -161,9 +184,15 @@ for (const kind of ['http.get', 'fetch']) {
     const pc = (x) => `${(x * 100).toFixed(1)}%`;
     if (full) console.log(`${kind.padEnd(9)} wall: baseline ${u.baseline.toFixed(1)} us, activate() ${u.activate.toFixed(1)} us (${pc(r.activateOverhead)}), preload ${u.preload.toFixed(1)} us (${pc(r.preloadOverhead)})  (target <= 3%); activate() + scope() per request ${u.scope.toFixed(1)} us (${pc(r.scopeOverhead)})`);
     const p = r.inProcess;
-    console.log(`${kind.padEnd(9)} one process, alternating batches: lifted ${p.off.wall.toFixed(1)} us (cpu ${p.off.cpu.toFixed(1)}), in force ${p.on.wall.toFixed(1)} us (cpu ${p.on.cpu.toFixed(1)}), in scope ${p.scope.wall.toFixed(1)} us (cpu ${p.scope.cpu.toFixed(1)})`);
-    console.log(`${''.padEnd(9)}   before any scope was made, in force: ${p.first.wall.toFixed(1)} us (cpu ${p.first.cpu.toFixed(1)}); against it, in scope: wall ${pc(p.scopeVsFirst.wall)}, cpu ${pc(p.scopeVsFirst.cpu)}; in force but outside any scope once scopes were used: wall ${pc(p.onVsFirst.wall)}, cpu ${pc(p.onVsFirst.cpu)}`);
-    console.log(`${''.padEnd(9)}   per round, median: activate() vs lifted: wall ${pc(p.activate.wall)}, cpu ${pc(p.activate.cpu)}; scope() vs activate() alone: wall ${pc(p.scopeVsActivate.wall)}, cpu ${pc(p.scopeVsActivate.cpu)}  (targets <= 3%)`);
+    const ci = (x) => `${pc(x.wall)} [${pc(x.wallInterval[0])}, ${pc(x.wallInterval[1])}] wall, ${pc(x.cpu)} [${pc(x.cpuInterval[0])}, ${pc(x.cpuInterval[1])}] cpu`;
+    console.log(`${kind.padEnd(9)} one process (Node.js ${process.version}), ${p.rounds} rounds of five alternating batches, us per request (cpu: the JavaScript thread's):`);
+    console.log(`${''.padEnd(9)}   lifted ${p.off.wall.toFixed(1)} (cpu ${p.off.cpu.toFixed(1)}); activate() alone ${p.on.wall.toFixed(1)} (cpu ${p.on.cpu.toFixed(1)}); outside any scope once one was made ${p.outside.wall.toFixed(1)} (cpu ${p.outside.cpu.toFixed(1)}); inside scope() ${p.scope.wall.toFixed(1)} (cpu ${p.scope.cpu.toFixed(1)}); no scope ever made, before the rounds ${p.first.wall.toFixed(1)} (cpu ${p.first.cpu.toFixed(1)})`);
+    console.log(`${''.padEnd(9)}   activate() vs lifted:               ${ci(p.activate)}  (target <= 3%)`);
+    console.log(`${''.padEnd(9)}   scope() vs activate() alone:        ${ci(p.scopeVsActivate)}  (target <= 3%)`);
+    console.log(`${''.padEnd(9)}     of which a scope made anywhere:   ${ci(p.outsideVsActivate)}  (AsyncLocalStorage switched on: every request of the process)`);
+    console.log(`${''.padEnd(9)}     and the request's own scope():    ${ci(p.scopeVsOutside)}`);
+    console.log(`${''.padEnd(9)}   a plain AsyncLocalStorage#run() of the program's own vs activate() alone: ${ci(p.alsVsActivate)}  (what any async context costs in this Node)`);
+    console.log(`${''.padEnd(9)}   scope() vs that plain run():        ${ci(p.scopeVsAls)}  (tethered's own share)`);
     if (full) console.log(`${''.padEnd(9)} cpu:  baseline ${r.cpuUsPerRequest.baseline.toFixed(1)} us, activate() ${pc(r.cpu.activate)}, preload ${pc(r.cpu.preload)}, activate() + scope() ${pc(r.cpu.scope)}`);
 }
 if (full) console.log(`activate() with ${results.activate.objects} shared objects loaded: ${results.activate.ms.toFixed(2)} ms (first activate, including loading the shim), ${results.activate.patchedSlots} GOT slots patched`);
