@@ -250,21 +250,43 @@ int SupervisorPid() {
     return supervisor.load();
 }
 
-// io_uring instances this process holds (a descriptor, or a ring still mapped after its descriptor was
-// closed). The filter refuses io_uring_setup and io_uring_enter, so a ring made before it is loaded would
-// stop working (libuv aborts on the error: Node.js 22+ keeps rings for its event loops), and an SQPOLL
-// ring's kernel thread would carry out a connect written into it without any system call the filter sees.
+// Signs of io_uring in this process: instances in any thread's descriptor table (a thread may have a table
+// of its own: unshare(CLONE_FILES)), rings still mapped after their descriptor was closed, and the kernel's
+// io_uring threads (iou-sqp-N polls a ring's submissions, iou-wrk-N carries out its work). The filter refuses
+// io_uring_setup and io_uring_enter, so a ring made before it is loaded would stop working (libuv aborts on
+// the error: Node.js 22+ keeps rings for its event loops), and an SQPOLL ring's kernel thread would carry
+// out a connect written into it without any system call the filter sees. Not every sign can be seen: a ring
+// registered with IORING_REGISTER_RING_FDS and then closed and unmapped leaves none (docs/strict-mode.md).
+static bool IsRing(int dir, const char* name) {
+    char target[64];
+    ssize_t n = readlinkat(dir, name, target, sizeof target - 1);
+    if (n <= 0) return false;
+    target[n] = 0;
+    return strcmp(target, "anon_inode:[io_uring]") == 0;
+}
+
 static int IoUringInstances() {
     int found = 0;
-    if (DIR* fds = opendir("/proc/self/fd")) {
-        while (struct dirent* e = readdir(fds)) {
-            char target[64];
-            ssize_t n = readlinkat(dirfd(fds), e->d_name, target, sizeof target - 1);
-            if (n <= 0) continue;
-            target[n] = 0;
-            if (strcmp(target, "anon_inode:[io_uring]") == 0) found++;
+    if (DIR* tasks = opendir("/proc/self/task")) {
+        while (struct dirent* t = readdir(tasks)) {
+            if (t->d_name[0] == '.') continue;
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/task/%.20s/fd", t->d_name);
+            if (DIR* fds = opendir(path)) {
+                while (struct dirent* e = readdir(fds))
+                    if (e->d_name[0] != '.' && IsRing(dirfd(fds), e->d_name)) found++;
+                closedir(fds);
+            }
+            snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", t->d_name);
+            if (FILE* comm = fopen(path, "re")) {
+                char name[32] = "";
+                if (fgets(name, sizeof name, comm) &&
+                    (strncmp(name, "iou-sqp-", 8) == 0 || strncmp(name, "iou-wrk-", 8) == 0))
+                    found++;
+                fclose(comm);
+            }
         }
-        closedir(fds);
+        closedir(tasks);
     }
     if (FILE* maps = fopen("/proc/self/maps", "re")) {
         char line[512];

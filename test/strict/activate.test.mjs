@@ -19,6 +19,8 @@ import { buildC } from '../helpers/cbuild.mjs';
 
 /** test/strict/c/grabber.c: a hostile addon whose thread dup()s the filter's listener as soon as it appears. */
 const grabberAddon = () => buildC('grabber', [join(root, 'test/strict/c/grabber.c')], { shared: true, suffix: '.node', includes: ['/usr/include/node'] });
+/** test/strict/c/uring_hider.c: a hostile addon whose thread keeps an io_uring instance in a descriptor table of its own. */
+const hiderAddon = () => buildC('uring_hider', [join(root, 'test/strict/c/uring_hider.c')], { shared: true, suffix: '.node', includes: ['/usr/include/node'] });
 
 const skip = NEEDS_NETNS;
 const EACCES = 13;
@@ -371,6 +373,30 @@ describe('activate({ strict: true }): the Node process itself, its threads and i
         assert.equal(answer, `ok pong:${m}`);
         assert.ok(s.peer.lines.includes(m));
     });
+
+    for (const sqpoll of [false, true]) {
+        test(`a ring made before activate() by a thread with a descriptor table of its own and never mapped${sqpoll ? ', polled by a kernel thread (SQPOLL)' : ''}: the process's own fd table and maps show nothing, activate({ strict: true }) still finds it and refuses`, async () => {
+            const m = marker('hidden-ring');
+            const [[hidden, seen, thrown, message, strict], answer] = await fresh(`
+                const fs = require('node:fs');
+                const hider = require(${JSON.stringify(hiderAddon())});
+                const hidden = hider.hide(${sqpoll});
+                // what a look at the calling thread's table and the mappings alone would see
+                const seen = fs.readdirSync('/proc/self/fd').filter((f) => { try { return fs.readlinkSync('/proc/self/fd/' + f) === 'anon_inode:[io_uring]'; } catch { return false; } }).length
+                    + fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes('io_uring')).length;
+                let thrown = null, message = '';
+                try { t.activate({ allow: ['127.0.0.3'], allowLocalhost: false, strict: true }); } catch (e) { thrown = e.code; message = e.message; }
+                print([hidden, seen, thrown, message, t.status().strict]);
+                print(addon.rawRoundTrip('127.0.0.2', ${s.peer.port}, ${JSON.stringify(m)}));`, { env: { UV_USE_IO_URING: '0' } });
+            assert.equal(hidden, 0, 'the addon made its ring');
+            assert.equal(seen, 0, 'nothing of it in the fd table of the calling thread or in the maps (else this test shows nothing new)');
+            assert.equal(thrown, 'ERR_TETHERED_STRICT_UNAVAILABLE');
+            assert.match(message, /already uses io_uring/);
+            assert.equal(strict, false);
+            // nothing changed (no filter): the raw connect reaches the peer, as without tethered
+            assert.equal(answer, `ok pong:${m}`);
+        });
+    }
 
     test('control: the same process without io_uring instances (UV_USE_IO_URING=0) starts strict mode, and the raw connect is blocked', async () => {
         const m = marker('uring-control');
