@@ -13,7 +13,7 @@ import type { EgressEvent } from './errors.js';
 import { lookupEvent } from './event.js';
 import type { Explanation } from './policy/index.js';
 import { lookupRefusal, mayRefuse } from './decide.js';
-import { logOnly, scopes, type ScopeFrame } from './runtime.js';
+import { currentFrame, logOnly, type ScopeFrame } from './runtime.js';
 
 /**
  * Could the policy in force or a scope the caller is in refuse this destination? Capturing a stack costs
@@ -21,7 +21,7 @@ import { logOnly, scopes, type ScopeFrame } from './runtime.js';
  * here: preloaded from the environment).
  */
 export function mayBeRefused(host: unknown, port?: unknown): boolean {
-    return mayRefuse(host, port, scopes.getStore() ?? null);
+    return mayRefuse(host, port, currentFrame());
 }
 
 /** The label of the innermost labelled scope of a chain, or null. */

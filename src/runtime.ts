@@ -147,7 +147,10 @@ export function runtime(): Runtime {
 // hooks judges an attempt here (and only when some scope exists). Taken now, not when asked: a later change
 // to AsyncLocalStorage's prototype does not take code out of its scope.
 const getStore: (this: AsyncLocalStorage<ScopeFrame>) => ScopeFrame | undefined = Reflect.get(AsyncLocalStorage.prototype, 'getStore') as never;
-export const currentNativeScope = (): NativeScope | null => Reflect.apply(getStore, scopes, [])?.native ?? null;
+const apply = Reflect.apply;
+/** The scope the code runs in (null: none), read with the getStore taken at load, whatever replaced it since. */
+export const currentFrame = (): ScopeFrame | null => apply(getStore, scopes, []) ?? null;
+export const currentNativeScope = (): NativeScope | null => currentFrame()?.native ?? null;
 
 /** Points every loaded object at the hooks (not needed when preloaded); returns the slots patched. */
 export function patchProcess(): number {

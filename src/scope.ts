@@ -11,7 +11,7 @@ import { installErrorMapping } from './js-errors.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { checkKnownKeys } from './options.js';
 import { eventFromLine } from './event.js';
-import { collectorOf, currentNativeScope, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
+import { collectorOf, currentFrame, currentNativeScope, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
 
 export interface ScopeOptions {
     readonly allow: readonly string[];
@@ -59,7 +59,7 @@ function frameFor(options: NoEgressOptions, collecting: boolean): ScopeFrame {
     const { addon } = runtime();
     installErrorMapping();
     if (!isPatched()) patchProcess();
-    const parent = scopes.getStore() ?? null;
+    const parent = currentFrame();
     const label = options.label ?? null;
     const native = addon.scopeNew(
         normalRules(policy),
@@ -106,7 +106,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function lastFrame(options: ScopeOptions): ScopeFrame {
-    const parent = scopes.getStore()?.id ?? 0;
+    const parent = currentFrame()?.id ?? 0;
     const last = lastByOptions.get(options);
     const deny = options.deny ?? NO_RULES;
     if (last && last.parent === parent && last.label === options.label && last.allowLocalhost === options.allowLocalhost && sameList(last.allow, options.allow) && sameList(last.deny, deny)) {
@@ -123,7 +123,7 @@ const CACHE_LIMIT = 256;
 const frames = new Map<string, ScopeFrame>();
 
 function cachedFrame(options: ScopeOptions): ScopeFrame {
-    const parent = scopes.getStore();
+    const parent = currentFrame();
     const key = `${parent?.id ?? 0}:${JSON.stringify([options.allow, options.deny ?? [], options.label ?? null, options.allowLocalhost ?? true])}`;
     const known = frames.get(key);
     if (known) return known;
@@ -135,6 +135,11 @@ function cachedFrame(options: ScopeOptions): ScopeFrame {
 
 function byTime(a: EgressEvent, b: EgressEvent): number {
     return a.time < b.time ? -1 : a.time > b.time ? 1 : (a.seq ?? 0) - (b.seq ?? 0);
+}
+
+/** In the order they were made: by the process's one event sequence when every event has its number. */
+function inOrder(events: EgressEvent[]): EgressEvent[] {
+    return events.every((e) => e.seq !== undefined) ? events.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)) : events.sort(byTime);
 }
 
 /**
@@ -156,7 +161,7 @@ export async function noEgress<T>(options: NoEgressOptions, fn: () => T | Promis
         failed = true;
         failure = err;
     }
-    const events = [...addon.takeCollected(frame.id).map(eventFromLine), ...frame.events].filter((e) => e.decision !== 'allow').sort(byTime);
+    const events = inOrder([...addon.takeCollected(frame.id).map(eventFromLine), ...frame.events].filter((e) => e.decision !== 'allow'));
     // An enclosing noEgress() sees these too, even if the violation below is caught.
     collectorOf(frame.parent)?.events.push(...events);
     if (events.length > 0) throw new EgressViolation(events, frame.label, failed ? { cause: failure } : undefined);

@@ -11,7 +11,7 @@ import { EgressBlocked, type EgressOp } from '../errors.js';
 import { firstRefusal, labelOf, mayBeRefused, scopeRefusal } from '../decisions.js';
 import { lookupEvent } from '../event.js';
 import { callSite, frames } from '../evidence.js';
-import { logOnly, report, scopes, type ScopeFrame } from '../runtime.js';
+import { currentFrame, logOnly, report, type ScopeFrame } from '../runtime.js';
 import { wrappers, type Method } from './state.js';
 
 /** A lookup the policy in force refused (the shim's event is on a pool thread): explain it here. */
@@ -31,7 +31,7 @@ function wrapLookups(): void {
     const wrappedLookup = function (this: unknown, name: string, ...rest: unknown[]): unknown {
         const callback = rest[rest.length - 1];
         if (!wrappers.loaded || typeof callback !== 'function') return lookup.call(this, name, ...rest);
-        const frame = scopes.getStore() ?? null;
+        const frame = currentFrame();
         const stack = mayBeRefused(name) ? frames(callSite(wrappedLookup)) : undefined;
         const refusal = scopeRefusal(name, frame, 'dns.lookup', stack);
         if (refusal) {
@@ -56,7 +56,7 @@ function wrapLookups(): void {
     const promiseLookup = promises.lookup;
     const wrappedPromiseLookup = async function (this: unknown, name: string, options?: unknown): Promise<unknown> {
         if (!wrappers.loaded) return promiseLookup.call(this, name, options);
-        const frame = scopes.getStore() ?? null;
+        const frame = currentFrame();
         const stack = mayBeRefused(name) ? frames(callSite(wrappedPromiseLookup)) : undefined;
         const refusal = scopeRefusal(name, frame, 'dns.promises.lookup', stack);
         if (refusal) {
@@ -91,7 +91,7 @@ function wrapResolveMethods(target: object, promises: boolean): void {
         const wrapped = promises
             ? async function (this: unknown, name: unknown, ...rest: unknown[]): Promise<unknown> {
                   if (!wrappers.loaded) return fn.call(this, name, ...rest);
-                  const frame = scopes.getStore() ?? null;
+                  const frame = currentFrame();
                   const site = mayBeRefused(name) ? callSite(wrapped) : {};
                   try {
                       return await fn.call(this, name, ...rest);
@@ -102,7 +102,7 @@ function wrapResolveMethods(target: object, promises: boolean): void {
             : function (this: unknown, name: unknown, ...rest: unknown[]): unknown {
                   const callback = rest[rest.length - 1];
                   if (!wrappers.loaded || typeof callback !== 'function') return fn.call(this, name, ...rest);
-                  const frame = scopes.getStore() ?? null;
+                  const frame = currentFrame();
                   const site = mayBeRefused(name) ? callSite(wrapped) : {};
                   rest[rest.length - 1] = (err: unknown, ...results: unknown[]) => (callback as (...a: unknown[]) => unknown)(refusedQuery(err, name, op, frame, frames(site)), ...results);
                   return fn.call(this, name, ...rest);

@@ -226,6 +226,24 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
         assert.deepEqual(r.results, [[EACCES, 0], 0, EACCES], r.stderr);
     });
 
+    test('a nested scope made while AsyncLocalStorage.prototype.getStore is replaced still nests in the one around it (the getStore taken at load reads the parent)', async () => {
+        const r = await inFreshNode(`
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const { AsyncLocalStorage } = require('node:async_hooks');
+            const to = () => addon.connectTo('127.0.0.3', ${s.b.port});
+            print(await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false, label: 'outer' }, async () => {
+                const honest = t.scope({ allow: ['127.0.0.3'], allowLocalhost: false }, to);
+                const original = AsyncLocalStorage.prototype.getStore;
+                AsyncLocalStorage.prototype.getStore = function () { return undefined; };
+                let patched;
+                try { patched = t.scope({ allow: ['127.0.0.3'], allowLocalhost: false }, to); } finally { AsyncLocalStorage.prototype.getStore = original; }
+                return [honest, patched];
+            }));
+            print(t.scope({ allow: ['127.0.0.3'], allowLocalhost: false }, to)); // control: alone, that scope allows it
+        `);
+        assert.deepEqual(r.results, [[EACCES, EACCES], 0], r.stderr);
+    });
+
     test("code inside a scope cannot leave it by registering a scope source of its own: the thread's first source stays", async () => {
         const connectionsBefore = s.b.connections;
         const r = await inFreshNode(`
