@@ -4,9 +4,13 @@
 // Node 22 and 24, whose libuv and AsyncLocalStorage differ where tethered works (io_uring, scopes).
 //
 //   node scripts/other-node.mjs [MAJOR]      prints the path of that Node's bin/ folder (default 24)
+//
+// The version is pinned, and the tarball is checked against the integrity recorded here (not only the
+// registry's own): the package is a repackaging of the official binary by a third party.
 //   node scripts/other-node.mjs --files      prints the test files the other Node runs (see NOT_THERE)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,15 +41,23 @@ if (process.argv.includes('--files')) {
     process.exit(0);
 }
 
+const PINNED = {
+    24: {
+        version: '24.21.0',
+        x64: 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
+        arm64: 'sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==',
+    },
+};
 const major = process.argv[2] ?? '24';
-if (!/^\d+$/.test(major)) throw new Error(`usage: other-node.mjs [MAJOR] | --files`);
+const pinned = PINNED[major];
+if (!pinned) throw new Error(`usage: other-node.mjs [${Object.keys(PINNED).join('|')}] | --files`);
 const arch = { x64: 'x64', arm64: 'arm64' }[process.arch];
 if (!arch || process.platform !== 'linux') throw new Error(`no node-linux package for ${process.platform}-${process.arch}`);
 const dir = join(root, 'node_modules', '.cache', 'tethered', `node-${major}`);
 const bin = join(dir, 'package', 'bin');
 const works = () => {
     try {
-        return execFileSync(join(bin, 'node'), ['--version'], { encoding: 'utf8' }).startsWith(`v${major}.`);
+        return execFileSync(join(bin, 'node'), ['--version'], { encoding: 'utf8' }).trim() === `v${pinned.version}`;
     } catch {
         return false;
     }
@@ -53,7 +65,9 @@ const works = () => {
 if (!works()) {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const tarball = execFileSync('npm', ['pack', `node-linux-${arch}@${major}`, '--pack-destination', dir, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
+    const tarball = execFileSync('npm', ['pack', `node-linux-${arch}@${pinned.version}`, '--pack-destination', dir, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
+    const integrity = `sha512-${createHash('sha512').update(readFileSync(join(dir, tarball))).digest('base64')}`;
+    if (integrity !== pinned[arch]) throw new Error(`node-linux-${arch}@${pinned.version}: integrity ${integrity}, expected ${pinned[arch]}`);
     execFileSync('tar', ['xzf', join(dir, tarball), '-C', dir]);
     rmSync(join(dir, tarball));
     if (!existsSync(join(bin, 'node')) || !works()) throw new Error(`node-linux-${arch}@${major} did not give a working node`);
