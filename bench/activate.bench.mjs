@@ -177,7 +177,7 @@ const patchRuns = Array.from({ length: rounds }, () => JSON.parse(execFileSync(p
 results.activate = { ms: median(patchRuns.map((r) => r.ms)), objects: patchRuns[0].objects, patchedSlots: patchRuns[0].patchedSlots };
 }
 
-console.log(`in-process overhead, median of ${rounds} interleaved rounds, ${requests} requests each (new connection per request)`);
+console.log(`in-process overhead, median of ${rounds} interleaved rounds, ${requests} requests each (new connection per request)${full ? '; the first line of each kind compares separate processes (each its own JIT and scheduling: swings of 10% are common here), the one-process lines below it are the measure of the targets' : ''}`);
 for (const kind of ['http.get', 'fetch']) {
     const r = results[kind];
     const u = r.usPerRequest;
