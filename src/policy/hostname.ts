@@ -8,9 +8,6 @@ import { decodedLabelOk, mapByTable } from './idna.js';
 export const MAX_NAME_LENGTH = 253;
 export const MAX_LABEL_LENGTH = 63;
 
-// The dots UTS #46 maps to '.', so that a Unicode name splits where IDNA will split it.
-const UNICODE_DOTS = /[\u3002\uff0e\uff61]/g;
-
 function isLabelChar(c: number): boolean {
     return (
         (c >= 0x61 && c <= 0x7a) || // a-z
@@ -77,11 +74,12 @@ export function toAsciiName(input: string): string | null {
             if (c <= 0x7f && c !== 0x2e && c !== 0x2a && !isLabelChar(c)) return null;
         }
         // Mapped by the shared table first (idna.ts), not by the running Node's own Unicode data: one
-        // normal form under every Node version. What is left for domainToASCII is code points that map to
-        // themselves (it encodes them) and contextual ones (it judges them by their neighbours).
-        const mapped = mapByTable(name.replace(UNICODE_DOTS, '.'));
+        // normal form under every Node version. The table maps the dots UTS #46 makes '.' ('。', '．', '｡').
+        // What is left for domainToASCII is code points that map to themselves (it encodes them) and
+        // contextual ones (it judges them by their neighbours).
+        const mapped = mapByTable(name);
         if (mapped === null) return null;
-        name = mapped.replace(UNICODE_DOTS, '.');
+        name = mapped;
         const ascii = hasNonAscii(name) ? domainToASCII(name) : name;
         // '＊' (and its kin) map to '*': only an ASCII '*' is a wildcard (the native table refuses them too)
         if (ascii === '' || ascii.split('*').length !== name.split('*').length) return null;
