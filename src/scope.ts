@@ -2,8 +2,8 @@
  * scope() and noEgress(): narrowing the policy for an async call tree. The scope a piece of code runs in is
  * kept in AsyncLocalStorage, and nowhere else: when a hook of the shim judges an attempt on this thread
  * (net, dgram, c-ares, a native addon's connect()), it asks this thread's JavaScript which scope is current
- * (the addon's scopeSource), so that native calls are judged by it too while no callback pays anything for
- * it. Lookups that Node sends to the libuv pool are checked against the scope in JavaScript before they go
+ * (the addon's scopeSource), so that native calls are judged by it too while tethered adds nothing to any
+ * callback (docs/api.md, Scopes, for what AsyncLocalStorage itself costs). Lookups that Node sends to the libuv pool are checked against the scope in JavaScript before they go
  * (wrap/dns.ts). Scopes work with or without activate(): without it, only the scopes narrow.
  */
 import { EgressViolation, type EgressEvent } from './errors.js';
@@ -11,7 +11,7 @@ import { installErrorMapping } from './js-errors.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { checkKnownKeys } from './options.js';
 import { eventFromLine } from './event.js';
-import { collectorOf, currentFrame, currentNativeScope, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
+import { collectorOf, currentFrame, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
 
 export interface ScopeOptions {
     readonly allow: readonly string[];
@@ -31,17 +31,6 @@ export interface NoEgressOptions {
     readonly allowLocalhost?: boolean | undefined;
 }
 
-// Once per thread and copy of the package (each copy may have its own addon; any copy's answer is the
-// same: the scope registry is the thread's one). runtime() registers it already; this is for a copy whose
-// runtime() ran on another thread.
-let sourceSet = false;
-
-function askMe(): void {
-    if (sourceSet) return;
-    runtime().addon.scopeSource(currentNativeScope);
-    sourceSet = true;
-}
-
 function checkOptions(what: string, options: NoEgressOptions, fn: unknown, needAllow: boolean): void {
     if (typeof options !== 'object' || options === null) throw new TypeError(`${what}() takes an options object and a function`);
     checkKnownKeys(`${what}()`, options, ['allow', 'deny', 'label', 'allowLocalhost']);
@@ -54,12 +43,13 @@ function checkOptions(what: string, options: NoEgressOptions, fn: unknown, needA
     if (typeof fn !== 'function') throw new TypeError(`${what}(): the second argument must be a function`);
 }
 
-function frameFor(options: NoEgressOptions, collecting: boolean): ScopeFrame {
+/** A new compiled scope inside `parent` (the scope the caller is in). runtime() registers the thread's
+ * scope source with the shim (once per thread and copy of the package), before any frame can be entered. */
+function frameFor(options: NoEgressOptions, collecting: boolean, parent: ScopeFrame | null): ScopeFrame {
     const policy = new AllowPolicy(options.allow ?? [], { deny: options.deny, allowLocalhost: options.allowLocalhost });
     const { addon } = runtime();
     installErrorMapping();
     if (!isPatched()) patchProcess();
-    const parent = currentFrame();
     const label = options.label ?? null;
     const native = addon.scopeNew(
         normalRules(policy),
@@ -70,11 +60,6 @@ function frameFor(options: NoEgressOptions, collecting: boolean): ScopeFrame {
     return Object.freeze({ policy, label, parent, native, id: addon.scopeId(native), collecting, events: [] });
 }
 
-function runIn<T>(frame: ScopeFrame, fn: () => T): T {
-    askMe();
-    return scopes.run(frame, fn);
-}
-
 /**
  * Runs `fn` with the policy narrowed to `options` (on top of the policy in force and any enclosing scope:
  * a scope never widens), for everything `fn` starts on this thread: callbacks, promises, timers, native
@@ -82,7 +67,7 @@ function runIn<T>(frame: ScopeFrame, fn: () => T): T {
  */
 export function scope<T>(options: ScopeOptions, fn: () => T): T {
     checkOptions('scope', options, fn, true);
-    return runIn(lastFrame(options), fn);
+    return scopes.run(lastFrame(options), fn);
 }
 
 // The frame an options object was last entered with, by the object (a request handler passes the same
@@ -106,13 +91,14 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function lastFrame(options: ScopeOptions): ScopeFrame {
-    const parent = currentFrame()?.id ?? 0;
+    const enclosing = currentFrame();
+    const parent = enclosing?.id ?? 0;
     const last = lastByOptions.get(options);
     const deny = options.deny ?? NO_RULES;
     if (last && last.parent === parent && last.label === options.label && last.allowLocalhost === options.allowLocalhost && sameList(last.allow, options.allow) && sameList(last.deny, deny)) {
         return last.frame;
     }
-    const frame = cachedFrame(options);
+    const frame = cachedFrame(options, enclosing);
     lastByOptions.set(options, { parent, allow: [...options.allow], deny: [...deny], label: options.label, allowLocalhost: options.allowLocalhost, frame });
     return frame;
 }
@@ -122,12 +108,11 @@ function lastFrame(options: ScopeOptions): ScopeFrame {
 const CACHE_LIMIT = 256;
 const frames = new Map<string, ScopeFrame>();
 
-function cachedFrame(options: ScopeOptions): ScopeFrame {
-    const parent = currentFrame();
+function cachedFrame(options: ScopeOptions, parent: ScopeFrame | null): ScopeFrame {
     const key = `${parent?.id ?? 0}:${JSON.stringify([options.allow, options.deny ?? [], options.label ?? null, options.allowLocalhost ?? true])}`;
     const known = frames.get(key);
     if (known) return known;
-    const frame = frameFor(options, false);
+    const frame = frameFor(options, false, parent);
     frames.set(key, frame);
     if (frames.size > CACHE_LIMIT) frames.delete(frames.keys().next().value as string);
     return frame;
@@ -149,14 +134,14 @@ function inOrder(events: EgressEvent[]): EgressEvent[] {
  */
 export async function noEgress<T>(options: NoEgressOptions, fn: () => T | Promise<T>): Promise<T> {
     checkOptions('noEgress', options, fn, false);
-    const frame = frameFor(options, true);
+    const frame = frameFor(options, true, currentFrame());
     const { addon } = runtime();
     addon.collect(frame.id);
     let value: T | undefined;
     let failure: unknown;
     let failed = false;
     try {
-        value = await runIn(frame, fn);
+        value = await scopes.run(frame, fn);
     } catch (err) {
         failed = true;
         failure = err;
