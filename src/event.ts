@@ -3,38 +3,21 @@
  * same fields in the same order) and events JavaScript makes (a lookup a scope refused before it reached the
  * pool, a refused lookup explained) both go through egressEvent(), so that their shapes cannot drift apart.
  */
-import type { EgressEvent, EgressOp, EgressReason } from './errors.js';
+import type { EgressEvent, EgressOp } from './errors.js';
 import type { Explanation } from './policy/index.js';
 import { withEvidence } from './evidence.js';
 import { nextEventSeq } from './native.js';
 
-/** What an event says of the attempt; the rest (time, pid, tid, exe) is this process's now. */
-export interface EventFields {
-    readonly decision: EgressEvent['decision'];
-    readonly op: EgressOp;
-    readonly protocol: EgressEvent['protocol'];
-    readonly host: string | null;
-    readonly ip: string | null;
-    readonly port: number | null;
-    readonly rule: string | null;
-    readonly reason: EgressReason;
-    readonly scopeLabel: string | null;
-    readonly time?: string | undefined;
-    readonly pid?: number | undefined;
-    readonly tid?: number | undefined;
-    readonly exe?: string | undefined;
-    readonly seq?: number | undefined;
+/** What every event says of the attempt. */
+type Said = 'decision' | 'op' | 'protocol' | 'host' | 'ip' | 'port' | 'rule' | 'reason' | 'scopeLabel';
+/** What an event may say besides; time, pid, tid and exe default to this process's now. */
+type Optional = 'time' | 'pid' | 'tid' | 'exe' | 'seq' | 'url' | 'stack' | 'nativeStack' | 'layer' | 'program' | 'unchecked';
+
+/** An event's fields, as EgressEvent types them (one definition: the two cannot drift apart). */
+export type EventFields = Pick<EgressEvent, Said> & { readonly [K in Optional]?: EgressEvent[K] | undefined } & {
     /** The shim's reason when the check itself failed (reason 'internal-error'). */
     readonly error?: string | undefined;
-    readonly url?: string | undefined;
-    readonly stack?: string | undefined;
-    readonly nativeStack?: readonly string[] | undefined;
-    /** 'strict': the strict supervisor's event (the libc layer's carry none). */
-    readonly layer?: EgressEvent['layer'] | undefined;
-    /** unchecked-exec: the program started, and why the libc layer cannot follow it. */
-    readonly program?: string | undefined;
-    readonly unchecked?: EgressEvent['unchecked'] | undefined;
-}
+};
 
 /** An event from its fields: the same keys, in the same order, wherever it was made. */
 export function egressEvent(f: EventFields): EgressEvent {
