@@ -10,11 +10,9 @@
 //   node scripts/other-node.mjs --files      prints the test files the other Node runs (see NOT_THERE)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, testFiles } from './test-files.mjs';
 
 // Test files whose subject is not there on Node 22 and later, each with the reason:
 const NOT_THERE = {
@@ -31,13 +29,7 @@ const NOT_THERE = {
 };
 
 if (process.argv.includes('--files')) {
-    const files = [];
-    const walk = (p) => {
-        if (statSync(p).isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
-        else if (/\.test\.(m|c)?js$/.test(p)) files.push(relative(root, p));
-    };
-    walk(join(root, 'test'));
-    console.log(files.filter((f) => !(f in NOT_THERE)).join('\n'));
+    console.log(testFiles().filter((f) => !(f in NOT_THERE)).join('\n'));
     process.exit(0);
 }
 

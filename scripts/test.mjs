@@ -11,9 +11,10 @@
 // could not make a namespace, in which case every test that opens a socket is skipped and says so. CI
 // (CI=true) refuses to run without the namespace.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { testFiles } from './test-files.mjs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,20 +29,6 @@ function run(cmd, args, options = {}) {
     const result = spawnSync(cmd, args, { stdio: 'inherit', ...options });
     if (result.error) throw result.error;
     return result.status ?? 128 + 1;
-}
-
-/** Test files named on the command line (files or folders), or every *.test.mjs under test/. */
-function testFiles(paths) {
-    const found = [];
-    const walk = (p) => {
-        if (statSync(p).isDirectory()) {
-            for (const entry of readdirSync(p).sort()) walk(join(p, entry));
-        } else if (/\.test\.(m|c)?js$/.test(p)) {
-            found.push(relative(root, p));
-        }
-    };
-    for (const p of paths.length ? paths : [join(root, 'test')]) walk(resolve(p));
-    return found;
 }
 
 function runTests() {
