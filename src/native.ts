@@ -38,6 +38,12 @@ export interface Addon {
     generation(): number;
     /** The next number of the process's event sequence, which the shim's events take theirs from too. */
     eventSeq(): number;
+    /**
+     * 4 bytes over the shim's copy of its count of configurations put in force (null where this Node allows
+     * no buffer over outside memory): read without a call, it tells whether answers of decide() kept in
+     * JavaScript still hold. A copy: writing to it changes no decision.
+     */
+    decideGeneration(): ArrayBuffer | null;
     /** No policy of this process's own in force (the environment's, if any, stays); needs the lockToken. */
     disable(lockToken: object | null): void;
     /** Compiles the rules into a policy image (or finds it); returns the TETHERED_POLICY_IMAGE value. */

@@ -43,6 +43,7 @@ struct Shim {
     int (*image_write)(const tethered_settings*, char*, size_t, char*, size_t) = nullptr;
     void (*decide)(const char*, size_t, int, const tethered_scope*, int, tethered_decision*) = nullptr;
     unsigned long long (*event_seq)() = nullptr;
+    volatile unsigned* (*generation_mirror)() = nullptr;
 };
 
 Shim shim;
@@ -221,7 +222,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.set_scope_source, "tethered_set_scope_source") &&
             Resolve(shim.status, "tethered_status") &&
             Resolve(shim.image_write, "tethered_policy_image_write") &&
-            Resolve(shim.decide, "tethered_decide") && Resolve(shim.event_seq, "tethered_event_seq");
+            Resolve(shim.decide, "tethered_decide") && Resolve(shim.event_seq, "tethered_event_seq") &&
+            Resolve(shim.generation_mirror, "tethered_generation_mirror");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
@@ -559,6 +561,26 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
 // generation(): changes whenever the policy JavaScript put in force changes (from any copy, any thread).
 Napi::Value Generation(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), generation.load());
+}
+
+// decideGeneration() -> an ArrayBuffer of 4 bytes over the shim's copy of its configuration count
+// (tethered_generation_mirror), which JavaScript reads without a call to know whether the answers of
+// decide() it kept still hold; null where this Node allows no buffer over outside memory. Only the copy is
+// shown: the shim never reads it, so a write to the buffer changes no decision.
+Napi::Value DecideGeneration(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
+    napi_value buffer = nullptr;
+    void* word = const_cast<unsigned*>(shim.generation_mirror());
+    if (napi_create_external_arraybuffer(env, word, sizeof(unsigned), nullptr, nullptr, &buffer) != napi_ok) {
+        bool pending = false;
+        if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+            napi_value ignored;
+            napi_get_and_clear_last_exception(env, &ignored);
+        }
+        return env.Null();
+    }
+    return Napi::Value(env, buffer);
 }
 
 // eventSeq() -> the next number of the process's event sequence (shared with the shim's events)
@@ -957,6 +979,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("patch", Napi::Function::New(env, Patch));
     exports.Set("generation", Napi::Function::New(env, Generation));
     exports.Set("eventSeq", Napi::Function::New(env, EventSeq));
+    exports.Set("decideGeneration", Napi::Function::New(env, DecideGeneration));
     exports.Set("onEvents", Napi::Function::New(env, OnEvents));
     return exports;
 }

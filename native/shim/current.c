@@ -174,6 +174,12 @@ static void reclaim(void) {
 /* Changes whenever a configuration is put in force: decisions remembered by a thread (decide.c) are good
  * only under the configuration they were made under, even one at a freed one's address. */
 static atomic_ullong generation;
+/* tethered_generation_mirror(): on a cache line of its own (readers on other threads poll it). */
+static _Alignas(64) volatile unsigned mirror[16];
+
+TETHERED_EXPORT volatile unsigned *tethered_generation_mirror(void) {
+    return mirror;
+}
 
 unsigned long long td_config_generation(void) {
     return atomic_load_explicit(&generation, memory_order_acquire);
@@ -181,8 +187,11 @@ unsigned long long td_config_generation(void) {
 
 void td_install_config(struct td_config *c) {
     pthread_mutex_lock(&install_mutex);
-    atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
+    unsigned long long now = atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel) + 1;
     const struct td_config *old = atomic_exchange_explicit(&current, c ? c : ceiling, memory_order_acq_rel);
+    /* After the new configuration is in force: whoever sees the new number and asks, asks the new one. */
+    atomic_thread_fence(memory_order_release);
+    mirror[0] = (unsigned)now;
     if (old && old != ceiling && old != c) {
         if (nretired == retired_cap) {
             size_t cap = retired_cap ? 2 * retired_cap : 16;

@@ -5,7 +5,7 @@
 #define TETHERED_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever the addon and the shim must change together. */
-#define TETHERED_ABI 5
+#define TETHERED_ABI 6
 #define TETHERED_VERSION "0.1.0"
 
 #include <stddef.h>
@@ -92,6 +92,12 @@ struct tethered_scope;
 /* The next number of this process's event sequence (the "seq" of the shim's events): events made in
  * JavaScript take theirs from it too, so that one order covers both. */
 TETHERED_EXPORT unsigned long long tethered_event_seq(void);
+
+/* A copy, for the addon's JavaScript, of the count of configurations put in force (modulo 2^32): one word,
+ * written after each one is in force, that JavaScript reads without a call into native code to know whether
+ * the answers of tethered_decide() it remembered still hold. Nothing in this library reads it back, so
+ * what anyone writes there changes no decision. */
+TETHERED_EXPORT volatile unsigned *tethered_generation_mirror(void);
 
 TETHERED_EXPORT void tethered_decide(const char *host, size_t len, int port,
                                      const struct tethered_scope *scope, int layers,

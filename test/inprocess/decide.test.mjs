@@ -106,4 +106,71 @@ describe('run-time decisions come from the native policy', { skip: NEEDS_NETNS }
         assert.deepEqual(nul, { reason: 'invalid-host', rule: null, host: null, scope: 0, logOnly: false });
         assert.deepEqual(errors, Array(9).fill('TypeError'));
     });
+
+    // The answers of decide() that the wrappers keep (src/decide.ts) hold only while the shim's count of
+    // configurations in force stays the same, read from a word the shim copies it to.
+    const KEPT = (port) => `
+        function connectFromHere() {
+            return new Promise((resolve) => {
+                const c = net.connect({ host: '127.0.0.2', port: ${port} });
+                c.on('connect', () => { c.end('marker\\n'); resolve('ok'); });
+                c.on('error', (e) => resolve({ code: e.code, stack: /connectFromHere/.test(e.event?.stack ?? '') }));
+            });
+        }
+        const native = ${ADDON};
+        let asked = 0;
+        const decide = native.decide;
+        native.decide = function (...args) { asked++; return decide.apply(this, args); };
+        t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+        print([await connectFromHere(), await connectFromHere(), asked]);`;
+
+    test('a destination asked again under the same policy is not asked of the native policy again; a policy another copy put in force is seen at once, and its refusal carries the stack', async () => {
+        const before = s.tcp.connections;
+        const r = await inFreshNode(
+            `${KEPT(s.tcp.port)}
+            for (const k of Object.keys(require.cache)) delete require.cache[k];
+            const b = require(${JSON.stringify(root)});
+            if (b === t) throw new Error('not a fresh copy');
+            b.activate({ allow: ['api.example.test'], allowLocalhost: false });
+            print([await connectFromHere(), asked]);
+            b.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+            print([await connectFromHere(), asked]);
+            await tick();`,
+        );
+        await sleep(100);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.results, [
+            ['ok', 'ok', 1],
+            [{ code: 'ERR_EGRESS_BLOCKED', stack: true }, 2],
+            ['ok', 3],
+        ]);
+        assert.equal(s.tcp.connections - before, 3, 'the blocked connect reached the peer, or an allowed one did not');
+    });
+
+    test('writing to the word the kept answers are checked against changes no decision: the refused connect is refused still (only its stack is lost)', async () => {
+        const before = s.tcp.connections;
+        const r = await inFreshNode(
+            `${KEPT(s.tcp.port)}
+            const word = new Uint32Array(native.decideGeneration());
+            const old = word[0];
+            for (const k of Object.keys(require.cache)) delete require.cache[k];
+            const b = require(${JSON.stringify(root)});
+            b.activate({ allow: ['api.example.test'], allowLocalhost: false });
+            print(word[0] !== old);
+            word[0] = old; // as if nothing had changed: the answer kept says 'allowed'
+            print([await connectFromHere(), asked]);
+            word[0] = 12345;
+            print([await connectFromHere(), asked]);
+            await tick();`,
+        );
+        await sleep(100);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.results, [
+            ['ok', 'ok', 1],
+            true,
+            [{ code: 'ERR_EGRESS_BLOCKED', stack: false }, 1],
+            [{ code: 'ERR_EGRESS_BLOCKED', stack: true }, 2],
+        ]);
+        assert.equal(s.tcp.connections - before, 2, 'only the two connects before the change reach the peer');
+    });
 });
