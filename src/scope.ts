@@ -31,9 +31,11 @@ export interface NoEgressOptions {
     readonly allowLocalhost?: boolean | undefined;
 }
 
+const KNOWN_KEYS = ['allow', 'deny', 'label', 'allowLocalhost'];
+
 function checkOptions(what: string, options: NoEgressOptions, fn: unknown, needAllow: boolean): void {
     if (typeof options !== 'object' || options === null) throw new TypeError(`${what}() takes an options object and a function`);
-    checkKnownKeys(`${what}()`, options, ['allow', 'deny', 'label', 'allowLocalhost']);
+    checkKnownKeys(`${what}()`, options, KNOWN_KEYS);
     if (needAllow ? !Array.isArray(options.allow) : options.allow !== undefined && !Array.isArray(options.allow)) {
         throw new TypeError(`${what}(): allow must be an array of rules`);
     }
@@ -66,8 +68,13 @@ function frameFor(options: NoEgressOptions, collecting: boolean, parent: ScopeFr
  * calls. Returns what `fn` returns. Throws InvalidRuleError for a bad rule.
  */
 export function scope<T>(options: ScopeOptions, fn: () => T): T {
+    const enclosing = currentFrame();
+    // The options object entered before, unchanged, under the same enclosing scope (a request handler
+    // passing the same object each time): its frame, without checking again what was checked then.
+    const last = typeof options === 'object' && options !== null ? lastByOptions.get(options) : undefined;
+    if (last !== undefined && typeof fn === 'function' && unchanged(last, options, enclosing)) return scopes.run(last.frame, fn);
     checkOptions('scope', options, fn, true);
-    return scopes.run(lastFrame(options), fn);
+    return scopes.run(lastFrame(options, enclosing), fn);
 }
 
 // The frame an options object was last entered with, by the object (a request handler passes the same
@@ -90,16 +97,19 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
     return true;
 }
 
-function lastFrame(options: ScopeOptions): ScopeFrame {
-    const enclosing = currentFrame();
-    const parent = enclosing?.id ?? 0;
-    const last = lastByOptions.get(options);
-    const deny = options.deny ?? NO_RULES;
-    if (last && last.parent === parent && last.label === options.label && last.allowLocalhost === options.allowLocalhost && sameList(last.allow, options.allow) && sameList(last.deny, deny)) {
-        return last.frame;
-    }
+/** Has nothing of `options` that scope() reads changed since `last` was taken, and no unknown key (which must still throw) been added? */
+function unchanged(last: Last, options: ScopeOptions, enclosing: ScopeFrame | null): boolean {
+    if (last.parent !== (enclosing?.id ?? 0) || last.label !== options.label || last.allowLocalhost !== options.allowLocalhost) return false;
+    if (!Array.isArray(options.allow) || (options.deny !== undefined && !Array.isArray(options.deny))) return false;
+    if (!sameList(last.allow, options.allow) || !sameList(last.deny, options.deny ?? NO_RULES)) return false;
+    for (const key in options) if (!KNOWN_KEYS.includes(key) && Object.prototype.hasOwnProperty.call(options, key)) return false;
+    return true;
+}
+
+/** The frame of an options object checkOptions() accepted, remembered for it. */
+function lastFrame(options: ScopeOptions, enclosing: ScopeFrame | null): ScopeFrame {
     const frame = cachedFrame(options, enclosing);
-    lastByOptions.set(options, { parent, allow: [...options.allow], deny: [...deny], label: options.label, allowLocalhost: options.allowLocalhost, frame });
+    lastByOptions.set(options, { parent: enclosing?.id ?? 0, allow: [...options.allow], deny: [...(options.deny ?? NO_RULES)], label: options.label, allowLocalhost: options.allowLocalhost, frame });
     return frame;
 }
 

@@ -90,10 +90,32 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
             print(t.scope(options, both));
             await tick();
             print(seen);
+            // what the first scope() checked is checked again once it changed
+            const thrown = (f) => { try { f(); return 'ok'; } catch (e) { return e.name + ': ' + e.message.slice(0, 45); } };
+            print(thrown(() => t.scope(options, 'not a function')));
+            options.allow = '127.0.0.2';              // a string of the same length and first character
+            print(thrown(() => t.scope(options, both)));
+            options.allow = ['127.0.0.2'];
+            options.alow = ['127.0.0.3'];             // an unknown key added
+            print(thrown(() => t.scope(options, both)));
+            delete options.alow;
+            print(t.scope(options, both));
         `);
         assert.deepEqual(
             r.results,
-            [[0, EACCES], [EACCES, 0], [0, 0], [EACCES, EACCES], [EACCES, EACCES], [0, EACCES], ['first', 'second', 'second', 'second', 'outer', 'second', 'second']],
+            [
+                [0, EACCES],
+                [EACCES, 0],
+                [0, 0],
+                [EACCES, EACCES],
+                [EACCES, EACCES],
+                [0, EACCES],
+                ['first', 'second', 'second', 'second', 'outer', 'second', 'second'],
+                'TypeError: scope(): the second argument must be a functi',
+                'TypeError: scope(): allow must be an array of rules',
+                "TypeError: scope(): unknown option 'alow' — did you mean",
+                [0, EACCES],
+            ],
             r.stderr,
         );
     });
