@@ -108,8 +108,10 @@ function unchanged(last: Last, options: ScopeOptions, enclosing: ScopeFrame | nu
 
 /** The frame of an options object checkOptions() accepted, remembered for it. */
 function lastFrame(options: ScopeOptions, enclosing: ScopeFrame | null): ScopeFrame {
-    const frame = cachedFrame(options, enclosing);
-    lastByOptions.set(options, { parent: enclosing?.id ?? 0, allow: [...options.allow], deny: [...(options.deny ?? NO_RULES)], label: options.label, allowLocalhost: options.allowLocalhost, frame });
+    // compiled from the very copy the next call compares with (a getter cannot make the two differ)
+    const copy = { allow: [...options.allow], deny: [...(options.deny ?? NO_RULES)], label: options.label, allowLocalhost: options.allowLocalhost };
+    const frame = cachedFrame(copy, enclosing);
+    lastByOptions.set(options, { ...copy, parent: enclosing?.id ?? 0, frame });
     return frame;
 }
 
