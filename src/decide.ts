@@ -36,12 +36,20 @@ export function mayRefuse(host: unknown, port: unknown, frame: ScopeFrame | null
     if (typeof host !== 'string' || host === '') return true;
     const p = typeof port === 'number' || (typeof port === 'string' && /^\d+$/.test(port)) ? Number(port) : -1;
     if (!Number.isInteger(p) || p < -1 || p > 65535) return true;
+    // a name longer than any DNS name is asked each time, not kept (the key would hold it)
+    if (host.length > 255) return askNative(host, p, frame);
     if (generationWord === undefined) {
-        const buffer = runtime().addon.decideGeneration();
-        generationWord = buffer ? new Uint32Array(buffer) : null;
+        try {
+            const buffer = runtime().addon.decideGeneration();
+            generationWord = buffer ? new Uint32Array(buffer) : null;
+        } catch {
+            generationWord = null;
+        }
     }
     if (generationWord === null) return askNative(host, p, frame);
-    const generation = generationWord[0] as number;
+    // an atomic load: on a weakly ordered CPU a plain one could be served after the native call reads the
+    // configuration, and an old answer would be kept under the new number
+    const generation = Atomics.load(generationWord, 0);
     if (generation !== keptUnder) {
         kept.clear();
         keptUnder = generation;
