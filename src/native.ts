@@ -68,6 +68,14 @@ export interface Addon {
     scopeId(scope: NativeScope): number;
     /** `current` answers the shim, when a hook on the calling thread judges an attempt, which scope this thread's JavaScript is in. */
     scopeSource(current: () => NativeScope | null): void;
+    /**
+     * 4 bytes over the calling thread's word of the shim (null where this Node allows no buffer over outside
+     * memory): written around one native call whose scope the JavaScript knows, 1 for none or what
+     * scopeEnter() returned, and 0 after it, it spares the shim asking scopeSource's function.
+     */
+    scopeWord(): ArrayBuffer | null;
+    /** Puts `scope` in the calling thread's slot (held until the next call); returns its number for scopeWord. */
+    scopeEnter(scope: NativeScope | null): number;
     /** Settings (JSON) for the JavaScript of worker threads; '' for none. */
     shareSettings(json: string): void;
     sharedSettings(): string | null;

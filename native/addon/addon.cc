@@ -44,6 +44,8 @@ struct Shim {
     void (*decide)(const char*, size_t, int, const tethered_scope*, int, tethered_decision*) = nullptr;
     unsigned long long (*event_seq)() = nullptr;
     volatile unsigned* (*generation_mirror)() = nullptr;
+    volatile unsigned* (*js_scope_word)() = nullptr;
+    unsigned (*js_scope_set)(const tethered_scope*) = nullptr;
 };
 
 Shim shim;
@@ -223,7 +225,9 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.status, "tethered_status") &&
             Resolve(shim.image_write, "tethered_policy_image_write") &&
             Resolve(shim.decide, "tethered_decide") && Resolve(shim.event_seq, "tethered_event_seq") &&
-            Resolve(shim.generation_mirror, "tethered_generation_mirror");
+            Resolve(shim.generation_mirror, "tethered_generation_mirror") &&
+            Resolve(shim.js_scope_word, "tethered_js_scope_word") &&
+            Resolve(shim.js_scope_set, "tethered_js_scope_set");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
@@ -758,9 +762,21 @@ Napi::Value ScopeNew(const Napi::CallbackInfo& info) {
         Napi::Error::New(env, std::string("tethered: ") + error).ThrowAsJavaScriptException();
         return env.Undefined();
     }
-    // Freed when JavaScript lets go of it; the JavaScript scope object keeps its parent alive.
+    // Freed when JavaScript lets go of it; it keeps its parent alive itself (a scope of a chain must outlive
+    // it), so that holding the innermost scope alone (as scopeEnter() does) is enough.
+    napi_ref keep_parent = nullptr;
+    if (parent != nullptr && napi_create_reference(env, info[2], 1, &keep_parent) != napi_ok) {
+        shim.scope_free(scope);
+        Throw(env, "cannot keep the parent scope");
+        return env.Undefined();
+    }
     auto external = Napi::External<tethered_scope>::New(
-        env, scope, [](Napi::Env, tethered_scope* s) { shim.scope_free(s); });
+        env, scope,
+        [](Napi::Env e, tethered_scope* s, napi_ref__* keep) {
+            shim.scope_free(s);
+            if (keep != nullptr) napi_delete_reference(e, keep);
+        },
+        keep_parent);
     external.TypeTag(&kScopeTag);
     return external;
 }
@@ -877,6 +893,49 @@ Napi::Value ScopeSource(const Napi::CallbackInfo& info) {
     return env.Undefined();
 }
 
+// The scope this thread's JavaScript put in the shim's slot for the native calls it makes (scopeEnter), kept
+// alive while it is there, in the environment that made the reference.
+thread_local napi_ref entered_ref = nullptr;
+thread_local napi_env entered_env = nullptr;
+
+// scopeWord() -> an ArrayBuffer of 4 bytes over the calling thread's word of the shim
+// (tethered_js_scope_word), or null where this Node allows no buffer over outside memory. JavaScript writes
+// it around one native call it knows the scope of: 1 for none, or what scopeEnter() returned; 0 after.
+Napi::Value ScopeWord(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
+    napi_value buffer = nullptr;
+    void* word = const_cast<unsigned*>(shim.js_scope_word());
+    if (napi_create_external_arraybuffer(env, word, sizeof(unsigned), nullptr, nullptr, &buffer) != napi_ok) {
+        bool pending = false;
+        if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+            napi_value ignored;
+            napi_get_and_clear_last_exception(env, &ignored);
+        }
+        return env.Null();
+    }
+    return Napi::Value(env, buffer);
+}
+
+// scopeEnter(scope | null) -> the number that, written to the thread's word (scopeWord), makes the hooks
+// take `scope` for this thread's native call. Holds the scope (and with it its chain) until the next call.
+Napi::Value ScopeEnter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
+    tethered_scope* scope = nullptr;
+    if (TypeOf(env, info[0]) != napi_null && !GetScope(env, info[0], &scope)) return env.Undefined();
+    napi_ref ref = nullptr;
+    if (scope != nullptr && napi_create_reference(env, info[0], 1, &ref) != napi_ok) {
+        Throw(env, "scopeEnter(): cannot keep the scope");
+        return env.Undefined();
+    }
+    unsigned serial = shim.js_scope_set(scope);
+    if (entered_ref != nullptr) napi_delete_reference(entered_env, entered_ref);
+    entered_ref = ref;
+    entered_env = env;
+    return Napi::Number::New(env, serial);
+}
+
 Napi::Value ScopeId(const Napi::CallbackInfo& info) {
     tethered_scope* scope = nullptr;
     if (!NeedShim(info.Env()) || !GetScope(info.Env(), info[0], &scope)) return info.Env().Undefined();
@@ -952,6 +1011,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
             holder.token = nullptr;
             holder.env = nullptr;
         }
+        // The scope this environment put in the thread's slot goes with it.
+        if (entered_env == env) {
+            shim.js_scope_set(nullptr);
+            if (entered_ref != nullptr) napi_delete_reference(env, entered_ref);
+            entered_ref = nullptr;
+            entered_env = nullptr;
+        }
         // This environment's JavaScript can no longer answer for its thread.
         if (scope_env == env) {
             napi_delete_reference(env, scope_getter);
@@ -966,6 +1032,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("decide", Napi::Function::New(env, Decide));
     exports.Set("scopeId", Napi::Function::New(env, ScopeId));
     exports.Set("scopeSource", Napi::Function::New(env, ScopeSource));
+    exports.Set("scopeWord", Napi::Function::New(env, ScopeWord));
+    exports.Set("scopeEnter", Napi::Function::New(env, ScopeEnter));
     exports.Set("collect", Napi::Function::New(env, Collect));
     exports.Set("takeCollected", Napi::Function::New(env, TakeCollected));
     exports.Set("takeLastEvent", Napi::Function::New(env, TakeLastEvent));

@@ -22,6 +22,13 @@ static atomic_int used;
 static __thread tethered_scope_source source __attribute__((tls_model("initial-exec")));
 static __thread int asking __attribute__((tls_model("initial-exec")));
 static __thread sigset_t source_mask __attribute__((tls_model("initial-exec")));
+/* What this thread's JavaScript said of the native call it is making now (tethered_js_scope_word): 0
+ * nothing (ask the source), TD_JS_NONE in no scope, or the number tethered_js_scope_set() gave when it put
+ * js_scope there. A number that is not the last one given means nothing: the source is asked. */
+#define TD_JS_NONE 1u
+static __thread volatile unsigned js_word __attribute__((tls_model("initial-exec")));
+static __thread const struct tethered_scope *js_scope __attribute__((tls_model("initial-exec")));
+static __thread unsigned js_serial __attribute__((tls_model("initial-exec")));
 
 const struct td_config td_scopes_only = {
     .mode = TD_MODE_ENFORCE,
@@ -41,6 +48,11 @@ static sigset_t blocked_now(void) {
 
 const struct tethered_scope *td_scope_current(void) {
     if (current) return current;
+    /* Said for this call by the JavaScript making it: no call back into the engine, no signal mask to read
+     * (a handler interrupting that call is judged by the call's scope: narrower, never wider). */
+    unsigned said = js_word;
+    if (said == TD_JS_NONE) return NULL;
+    if (said != 0 && said == js_serial) return js_scope;
     tethered_scope_source ask = source;
     if (!ask || asking) return NULL; /* not from inside the source itself */
     /* No scope was ever made in this process: none can be current, and the attempt costs no call into the
@@ -108,6 +120,16 @@ TETHERED_EXPORT const struct tethered_scope *tethered_scope_enter(const struct t
 
 TETHERED_EXPORT unsigned long long tethered_scope_id(const struct tethered_scope *scope) {
     return scope ? scope->id : 0;
+}
+
+TETHERED_EXPORT volatile unsigned *tethered_js_scope_word(void) {
+    return &js_word;
+}
+
+TETHERED_EXPORT unsigned tethered_js_scope_set(const struct tethered_scope *scope) {
+    js_scope = scope;
+    if (++js_serial <= TD_JS_NONE) js_serial = TD_JS_NONE + 1;
+    return js_serial;
 }
 
 TETHERED_EXPORT void tethered_set_scope_source(tethered_scope_source fn) {

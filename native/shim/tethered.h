@@ -126,5 +126,12 @@ TETHERED_EXPORT const struct tethered_scope **tethered_scope_slot(void);
  * it had when the source was set (a signal handler). NULL: no source. */
 typedef const struct tethered_scope *(*tethered_scope_source)(void);
 TETHERED_EXPORT void tethered_set_scope_source(tethered_scope_source source);
+/* A faster answer than the source's, for a JavaScript thread making one native call it knows the scope of
+ * (a TCP connect): the calling thread's word, which the JavaScript sets for the length of that call only and
+ * writes back to 0 after it: 1 for no scope, or the number tethered_js_scope_set() returned when it put the
+ * scope in the thread's slot. The hooks then take the scope from there and do not ask the source. Any other
+ * value is ignored. The scope put in the slot must outlive its stay there. */
+TETHERED_EXPORT volatile unsigned *tethered_js_scope_word(void);
+TETHERED_EXPORT unsigned tethered_js_scope_set(const struct tethered_scope *scope);
 
 #endif

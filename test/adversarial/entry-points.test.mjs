@@ -257,3 +257,59 @@ describe("L7 the addon's exports never abort the process, whatever their argumen
         assert.deepEqual(expected, ['TypeError', 'TypeError', 'TypeError', 'TypeError', 'TypeError', 'TypeError']);
     });
 });
+
+// The thread's scope word (src/wrap/net.ts: a TCP connect is told its scope by the JavaScript making it).
+// JavaScript can write it, as it can leave its scopes through the shared AsyncLocalStorage: what it must never
+// do is loosen the policy in force, make a hook use a freed scope, or make a stale number count.
+describe('L7 the scope word and scopeEnter(), used by hostile JavaScript', { skip: NEEDS_NETNS }, () => {
+    const s = serve({ a: () => tcpServer('127.0.0.2'), b: () => tcpServer('127.0.0.3') });
+
+    test('L7 writing "no scope" to the word takes a native call out of its scope, never out of the policy in force (control: the word left alone, the scope refuses)', async () => {
+        const before = [s.a.connections, s.b.connections];
+        const r = await inFreshNode(
+            `const native = ${ADDON};
+            t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+            const word = new Uint32Array(native.scopeWord());
+            const nothing = { allow: [], allowLocalhost: false };
+            print(t.scope(nothing, () => [addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})]));
+            word[0] = 1;
+            print(t.scope(nothing, () => [addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})]));
+            word[0] = 0;`,
+        );
+        await sleep(100);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.results, [[EACCES, EACCES], [0, EACCES]]);
+        assert.deepEqual([s.a.connections - before[0], s.b.connections - before[1]], [1, 0]);
+    });
+
+    test('L7 a scope put in the slot stays alive with its whole chain after JavaScript let go of both, and a number not the last one given counts for nothing', async () => {
+        const r = await inFreshNode(
+            `const native = ${ADDON};
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const word = new Uint32Array(native.scopeWord());
+            const rules = (allow) => ({ allow, deny: [], allowLocalhost: false });
+            let parent = native.scopeNew(rules(['127.0.0.3']), 'parent', null, false);
+            let child = native.scopeNew(rules(['127.0.0.2', '127.0.0.3']), 'child', parent, false);
+            const number = native.scopeEnter(child);
+            parent = child = null;
+            for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)); }
+            for (let i = 0; i < 200; i++) native.scopeNew(rules(['127.0.0.9']), 'churn', null, false);
+            globalThis.gc(); await new Promise((r) => setImmediate(r));
+            word[0] = number;
+            print([addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})]);
+            word[0] = number + 1; // never given: the source is asked (no scope entered in JavaScript)
+            print([addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})]);
+            // the package's own entry, then another scopeEnter() behind its back: its number is stale, the shim asks
+            const onlyB = { allow: ['127.0.0.3'], allowLocalhost: false };
+            print(await t.scope(onlyB, () => connectJs('127.0.0.2', ${s.a.port})));
+            native.scopeEnter(null);
+            print(await t.scope(onlyB, () => connectJs('127.0.0.2', ${s.a.port})));
+            word[0] = 0;`,
+            { env: { NODE_OPTIONS: '--expose-gc' } },
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.signal, null, r.stderr);
+        assert.doesNotMatch(r.stderr, /AddressSanitizer|FATAL/);
+        assert.deepEqual(r.results, [[EACCES, 0], [0, 0], 'ERR_EGRESS_BLOCKED', 'ERR_EGRESS_BLOCKED']);
+    });
+});

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <node_api.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,6 +336,22 @@ static napi_value shim_symbols(napi_env env, napi_callback_info info) {
     return out;
 }
 
+/* blockSignal(n, on): adds signal n to the calling thread's signal mask (on) or takes it out, as a signal
+ * handler's mask differs from the thread's usual one. Returns 0 or the error. */
+static napi_value block_signal(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    int n = 0;
+    bool on = false;
+    napi_get_value_int32(env, argv[0], &n);
+    napi_get_value_bool(env, argv[1], &on);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, n);
+    return number(env, pthread_sigmask(on ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL));
+}
+
 NAPI_MODULE_INIT() {
     const char *names[] = {"connectTo",          "syscallConnect",
                            "udpSendto",          "connectOnThread",
@@ -342,7 +359,8 @@ NAPI_MODULE_INIT() {
                            "dlopenConnect",      "dlopenOnly",
                            "resolveConnect",     "resolveConnectOnThread",
                            "callShim",           "shimSymbols",
-                           "rawRoundTrip",       "popenRead"};
+                           "rawRoundTrip",       "popenRead",
+                           "blockSignal"};
     napi_callback fns[] = {connect_to,
                            syscall_connect,
                            udp_sendto,
@@ -356,7 +374,8 @@ NAPI_MODULE_INIT() {
                            call_shim,
                            shim_symbols,
                            raw_round_trip,
-                           popen_read};
+                           popen_read,
+                           block_signal};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         napi_value fn;
         napi_create_function(env, names[i], NAPI_AUTO_LENGTH, fns[i], NULL, &fn);
