@@ -4,6 +4,14 @@ import { blockedFrom, type SocketError } from '../blocked.js';
 import { mayBeRefused } from '../decisions.js';
 import { callSite, frames, kCallSite, type CallSite } from '../evidence.js';
 import { methodOf, wrappers } from './state.js';
+import { sayScopeOn } from './scope-word.js';
+
+/** The UDP handle of a dgram socket (kept under a symbol of Node's own), or undefined. */
+function handleOf(socket: object): unknown {
+    const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'state symbol');
+    const state: unknown = key === undefined ? undefined : Reflect.get(socket, key);
+    return state !== null && typeof state === 'object' ? Reflect.get(state, 'handle') : undefined;
+}
 
 export function wrapDgram(): void {
     const proto = dgram.Socket.prototype;
@@ -25,6 +33,7 @@ export function wrapDgram(): void {
             const cb = args[last];
             if (typeof cb === 'function') args[last] = (err: unknown, ...rest: unknown[]) => (cb as (...a: unknown[]) => unknown)(mapped(err, site), ...rest);
             else if (name === 'connect') Reflect.set(this, kCallSite, site);
+            sayScopeOn('UDP', ['send', 'send6', 'connect', 'connect6'], () => handleOf(this));
             return original.apply(this, args);
         };
         Reflect.set(proto, name, wrapped);

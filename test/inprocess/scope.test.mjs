@@ -124,21 +124,29 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
     // word: src/wrap/net.ts), not asked back. Shown with the one difference between the two: the source is
     // not asked while the thread's signal mask is not its usual one (as in a signal handler), so a native
     // connect is then judged by the policy in force alone, while the handle's connect still has its scope.
-    test('a TCP connect is told its scope by the JavaScript making it: judged by it even where the shim would not ask (a changed signal mask), while a native connect there is not', async () => {
+    test('a TCP connect and a UDP datagram are told their scope by the JavaScript making them: judged by it even where the shim would not ask (a changed signal mask), while a native connect or sendto there is not', async () => {
         const before = s.a.connections;
         const r = await inFreshNode(`
             const SIGUSR2 = 12;
             t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
             const onlyB = { allow: ['127.0.0.3'], label: 'only-b', allowLocalhost: false };
             print(await t.scope(onlyB, () => connectJs('127.0.0.2', ${s.a.port})));
+            const dgram = require('node:dgram');
+            const udp = (host, port) => new Promise((resolve) => {
+                const u = dgram.createSocket('udp4');
+                u.send('x', port, host, (e) => { u.close(); resolve(e ? e.code : 'ok'); });
+            });
+            print(await t.scope(onlyB, () => udp('127.0.0.2', 9)));
             print(addon.blockSignal(SIGUSR2, true));
             print(await t.scope(onlyB, () => connectJs('127.0.0.2', ${s.a.port})));
+            print(await t.scope(onlyB, () => udp('127.0.0.2', 9)));
             print(t.scope(onlyB, () => addon.connectTo('127.0.0.2', ${s.a.port})));
+            print(t.scope(onlyB, () => addon.udpSendto('127.0.0.2', 9)));
             print(addon.blockSignal(SIGUSR2, false));
             print(t.scope(onlyB, () => addon.connectTo('127.0.0.2', ${s.a.port})));
-            print(await connectJs('127.0.0.2', ${s.a.port}));
+            print([await connectJs('127.0.0.2', ${s.a.port}), await udp('127.0.0.2', 9)]);
         `);
-        assert.deepEqual(r.results, ['ERR_EGRESS_BLOCKED', 0, 'ERR_EGRESS_BLOCKED', 0, 0, EACCES, 'ok'], r.stderr);
+        assert.deepEqual(r.results, ['ERR_EGRESS_BLOCKED', 'ERR_EGRESS_BLOCKED', 0, 'ERR_EGRESS_BLOCKED', 'ERR_EGRESS_BLOCKED', 0, 0, 0, EACCES, ['ok', 'ok']], r.stderr);
         await new Promise((resolve) => setTimeout(resolve, 100));
         assert.equal(s.a.connections - before, 2, 'only the native connect under the changed mask and the one outside any scope reach the peer');
     });

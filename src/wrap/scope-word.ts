@@ -1,0 +1,73 @@
+/**
+ * Where a socket's system call happens: the methods of Node's TCP and UDP handles (connect, connect6; send,
+ * send6), called from JavaScript in the socket's async context, make connect(2) or sendmsg(2) before they
+ * return. Around that call the wrapper tells the shim which scope the caller is in, through the thread's word
+ * (the addon's scopeWord and scopeEnter), so the hook does not call back into JavaScript to ask: that costs
+ * about 2 us (a read of the signal mask and a call into the engine) on every attempt once any scope was made.
+ * The hooks still judge; what the word says is what the shim's own question would have been answered.
+ */
+import { perThread } from '../shared.js';
+import { currentFrame, runtime } from '../runtime.js';
+import type { NativeScope } from '../native.js';
+import type { Method } from './state.js';
+
+const NO_SCOPE = 1;
+// Once per thread: the handle classes are per thread, and so is the word.
+const entry = perThread('scopeWord', () => ({
+    patched: new Set<string>(),
+    word: undefined as Uint32Array | null | undefined,
+    entered: null as NativeScope | null,
+    number: 0,
+}));
+
+function scopeWord(): Uint32Array | null {
+    if (entry.word === undefined) {
+        try {
+            const buffer = runtime().addon.scopeWord();
+            entry.word = buffer ? new Uint32Array(buffer) : null;
+        } catch {
+            entry.word = null;
+        }
+    }
+    return entry.word;
+}
+
+function sayScope(native: Method): Method {
+    return function (this: unknown, ...args: unknown[]): unknown {
+        const word = scopeWord();
+        if (word === null) return Reflect.apply(native, this, args);
+        const frame = currentFrame();
+        if (frame === null) {
+            word[0] = NO_SCOPE;
+        } else {
+            if (entry.entered !== frame.native) {
+                try {
+                    entry.number = runtime().addon.scopeEnter(frame.native);
+                    entry.entered = frame.native;
+                } catch {
+                    return Reflect.apply(native, this, args); // the shim asks, as without this
+                }
+            }
+            word[0] = entry.number;
+        }
+        try {
+            return Reflect.apply(native, this, args);
+        } finally {
+            word[0] = 0;
+        }
+    };
+}
+
+/** Wraps `methods` of the class of handle() when it is Node's `className`; once per class and thread. */
+export function sayScopeOn(className: string, methods: readonly string[], handleOf: () => unknown): void {
+    if (entry.patched.has(className)) return;
+    const handle = handleOf();
+    if (handle === null || typeof handle !== 'object') return;
+    const proto: unknown = Object.getPrototypeOf(handle);
+    if (proto === null || typeof proto !== 'object' || (proto as { constructor?: { name?: unknown } }).constructor?.name !== className) return;
+    entry.patched.add(className);
+    for (const name of methods) {
+        const native: unknown = Reflect.get(proto, name);
+        if (typeof native === 'function') Reflect.set(proto, name, sayScope(native as Method));
+    }
+}
