@@ -6,11 +6,16 @@
 // checks its arguments and throws a TypeError (never aborts the process), and the lock's key never leaves
 // native memory (see LockHolder).
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <napi.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <uv.h>
 
 #include <atomic>
 #include <map>
@@ -610,6 +615,98 @@ std::map<unsigned long long, std::vector<std::string>> collected;
 // Queues an event line for the handler; never waits for JavaScript (the mutex is held only to append).
 void Queue(const char* json, size_t len, unsigned long long collector);
 
+// A thread-safe function wakes the handler's loop by writing to a descriptor of the loop's own table; a
+// thread with a table of its own (unshare(CLONE_FILES), then its descriptors closed: a sandboxing helper) may
+// not have it, and libuv aborts the process when that write fails. Such a thread's lines wait in `stranded`
+// (under events_mutex), and it wakes the loop through an eventfd of the handler's environment that it takes
+// into its own table for the moment (pidfd_getfd); the loop then hands them on. Where that is refused, they
+// go with the next line of any other thread.
+#ifndef KCMP_FILES
+#define KCMP_FILES 2
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+std::vector<std::string*> stranded;
+long events_tid = 0;  // the thread of events_env
+struct Wake {
+    int fd;
+    uv_poll_t* poll;
+};
+std::map<napi_env, Wake> wakes;
+
+// Does the calling thread share its descriptor table with thread `tid`? (kcmp; when it cannot tell, as
+// before: yes)
+bool SharesFilesWith(long tid) {
+    long self = syscall(SYS_gettid);
+    if (tid <= 0 || self == tid) return true;
+    return syscall(SYS_kcmp, static_cast<pid_t>(self), static_cast<pid_t>(tid), KCMP_FILES, 0UL, 0UL) <= 0;
+}
+
+void WakeFromOwnTable(int fd) {
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+    if (pidfd < 0) return;
+    int mine = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+    close(pidfd);
+    if (mine < 0) return;
+    uint64_t one = 1;
+    if (write(mine, &one, sizeof one) < 0) {
+        // the loop is going away: the lines go with the next one
+    }
+    close(mine);
+}
+
+// Under events_mutex, on a thread that can wake the loop.
+void HandOnStranded() {
+    for (std::string* line : stranded)
+        if (events == nullptr ||
+            napi_call_threadsafe_function(events, line, napi_tsfn_nonblocking) != napi_ok)
+            delete line;
+    stranded.clear();
+}
+
+void OnWake(uv_poll_t* poll, int, int) {
+    uint64_t count;
+    if (read(static_cast<int>(reinterpret_cast<intptr_t>(poll->data)), &count, sizeof count) < 0) {
+        // nothing to read: another wake took it
+    }
+    std::lock_guard<std::mutex> lock(events_mutex);
+    HandOnStranded();
+}
+
+// Under events_mutex, on the environment's thread.
+void WatchWakes(napi_env env) {
+    events_tid = syscall(SYS_gettid);
+    if (wakes.count(env) != 0) return;
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return;
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return;
+    auto* poll = new uv_poll_t;
+    poll->data = reinterpret_cast<void*>(static_cast<intptr_t>(fd));
+    if (uv_poll_init(loop, poll, fd) != 0 || uv_poll_start(poll, UV_READABLE, OnWake) != 0) {
+        delete poll;  // never started: nothing of libuv's refers to it
+        close(fd);
+        return;
+    }
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll));  // never keeps the process alive
+    wakes[env] = Wake{fd, poll};
+}
+
+// Under events_mutex, on the environment's thread, as it goes.
+void UnwatchWakes(napi_env env) {
+    auto it = wakes.find(env);
+    if (it == wakes.end()) return;
+    uv_poll_stop(it->second.poll);
+    close(it->second.fd);
+    uv_close(reinterpret_cast<uv_handle_t*>(it->second.poll),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    wakes.erase(it);
+}
+
 // Called by the shim on the thread that made the attempt: copy the line and queue it.
 void Sink(const char* json, size_t len, unsigned long long collector) {
     last_event.assign(json, len);
@@ -628,10 +725,23 @@ void Queue(const char* json, size_t len, unsigned long long collector) {
         auto it = collected.find(collector);
         if (it != collected.end()) it->second.emplace_back(json, len);
     }
-    std::lock_guard<std::mutex> lock(events_mutex);
-    if (events == nullptr) return;
-    auto* line = new std::string(json, len);
-    if (napi_call_threadsafe_function(events, line, napi_tsfn_nonblocking) != napi_ok) delete line;
+    int saved = errno;
+    int wake = -1;
+    {
+        std::lock_guard<std::mutex> lock(events_mutex);
+        if (events == nullptr) return;
+        auto* line = new std::string(json, len);
+        if (!SharesFilesWith(events_tid)) {
+            stranded.push_back(line);
+            auto it = wakes.find(events_env);
+            if (it != wakes.end()) wake = it->second.fd;
+        } else {
+            HandOnStranded();
+            if (napi_call_threadsafe_function(events, line, napi_tsfn_nonblocking) != napi_ok) delete line;
+        }
+    }
+    if (wake >= 0) WakeFromOwnTable(wake);
+    errno = saved;
 }
 
 // Runs on the JavaScript thread of the handler's environment. Raw napi calls: while the environment shuts
@@ -655,6 +765,7 @@ void CallJs(napi_env env, napi_value fn, void*, void* data) {
 
 void ForgetEvents(void* arg) {
     std::lock_guard<std::mutex> lock(events_mutex);
+    UnwatchWakes(static_cast<napi_env>(arg));
     if (events_env != static_cast<napi_env>(arg)) return;
     if (shim.set_sink && shim.set_sink(nullptr) != 0) {
         // a locked policy keeps the sink: events then go nowhere until a handler is set again
@@ -697,6 +808,7 @@ bool SetHandler(napi_env env, napi_value fn) {
         events = made;
         events_env = env;
         events_fn = fn_ref;
+        WatchWakes(env);
     }
     if (old_ref != nullptr && old_env == env) napi_delete_reference(env, old_ref);
     // released, not aborted: the lines queued already still reach JavaScript
