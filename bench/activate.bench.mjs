@@ -3,7 +3,7 @@
 //      activate(), and preload (LD_PRELOAD, no activate) — interleaved, medians; target <= 3% overhead;
 //      plus each request of the activate() loop inside scope();
 //   1b. in one process, alternating batches: policy lifted, activate() alone, outside a scope once one was
-//       made, inside scope() (medians with 95% bootstrap intervals, wall and CPU);
+//       made, inside scope() (trimmed means with 95% bootstrap intervals, wall and CPU);
 //   2. the time activate() takes to patch a process with 50 more shared objects loaded.
 //
 //   node bench/activate.bench.mjs [--rounds N] [--requests N] [--one-process]      (run it inside `npm run netns`)
@@ -80,8 +80,12 @@ for (const kind of full ? ['http.get', 'fetch'] : []) {
 //   als      activate(), and each request inside a plain AsyncLocalStorage#run() of the program's own: what
 //            entering any async context costs in this Node (its share of what scope() costs);
 //   scope    activate(), and each request inside scope().
-// Wall time: the median of per-round ratios (each round sees one moment of the machine), with a 95%
-// bootstrap interval over all rounds of all runs. CPU time: the JavaScript thread's own
+// Wall time: per round, the ratio of the two modes' batches (each round sees one moment of the machine);
+// over all rounds of all runs, the 20%-trimmed mean of their logarithms, with a 95% bootstrap interval that
+// resamples whole rounds. Not their median, as before: a batch of fetch() requests on Node 20 is either
+// fast or about 15% slower (a garbage collection lands in it or not), so the ratios fall in two modes and
+// their median jumped between runs from +1% to +9% for the same code; nor the ratio of totals, which one
+// round the machine stalled in moves by points. CPU time: the JavaScript thread's own
 // (/proc/thread-self/schedstat; every request of these loops runs on it), summed per mode, with the same
 // kind of interval. Before the rounds, batches with the policy in force and no scope ever made ("first"),
 // the process exactly as a user who never calls scope() has it.
@@ -140,7 +144,15 @@ function bootstrap(rounds, stat, draws = 2000) {
     return [values[Math.floor(draws * 0.025)], values[Math.floor(draws * 0.975)]];
 }
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
-const wallRatio = (a, b) => (rs) => median(rs.map((r) => r[a].wall / r[b].wall - 1));
+// the 20%-trimmed mean of the per-round log ratios: robust to a round the machine stalled in, and centred
+// where per-round ratios fall in two modes
+const trimmedRatio = (ratios) => {
+    const logs = ratios.map((x) => Math.log(x)).sort((x, y) => x - y);
+    const cut = Math.floor(logs.length * 0.2);
+    const kept = logs.slice(cut, logs.length - cut);
+    return Math.exp(sum(kept) / kept.length) - 1;
+};
+const wallRatio = (a, b) => (rs) => trimmedRatio(rs.map((r) => r[a].wall / r[b].wall));
 const cpuRatio = (a, b) => (rs) => sum(rs.map((r) => r[a].cpu)) / sum(rs.map((r) => r[b].cpu)) - 1;
 const comparisons = { activate: ['on', 'off'], scopeVsActivate: ['scope', 'on'], scopeVsOutside: ['scope', 'outside'], outsideVsActivate: ['outside', 'on'], alsVsActivate: ['als', 'on'], scopeVsAls: ['scope', 'als'] };
 for (const kind of ['http.get', 'fetch']) {
