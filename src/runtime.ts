@@ -27,6 +27,9 @@ export interface ScopeFrame {
 /** The scope registry: one per thread, whichever copy of the package made the scope. */
 export const scopes = perThread('scopes', () => new AsyncLocalStorage<ScopeFrame>());
 
+/** Has any copy of the package made a scope on this thread? Until then no code here can be in one. */
+export const scopesMade = perThread('scopesMade', () => ({ any: false }));
+
 /**
  * How the policy activate() put in force behaves; null when not activated (scopes may still narrow). The
  * rules themselves are judged by the native matcher (decide.ts), so no TypeScript copy is compiled here.

@@ -11,7 +11,7 @@ import { installErrorMapping } from './js-errors.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { checkKnownKeys } from './options.js';
 import { eventFromLine } from './event.js';
-import { collectorOf, currentFrame, isPatched, patchProcess, runtime, scopes, type ScopeFrame } from './runtime.js';
+import { collectorOf, currentFrame, isPatched, patchProcess, runtime, scopes, scopesMade, type ScopeFrame } from './runtime.js';
 
 export interface ScopeOptions {
     readonly allow: readonly string[];
@@ -50,6 +50,7 @@ function checkOptions(what: string, options: NoEgressOptions, fn: unknown, needA
 function frameFor(options: NoEgressOptions, collecting: boolean, parent: ScopeFrame | null): ScopeFrame {
     const policy = new AllowPolicy(options.allow ?? [], { deny: options.deny, allowLocalhost: options.allowLocalhost });
     const { addon } = runtime();
+    scopesMade.any = true;
     installErrorMapping();
     if (!isPatched()) patchProcess();
     const label = options.label ?? null;

@@ -7,7 +7,7 @@
  * The hooks still judge; what the word says is what the shim's own question would have been answered.
  */
 import { perThread } from '../shared.js';
-import { currentFrame, runtime } from '../runtime.js';
+import { currentFrame, runtime, scopesMade } from '../runtime.js';
 import type { NativeScope } from '../native.js';
 import type { Method } from './state.js';
 
@@ -34,6 +34,9 @@ function scopeWord(): Uint32Array | null {
 
 function sayScope(native: Method): Method {
     return function (this: unknown, ...args: unknown[]): unknown {
+        // No scope made on this thread: none can be current, and reading the context would cost the one
+        // request in a process that never uses scopes (a scope made on another thread: the shim asks).
+        if (!scopesMade.any) return Reflect.apply(native, this, args);
         const word = scopeWord();
         if (word === null) return Reflect.apply(native, this, args);
         const frame = currentFrame();
