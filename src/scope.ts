@@ -11,6 +11,7 @@ import { installErrorMapping } from './js-errors.js';
 import { AllowPolicy, normalRules } from './policy/index.js';
 import { checkKnownKeys } from './options.js';
 import { eventFromLine } from './event.js';
+import { wordSpeaking } from './wrap/scope-word.js';
 import { collectorOf, currentFrame, isPatched, patchProcess, runtime, scopes, scopesMade, type ScopeFrame } from './runtime.js';
 
 export interface ScopeOptions {
@@ -73,9 +74,22 @@ export function scope<T>(options: ScopeOptions, fn: () => T): T {
     // The options object entered before, unchanged, under the same enclosing scope (a request handler
     // passing the same object each time): its frame, without checking again what was checked then.
     const last = typeof options === 'object' && options !== null ? lastByOptions.get(options) : undefined;
-    if (last !== undefined && typeof fn === 'function' && unchanged(last, options, enclosing)) return scopes.run(last.frame, fn);
+    if (last !== undefined && typeof fn === 'function' && unchanged(last, options, enclosing)) return enter(last.frame, fn);
     checkOptions('scope', options, fn, true);
-    return scopes.run(lastFrame(options, enclosing), fn);
+    return enter(lastFrame(options, enclosing), fn);
+}
+
+/** Runs `fn` in `frame`; inside a wrapped handle call (src/wrap/scope-word.ts) with the word silenced meanwhile. */
+function enter<T>(frame: ScopeFrame, fn: () => T): T {
+    const word = wordSpeaking();
+    if (word === null) return scopes.run(frame, fn);
+    const said = word[0] as number;
+    word[0] = 0;
+    try {
+        return scopes.run(frame, fn);
+    } finally {
+        word[0] = said;
+    }
 }
 
 // The frame an options object was last entered with, by the object (a request handler passes the same
@@ -154,7 +168,7 @@ export async function noEgress<T>(options: NoEgressOptions, fn: () => T | Promis
     let failure: unknown;
     let failed = false;
     try {
-        value = await scopes.run(frame, fn);
+        value = await enter(frame, fn);
     } catch (err) {
         failed = true;
         failure = err;

@@ -638,12 +638,18 @@ struct Wake {
 };
 std::map<napi_env, Wake> wakes;
 
+// At most this many lines wait (where no wake-up reaches the loop, the oldest are kept).
+constexpr size_t kStrandedMax = 256;
+bool kcmp_refused = false;  // under events_mutex
+
 // Does the calling thread share its descriptor table with thread `tid`? (kcmp; when it cannot tell, as
-// before: yes)
+// before: yes, and it is not asked again)
 bool SharesFilesWith(long tid) {
     long self = syscall(SYS_gettid);
-    if (tid <= 0 || self == tid) return true;
-    return syscall(SYS_kcmp, static_cast<pid_t>(self), static_cast<pid_t>(tid), KCMP_FILES, 0UL, 0UL) <= 0;
+    if (tid <= 0 || self == tid || kcmp_refused) return true;
+    long r = syscall(SYS_kcmp, static_cast<pid_t>(self), static_cast<pid_t>(tid), KCMP_FILES, 0UL, 0UL);
+    if (r < 0 && (errno == ENOSYS || errno == EPERM || errno == EACCES)) kcmp_refused = true;
+    return r <= 0;
 }
 
 void WakeFromOwnTable(int fd) {
@@ -726,21 +732,20 @@ void Queue(const char* json, size_t len, unsigned long long collector) {
         if (it != collected.end()) it->second.emplace_back(json, len);
     }
     int saved = errno;
-    int wake = -1;
     {
         std::lock_guard<std::mutex> lock(events_mutex);
         if (events == nullptr) return;
-        auto* line = new std::string(json, len);
         if (!SharesFilesWith(events_tid)) {
-            stranded.push_back(line);
+            if (stranded.size() < kStrandedMax) stranded.push_back(new std::string(json, len));
+            // under the lock: the eventfd cannot be closed (UnwatchWakes) and its number reused meanwhile
             auto it = wakes.find(events_env);
-            if (it != wakes.end()) wake = it->second.fd;
+            if (it != wakes.end()) WakeFromOwnTable(it->second.fd);
         } else {
             HandOnStranded();
+            auto* line = new std::string(json, len);
             if (napi_call_threadsafe_function(events, line, napi_tsfn_nonblocking) != napi_ok) delete line;
         }
     }
-    if (wake >= 0) WakeFromOwnTable(wake);
     errno = saved;
 }
 
@@ -1018,6 +1023,7 @@ Napi::Value ScopeWord(const Napi::CallbackInfo& info) {
     if (!NeedShim(env)) return env.Undefined();
     napi_value buffer = nullptr;
     void* word = const_cast<unsigned*>(shim.js_scope_word());
+    if (word == nullptr) return env.Null();
     if (napi_create_external_arraybuffer(env, word, sizeof(unsigned), nullptr, nullptr, &buffer) != napi_ok) {
         bool pending = false;
         if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {

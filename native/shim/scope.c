@@ -26,7 +26,7 @@ static __thread sigset_t source_mask __attribute__((tls_model("initial-exec")));
  * nothing (ask the source), TD_JS_NONE in no scope, or the number tethered_js_scope_set() gave when it put
  * js_scope there. A number that is not the last one given means nothing: the source is asked. */
 #define TD_JS_NONE 1u
-static __thread volatile unsigned js_word __attribute__((tls_model("initial-exec")));
+static __thread volatile unsigned *js_word __attribute__((tls_model("initial-exec")));
 static __thread const struct tethered_scope *js_scope __attribute__((tls_model("initial-exec")));
 static __thread unsigned js_serial __attribute__((tls_model("initial-exec")));
 
@@ -50,7 +50,7 @@ const struct tethered_scope *td_scope_current(void) {
     if (current) return current;
     /* Said for this call by the JavaScript making it: no call back into the engine, no signal mask to read
      * (a handler interrupting that call is judged by the call's scope: narrower, never wider). */
-    unsigned said = js_word;
+    unsigned said = js_word ? *js_word : 0;
     if (said == TD_JS_NONE) return NULL;
     if (said != 0 && said == js_serial) return js_scope;
     tethered_scope_source ask = source;
@@ -122,8 +122,12 @@ TETHERED_EXPORT unsigned long long tethered_scope_id(const struct tethered_scope
     return scope ? scope->id : 0;
 }
 
+/* On the heap, never freed, not in the thread's own storage: JavaScript holds it as a buffer, which can be
+ * moved to another thread and outlive this one. A word left behind by a thread that ended is read by no
+ * one. */
 TETHERED_EXPORT volatile unsigned *tethered_js_scope_word(void) {
-    return &js_word;
+    if (!js_word) js_word = calloc(1, 64);
+    return js_word;
 }
 
 TETHERED_EXPORT unsigned tethered_js_scope_set(const struct tethered_scope *scope) {

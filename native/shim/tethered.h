@@ -130,7 +130,8 @@ TETHERED_EXPORT void tethered_set_scope_source(tethered_scope_source source);
  * (a TCP connect): the calling thread's word, which the JavaScript sets for the length of that call only and
  * writes back to 0 after it: 1 for no scope, or the number tethered_js_scope_set() returned when it put the
  * scope in the thread's slot. The hooks then take the scope from there and do not ask the source. Any other
- * value is ignored. The scope put in the slot must outlive its stay there. */
+ * value is ignored. The scope put in the slot must outlive its stay there. The word is made on the first call
+ * (NULL when out of memory) and never freed. */
 TETHERED_EXPORT volatile unsigned *tethered_js_scope_word(void);
 TETHERED_EXPORT unsigned tethered_js_scope_set(const struct tethered_scope *scope);
 

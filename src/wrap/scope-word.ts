@@ -74,3 +74,13 @@ export function sayScopeOn(className: string, methods: readonly string[], handle
         if (typeof native === 'function') Reflect.set(proto, name, sayScope(native as Method));
     }
 }
+
+/**
+ * The word, while it speaks for a wrapped handle call that is running now (JavaScript can run inside one:
+ * an async_hooks init callback), else null: whoever changes the scope there (scope(), noEgress()) must
+ * silence it for that time, or the hooks would take the call's scope for theirs.
+ */
+export function wordSpeaking(): Uint32Array | null {
+    const word = entry.word;
+    return word && word[0] !== 0 ? word : null;
+}

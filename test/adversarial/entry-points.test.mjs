@@ -312,4 +312,29 @@ describe('L7 the scope word and scopeEnter(), used by hostile JavaScript', { ski
         assert.doesNotMatch(r.stderr, /AddressSanitizer|FATAL/);
         assert.deepEqual(r.results, [[EACCES, 0], [0, 0], 'ERR_EGRESS_BLOCKED', 'ERR_EGRESS_BLOCKED']);
     });
+
+    test("L7 a worker's word moved to another thread and kept after the worker ended points at memory that stays (no thread's storage): written and read, nothing breaks", async () => {
+        const r = await inFreshNode(
+            `const { Worker } = require('node:worker_threads');
+            const native = ${ADDON};
+            t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
+            const body = 'const { parentPort } = require("node:worker_threads"); const a = require(' + JSON.stringify(${JSON.stringify(addonPath)}) + '); a.load(' + JSON.stringify(t.shimPath()) + '); const b = a.scopeWord(); parentPort.postMessage(b, [b]);';
+            const moved = await new Promise((resolve, reject) => {
+                const w = new Worker(body, { eval: true });
+                let got;
+                w.on('message', (b) => { got = b; });
+                w.on('error', reject);
+                w.on('exit', () => resolve(got));
+            });
+            const word = new Uint32Array(moved);
+            // threads made since reuse what the worker's thread had
+            for (let i = 0; i < 3; i++) await new Promise((resolve) => new Worker('1', { eval: true }).on('exit', resolve));
+            word[0] = 0xffffffff;
+            print([moved.byteLength, word[0], addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})]);`,
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.signal, null, r.stderr);
+        assert.doesNotMatch(r.stderr, /AddressSanitizer|FATAL/);
+        assert.deepEqual(r.results, [[4, 0xffffffff, 0, EACCES]]);
+    });
 });

@@ -151,6 +151,22 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
         assert.equal(s.a.connections - before, 2, 'only the native connect under the changed mask and the one outside any scope reach the peer');
     });
 
+    test('a scope entered inside a TCP connect (an async_hooks init callback runs there) judges the native calls made in it, not the connect\'s scope', async () => {
+        const r = await inFreshNode(`
+            const { createHook } = require('node:async_hooks');
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const onlyA = { allow: ['127.0.0.2'], allowLocalhost: false };
+            print(t.scope(onlyA, () => addon.connectTo('127.0.0.3', ${s.b.port})));
+            const seen = [];
+            const hook = createHook({ init(id, type) { if (type === 'TCPCONNECTWRAP') seen.push(t.scope(onlyA, () => addon.connectTo('127.0.0.3', ${s.b.port}))); } }).enable();
+            print(await connectJs('127.0.0.2', ${s.a.port}));
+            print(await t.scope({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false }, () => connectJs('127.0.0.2', ${s.a.port})));
+            hook.disable();
+            print(seen);
+        `);
+        assert.deepEqual(r.results, [EACCES, 'ok', 'ok', [EACCES, EACCES]], r.stderr);
+    });
+
     test('TCP connects alternating between scopes, no scope, and another copy of the package are each judged by their own scope', async () => {
         const r = await inFreshNode(`
             t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
