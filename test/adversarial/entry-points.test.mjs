@@ -318,7 +318,7 @@ describe('L7 the scope word and scopeEnter(), used by hostile JavaScript', { ski
             `const { Worker } = require('node:worker_threads');
             const native = ${ADDON};
             t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
-            const body = 'const { parentPort } = require("node:worker_threads"); const a = require(' + JSON.stringify(${JSON.stringify(addonPath)}) + '); a.load(' + JSON.stringify(t.shimPath()) + '); const b = a.scopeWord(); parentPort.postMessage(b, [b]);';
+            const body = 'const { parentPort } = require("node:worker_threads"); const a = require(' + JSON.stringify(${JSON.stringify(addonPath)}) + '); a.load(' + JSON.stringify(t.shimPath()) + '); const b = a.scopeWord(); try { parentPort.postMessage(b, [b]); } catch (e) { parentPort.postMessage(e.name); }';
             const moved = await new Promise((resolve, reject) => {
                 const w = new Worker(body, { eval: true });
                 let got;
@@ -326,15 +326,24 @@ describe('L7 the scope word and scopeEnter(), used by hostile JavaScript', { ski
                 w.on('error', reject);
                 w.on('exit', () => resolve(got));
             });
-            const word = new Uint32Array(moved);
             // threads made since reuse what the worker's thread had
             for (let i = 0; i < 3; i++) await new Promise((resolve) => new Worker('1', { eval: true }).on('exit', resolve));
-            word[0] = 0xffffffff;
-            print([moved.byteLength, word[0], addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})]);`,
+            if (typeof moved === 'string') {
+                print(['not moved', moved]); // Node 24 refuses to transfer a buffer over outside memory
+            } else {
+                const word = new Uint32Array(moved);
+                word[0] = 0xffffffff;
+                print([moved.byteLength, word[0]]);
+            }
+            print([addon.connectTo('127.0.0.2', ${s.a.port}), addon.connectTo('127.0.0.3', ${s.b.port})]);`,
         );
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.signal, null, r.stderr);
         assert.doesNotMatch(r.stderr, /AddressSanitizer|FATAL/);
-        assert.deepEqual(r.results, [[4, 0xffffffff, 0, EACCES]]);
+        const [moved, connects] = r.results;
+        // Node 20 moves it (the case this test is for); later versions may refuse to
+        if (Number(process.versions.node.split('.')[0]) > 20 && moved[0] === 'not moved') assert.deepEqual(moved, ['not moved', 'DataCloneError']);
+        else assert.deepEqual(moved, [4, 0xffffffff]);
+        assert.deepEqual(connects, [0, EACCES]);
     });
 });
