@@ -576,12 +576,13 @@ Napi::Value Generation(const Napi::CallbackInfo& info) {
 // (tethered_generation_mirror), which JavaScript reads without a call to know whether the answers of
 // decide() it kept still hold; null where this Node allows no buffer over outside memory. Only the copy is
 // shown: the shim never reads it, so a write to the buffer changes no decision.
-Napi::Value DecideGeneration(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!NeedShim(env)) return env.Undefined();
+// An ArrayBuffer of 4 bytes over `word` (memory that is never freed), or null where this Node allows no
+// buffer over outside memory.
+Napi::Value WordBuffer(Napi::Env env, volatile unsigned* word) {
     napi_value buffer = nullptr;
-    void* word = const_cast<unsigned*>(shim.generation_mirror());
-    if (napi_create_external_arraybuffer(env, word, sizeof(unsigned), nullptr, nullptr, &buffer) != napi_ok) {
+    if (word == nullptr ||
+        napi_create_external_arraybuffer(env, const_cast<unsigned*>(word), sizeof(unsigned), nullptr, nullptr,
+                                         &buffer) != napi_ok) {
         bool pending = false;
         if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
             napi_value ignored;
@@ -590,6 +591,12 @@ Napi::Value DecideGeneration(const Napi::CallbackInfo& info) {
         return env.Null();
     }
     return Napi::Value(env, buffer);
+}
+
+Napi::Value DecideGeneration(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
+    return WordBuffer(env, shim.generation_mirror());
 }
 
 // eventSeq() -> the next number of the process's event sequence (shared with the shim's events)
@@ -1021,18 +1028,7 @@ thread_local napi_env entered_env = nullptr;
 Napi::Value ScopeWord(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!NeedShim(env)) return env.Undefined();
-    napi_value buffer = nullptr;
-    void* word = const_cast<unsigned*>(shim.js_scope_word());
-    if (word == nullptr) return env.Null();
-    if (napi_create_external_arraybuffer(env, word, sizeof(unsigned), nullptr, nullptr, &buffer) != napi_ok) {
-        bool pending = false;
-        if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-            napi_value ignored;
-            napi_get_and_clear_last_exception(env, &ignored);
-        }
-        return env.Null();
-    }
-    return Napi::Value(env, buffer);
+    return WordBuffer(env, shim.js_scope_word());
 }
 
 // scopeEnter(scope | null) -> the number that, written to the thread's word (scopeWord), makes the hooks

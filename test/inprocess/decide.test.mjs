@@ -124,14 +124,18 @@ describe('run-time decisions come from the native policy', { skip: NEEDS_NETNS }
         t.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
         print([await connectFromHere(), await connectFromHere(), asked]);`;
 
+    // another copy of the package (a fresh module registry) puts in force a policy that refuses 127.0.0.2
+    const OTHER_COPY_REFUSES = `
+            for (const k of Object.keys(require.cache)) delete require.cache[k];
+            const b = require(${JSON.stringify(root)});
+            if (b === t) throw new Error('not a fresh copy');
+            b.activate({ allow: ['api.example.test'], allowLocalhost: false });`;
+
     test('a destination asked again under the same policy is not asked of the native policy again; a policy another copy put in force is seen at once, and its refusal carries the stack', async () => {
         const before = s.tcp.connections;
         const r = await inFreshNode(
             `${KEPT(s.tcp.port)}
-            for (const k of Object.keys(require.cache)) delete require.cache[k];
-            const b = require(${JSON.stringify(root)});
-            if (b === t) throw new Error('not a fresh copy');
-            b.activate({ allow: ['api.example.test'], allowLocalhost: false });
+            ${OTHER_COPY_REFUSES}
             print([await connectFromHere(), asked]);
             b.activate({ allow: ['127.0.0.2'], allowLocalhost: false });
             print([await connectFromHere(), asked]);
@@ -153,9 +157,7 @@ describe('run-time decisions come from the native policy', { skip: NEEDS_NETNS }
             `${KEPT(s.tcp.port)}
             const word = new Uint32Array(native.decideGeneration());
             const old = word[0];
-            for (const k of Object.keys(require.cache)) delete require.cache[k];
-            const b = require(${JSON.stringify(root)});
-            b.activate({ allow: ['api.example.test'], allowLocalhost: false });
+            ${OTHER_COPY_REFUSES}
             print(word[0] !== old);
             word[0] = old; // as if nothing had changed: the answer kept says 'allowed'
             print([await connectFromHere(), asked]);
