@@ -96,7 +96,8 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
             options.allow = '127.0.0.2';              // a string of the same length and first character
             print(thrown(() => t.scope(options, both)));
             options.allow = ['127.0.0.2'];
-            options.alow = ['127.0.0.3'];             // an unknown key added
+            options.alow = ['127.0.0.3'];             // an unknown key, with a change to what scope() reads
+            options.label = 'third';
             print(thrown(() => t.scope(options, both)));
             delete options.alow;
             print(t.scope(options, both));
