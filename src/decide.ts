@@ -4,7 +4,7 @@
  * (so that a stack is worth capturing), and which layer refuses a lookup and why. The TypeScript engine
  * (policy/) parses and explains; it is not consulted here.
  */
-import { DECIDE_LOOKUP, DECIDE_POLICY, DECIDE_SCOPES, nativeDecide } from './native.js';
+import { DECIDE_LOOKUP, DECIDE_POLICY, DECIDE_SCOPES, nativeDecide, wordView } from './native.js';
 import type { Explanation } from './policy/index.js';
 import { runtime, type ScopeFrame } from './runtime.js';
 
@@ -38,14 +38,7 @@ export function mayRefuse(host: unknown, port: unknown, frame: ScopeFrame | null
     if (!Number.isInteger(p) || p < -1 || p > 65535) return true;
     // a name longer than any DNS name is asked each time, not kept (the key would hold it)
     if (host.length > 255) return askNative(host, p, frame);
-    if (generationWord === undefined) {
-        try {
-            const buffer = runtime().addon.decideGeneration();
-            generationWord = buffer ? new Uint32Array(buffer) : null;
-        } catch {
-            generationWord = null;
-        }
-    }
+    if (generationWord === undefined) generationWord = wordView(() => runtime().addon.decideGeneration());
     if (generationWord === null) return askNative(host, p, frame);
     // an atomic load: on a weakly ordered CPU a plain one could be served after the native call reads the
     // configuration, and an old answer would be kept under the new number

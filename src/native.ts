@@ -141,6 +141,16 @@ export function nativeDecide(addon: Addon, host: string, port: number | null, sc
 /** A compiled scope, owned by the addon (freed when the last reference goes). */
 export type NativeScope = object & { readonly __nativeScope: unique symbol };
 
+/** A word of native memory the addon hands out as a 4-byte buffer (decideGeneration, scopeWord), or null where it cannot. */
+export function wordView(make: () => ArrayBuffer | null): Uint32Array | null {
+    try {
+        const buffer = make();
+        return buffer ? new Uint32Array(buffer) : null;
+    } catch {
+        return null;
+    }
+}
+
 export interface NativeBinaries {
     readonly addonPath: string;
     readonly shimPath: string;

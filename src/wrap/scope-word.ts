@@ -8,7 +8,7 @@
  */
 import { perThread } from '../shared.js';
 import { currentFrame, runtime, scopesMade } from '../runtime.js';
-import type { NativeScope } from '../native.js';
+import { wordView, type NativeScope } from '../native.js';
 import type { Method } from './state.js';
 
 const NO_SCOPE = 1;
@@ -21,14 +21,7 @@ const entry = perThread('scopeWord', () => ({
 }));
 
 function scopeWord(): Uint32Array | null {
-    if (entry.word === undefined) {
-        try {
-            const buffer = runtime().addon.scopeWord();
-            entry.word = buffer ? new Uint32Array(buffer) : null;
-        } catch {
-            entry.word = null;
-        }
-    }
+    if (entry.word === undefined) entry.word = wordView(() => runtime().addon.scopeWord());
     return entry.word;
 }
 
