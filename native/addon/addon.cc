@@ -572,10 +572,6 @@ Napi::Value Generation(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), generation.load());
 }
 
-// decideGeneration() -> an ArrayBuffer of 4 bytes over the shim's copy of its configuration count
-// (tethered_generation_mirror), which JavaScript reads without a call to know whether the answers of
-// decide() it kept still hold; null where this Node allows no buffer over outside memory. Only the copy is
-// shown: the shim never reads it, so a write to the buffer changes no decision.
 // An ArrayBuffer of 4 bytes over `word` (memory that is never freed), or null where this Node allows no
 // buffer over outside memory.
 Napi::Value WordBuffer(Napi::Env env, volatile unsigned* word) {
@@ -593,6 +589,10 @@ Napi::Value WordBuffer(Napi::Env env, volatile unsigned* word) {
     return Napi::Value(env, buffer);
 }
 
+// decideGeneration() -> an ArrayBuffer of 4 bytes over the shim's copy of its configuration count
+// (tethered_generation_mirror), which JavaScript reads without a call to know whether the answers of
+// decide() it kept still hold; null where this Node allows no buffer over outside memory. Only the copy is
+// shown: the shim never reads it, so a write to the buffer changes no decision.
 Napi::Value DecideGeneration(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!NeedShim(env)) return env.Undefined();
@@ -700,8 +700,15 @@ void WatchWakes(napi_env env) {
     if (fd < 0) return;
     auto* poll = new uv_poll_t;
     poll->data = reinterpret_cast<void*>(static_cast<intptr_t>(fd));
-    if (uv_poll_init(loop, poll, fd) != 0 || uv_poll_start(poll, UV_READABLE, OnWake) != 0) {
-        delete poll;  // never started: nothing of libuv's refers to it
+    if (uv_poll_init(loop, poll, fd) != 0) {
+        delete poll;  // never initialised: nothing of libuv's refers to it
+        close(fd);
+        return;
+    }
+    if (uv_poll_start(poll, UV_READABLE, OnWake) != 0) {
+        // initialised: the loop knows the handle until it is closed
+        uv_close(reinterpret_cast<uv_handle_t*>(poll),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
         close(fd);
         return;
     }
