@@ -156,7 +156,7 @@ const wallRatio = (a, b) => (rs) => trimmedRatio(rs.map((r) => r[a].wall / r[b].
 const cpuRatio = (a, b) => (rs) => sum(rs.map((r) => r[a].cpu)) / sum(rs.map((r) => r[b].cpu)) - 1;
 const comparisons = { activate: ['on', 'off'], scopeVsActivate: ['scope', 'on'], scopeVsOutside: ['scope', 'outside'], outsideVsActivate: ['outside', 'on'], alsVsActivate: ['als', 'on'], scopeVsAls: ['scope', 'als'] };
 for (const kind of ['http.get', 'fetch']) {
-    const runs = Array.from({ length: Math.max(1, Math.round(rounds / 2)) }, () => JSON.parse(execFileSync(process.execPath, ['-e', abScript(kind)], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '' } })));
+    const runs = Array.from({ length: Math.max(1, Math.round(rounds / 2)) }, () => JSON.parse(execFileSync(process.execPath, [...process.execArgv, '-e', abScript(kind)], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '' } })));
     const all = runs.flatMap((r) => r.rounds);
     const inProcess = { rounds: all.length };
     for (const m of ['off', 'on', 'outside', 'als', 'scope']) inProcess[m] = { wall: median(all.map((r) => r[m].wall)), cpu: sum(all.map((r) => r[m].cpu)) / all.length };

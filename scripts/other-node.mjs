@@ -34,6 +34,13 @@ if (process.argv.includes('--files')) {
 }
 
 const PINNED = {
+    // Node 22 (maintenance LTS): its AsyncLocalStorage rests on async hooks unless started with
+    // --experimental-async-context-frame; the benchmarks measure scope() there both ways
+    22: {
+        version: '22.23.3',
+        x64: 'sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==',
+        arm64: 'sha512-l3DAHZreylo+p9QXDtsOrjG2JXJqVzYXnAGmIQNOUNARcMppTO2cmewVQP+36tjJnSE+dzpMNtgW+c3oiDvXtA==',
+    },
     24: {
         version: '24.21.0',
         x64: 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',

@@ -169,11 +169,9 @@ static void supervisor_args(char **args, const char *path, char *const argv[], s
     args[n] = NULL;
 }
 
-/* Runs `path` (found already) under the pinned supervisor. `exec` (the caller's path-based exec) is not
- * used: the supervisor is never executed by a path. */
-static int wrap(const char *path, char *const argv[], char *const envp[], td_execve_fn exec) {
-    (void)exec;
-    if (pin_ready() != 0) return -1;
+/* Runs `path` (found already) under the pinned supervisor, which its callers found ready. The caller's
+ * path-based exec is never used: the supervisor is not executed by a path. */
+static int wrap(const char *path, char *const argv[], char *const envp[]) {
     const struct td_config *cfg = td_config();
     size_t argc = 0;
     while (argv && argv[argc]) argc++;
@@ -190,15 +188,17 @@ static int wrap(const char *path, char *const argv[], char *const envp[], td_exe
 
 int td_strict_execve(const char *path, char *const argv[], char *const envp[], td_execve_fn exec) {
     if (pin_ready() != 0) return -1; /* no supervisor to run it under: not run at all */
+    (void)exec;
     if (runnable(path) != 0) return -1;
-    return wrap(path, argv, envp, exec);
+    return wrap(path, argv, envp);
 }
 
 int td_strict_execvpe(const char *file, char *const argv[], char *const envp[], td_execve_fn exec) {
     char found[TD_PATH_MAX];
     if (pin_ready() != 0) return -1;
+    (void)exec;
     if (search(file, found, sizeof found) != 0) return -1;
-    return wrap(found, argv, envp, exec);
+    return wrap(found, argv, envp);
 }
 
 /* execveat and fexecve: the program is named by a descriptor, which the supervisor reaches through
