@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <uv.h>
@@ -622,15 +623,12 @@ std::map<unsigned long long, std::vector<std::string>> collected;
 // Queues an event line for the handler; never waits for JavaScript (the mutex is held only to append).
 void Queue(const char* json, size_t len, unsigned long long collector);
 
-// A thread-safe function wakes the handler's loop by writing to a descriptor of the loop's own table; a
-// thread with a table of its own (unshare(CLONE_FILES), then its descriptors closed: a sandboxing helper) may
-// not have it, and libuv aborts the process when that write fails. Such a thread's lines wait in `stranded`
-// (under events_mutex), and it wakes the loop through an eventfd of the handler's environment that it takes
-// into its own table for the moment (pidfd_getfd); the loop then hands them on. Where that is refused, they
-// go with the next line of any other thread.
-#ifndef KCMP_FILES
-#define KCMP_FILES 2
-#endif
+// A thread-safe function wakes the handler's loop by writing to a descriptor of the loop's own table (its
+// async eventfd); a thread with a table of its own (unshare(CLONE_FILES), then its descriptors closed: a
+// sandboxing helper) may not have it, and libuv aborts the process when that write fails. Such a thread's
+// lines wait in `stranded` (under events_mutex), and it wakes the loop through an eventfd of the handler's
+// environment that it takes into its own table for the moment (pidfd_getfd); the loop then hands them on.
+// Where that is refused, they go with the next line of any other thread.
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -642,21 +640,32 @@ long events_tid = 0;  // the thread of events_env
 struct Wake {
     int fd;
     uv_poll_t* poll;
+    int async_fd;  // the descriptor libuv's uv_async_send() writes to for this loop, or -1
+    struct stat async_stat;
 };
 std::map<napi_env, Wake> wakes;
 
 // At most this many lines wait (where no wake-up reaches the loop, the oldest are kept).
 constexpr size_t kStrandedMax = 256;
-bool kcmp_refused = false;  // under events_mutex
 
-// Does the calling thread share its descriptor table with thread `tid`? (kcmp; when it cannot tell, as
-// before: yes, and it is not asked again)
-bool SharesFilesWith(long tid) {
-    long self = syscall(SYS_gettid);
-    if (tid <= 0 || self == tid || kcmp_refused) return true;
-    long r = syscall(SYS_kcmp, static_cast<pid_t>(self), static_cast<pid_t>(tid), KCMP_FILES, 0UL, 0UL);
-    if (r < 0 && (errno == ENOSYS || errno == EPERM || errno == EACCES)) kcmp_refused = true;
-    return r <= 0;
+// The descriptor uv_async_send() writes to (libuv's public loop fields, the same in every libuv 1.x).
+int AsyncFdOf(const uv_loop_t* loop) {
+    return loop->async_wfd != -1 ? loop->async_wfd : loop->async_io_watcher.fd;
+}
+
+// Can the calling thread wake the handler's loop, that is, does its descriptor table hold the loop's async
+// descriptor under the loop's number? (Asked of that very descriptor with fstat, which no sandbox refuses:
+// a table of its own that kept its copy can, one that closed it or put something else there cannot. An
+// eventfd has the same inode as any other, so one put there on purpose passes: its write then succeeds and
+// wakes nothing, and the line goes with the next wake-up of the loop.) Where it cannot tell: yes, as before.
+bool CanWakeLoop() {
+    if (syscall(SYS_gettid) == events_tid) return true;
+    auto it = wakes.find(events_env);
+    if (it == wakes.end() || it->second.async_fd < 0) return true;
+    struct stat now;
+    if (fstat(it->second.async_fd, &now) != 0) return false;
+    return now.st_dev == it->second.async_stat.st_dev && now.st_ino == it->second.async_stat.st_ino &&
+           (now.st_mode & S_IFMT) == (it->second.async_stat.st_mode & S_IFMT);
 }
 
 void WakeFromOwnTable(int fd) {
@@ -713,7 +722,9 @@ void WatchWakes(napi_env env) {
         return;
     }
     uv_unref(reinterpret_cast<uv_handle_t*>(poll));  // never keeps the process alive
-    wakes[env] = Wake{fd, poll};
+    Wake wake{fd, poll, AsyncFdOf(loop), {}};
+    if (wake.async_fd < 0 || fstat(wake.async_fd, &wake.async_stat) != 0) wake.async_fd = -1;
+    wakes[env] = wake;
 }
 
 // Under events_mutex, on the environment's thread, as it goes.
@@ -749,7 +760,7 @@ void Queue(const char* json, size_t len, unsigned long long collector) {
     {
         std::lock_guard<std::mutex> lock(events_mutex);
         if (events == nullptr) return;
-        if (!SharesFilesWith(events_tid)) {
+        if (!CanWakeLoop()) {
             if (stranded.size() < kStrandedMax) stranded.push_back(new std::string(json, len));
             // under the lock: the eventfd cannot be closed (UnwatchWakes) and its number reused meanwhile
             auto it = wakes.find(events_env);

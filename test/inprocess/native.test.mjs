@@ -18,6 +18,7 @@ describe('native code in an activate()d process', { skip: NEEDS_NETNS }, () => {
         ['N1', "a native addon's connect() on the JavaScript thread", () => '', () => `addon.connectTo('127.0.0.2', ${s.tcp.port})`, () => `127.0.0.2:${s.tcp.port}`, EACCES],
         ['N1', "a native addon's connect() on its own pthread", () => '', () => `addon.connectOnThread('127.0.0.2', ${s.tcp.port})`, () => `127.0.0.2:${s.tcp.port}`, EACCES],
         ['N1', "a native addon's connect() on a thread with a descriptor table of its own, its descriptors closed (the loop's wake-up is not in it)", () => '', () => `addon.connectOwnFiles('127.0.0.2', ${s.tcp.port})`, () => `127.0.0.2:${s.tcp.port}`, EACCES],
+        ['N1', "a native addon's connect() on a thread with a descriptor table of its own that kept its descriptors (its copy of the loop's wake-up works)", () => '', () => `addon.connectOwnFiles('127.0.0.2', ${s.tcp.port}, true)`, () => `127.0.0.2:${s.tcp.port}`, EACCES],
         ['N2', "a native addon's sendto() on an unconnected UDP socket", () => '', () => `addon.udpSendto('127.0.0.2', ${s.udp.port})`, () => `127.0.0.2:${s.udp.port}`, EACCES],
         ['N4', 'syscall(SYS_connect) through libc', () => '', () => `addon.syscallConnect('127.0.0.2', ${s.tcp.port})`, () => `127.0.0.2:${s.tcp.port}`, EACCES],
         ['N5', 'getaddrinfo then connect, from a native addon', () => '', () => `addon.resolveConnect('api.example.test', ${s.tcp.port})`, () => `api.example.test:${s.tcp.port}`, EAI_FAIL],

@@ -337,11 +337,13 @@ static napi_value shim_symbols(napi_env env, napi_callback_info info) {
     return out;
 }
 
-/* connectOwnFiles(host, port): connect() from a new thread that first takes a descriptor table of its own
- * (unshare(CLONE_FILES)) and closes every descriptor in it above 2, as a sandboxing helper does: the
- * descriptors the event loop wakes through are not in its table. Returns 0 or errno. */
+/* connectOwnFiles(host, port[, keep]): connect() from a new thread that first takes a descriptor table of
+ * its own (unshare(CLONE_FILES)) and closes every descriptor in it above 2, as a sandboxing helper does: the
+ * descriptors the event loop wakes through are not in its table. With keep, it closes none: its copies of
+ * them still reach the loop. Returns 0 or errno. */
 struct own_files_job {
     struct sockaddr_in in;
+    bool keep;
     int result;
 };
 
@@ -351,16 +353,18 @@ static void *own_files_thread(void *arg) {
         job->result = -errno;
         return NULL;
     }
-    for (int fd = 3; fd < 4096; fd++) close(fd);
+    if (!job->keep)
+        for (int fd = 3; fd < 4096; fd++) close(fd);
     job->result = do_connect(&job->in, 0);
     return NULL;
 }
 
 static napi_value connect_own_files(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2];
+    size_t argc = 3;
+    napi_value argv[3];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct own_files_job job = {.in = address(env, argv), .result = -1};
+    struct own_files_job job = {.in = address(env, argv), .keep = false, .result = -1};
+    if (argc > 2) napi_get_value_bool(env, argv[2], &job.keep);
     pthread_t t;
     if (pthread_create(&t, NULL, own_files_thread, &job) != 0) return number(env, -1);
     pthread_join(t, NULL);
