@@ -273,6 +273,73 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
     return rc;
 }
 
+/* The connections this thread last let through, or reported in log mode, for a scope: writes on one
+ * connection are judged once, not per write (its peer, the scope and the configurations the same). */
+#define PEERS_KEPT 8
+static __thread struct {
+    int valid;
+    int fd, port;
+    struct td_ip ip;
+    unsigned long long scope, names, config;
+} peers_kept[PEERS_KEPT] __attribute__((tls_model("initial-exec")));
+static __thread unsigned peers_next __attribute__((tls_model("initial-exec")));
+
+int td_check_peer(int fd, const char *op) {
+    const struct tethered_scope *scope = td_scope_said();
+    if (!scope) return 0;
+    int saved = errno;
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof peer;
+    struct td_dest dest;
+    int port;
+    /* not connected, not a socket, or not IP: nothing here names a destination */
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0 ||
+        destination(fd, (const struct sockaddr *)&peer, len, TD_USE_CONNECT, &dest.ip, &port) != 0) {
+        errno = saved;
+        return 0;
+    }
+    const struct td_config *cfg = config_for(scope);
+    unsigned long long names = td_hostmap_generation(), config = td_config_generation();
+    for (unsigned i = 0; i < PEERS_KEPT; i++)
+        if (peers_kept[i].valid && peers_kept[i].fd == fd && peers_kept[i].port == port &&
+            peers_kept[i].scope == scope->id && peers_kept[i].names == names && peers_kept[i].config == config &&
+            td_ip_equal(&peers_kept[i].ip, &dest.ip)) {
+            errno = saved;
+            return 0;
+        }
+    dest.kind = TD_DEST_IP;
+    char names_of[TD_HOSTMAP_NAMES][TD_NAME_BUF];
+    const char *ptrs[TD_HOSTMAP_NAMES];
+    size_t n = td_hostmap_names(&dest.ip, names_of);
+    for (size_t i = 0; i < n; i++) ptrs[i] = names_of[i];
+    struct judgement j;
+    judge_layers(cfg, 1, scope, &dest, port, ptrs, n, &j);
+    int rc = 0;
+    if (!j.allowed || cfg->log_allowed) {
+        char ip[48];
+        td_ip_format(&dest.ip, ip);
+        const char *host = j.v.name_index >= 0 ? names_of[j.v.name_index] : (n ? names_of[0] : NULL);
+        rc = conclude(cfg, &j, scope, op, socket_protocol(fd), host, ip, dest.ip.family, port);
+    }
+    if (rc == 0) {
+        /* let through (allowed, or reported once in log mode): kept; valid cleared while rewritten, for a
+         * signal handler's write in the middle */
+        unsigned k = peers_next++ % PEERS_KEPT;
+        peers_kept[k].valid = 0;
+        atomic_signal_fence(memory_order_seq_cst);
+        peers_kept[k].fd = fd;
+        peers_kept[k].port = port;
+        peers_kept[k].ip = dest.ip;
+        peers_kept[k].scope = scope->id;
+        peers_kept[k].names = names;
+        peers_kept[k].config = config;
+        atomic_signal_fence(memory_order_seq_cst);
+        peers_kept[k].valid = 1;
+        errno = saved;
+    }
+    return rc;
+}
+
 int td_check_lookup(const char *name, const char *op, char normal[TD_NAME_BUF]) {
     normal[0] = 0;
     lookup_allowed = 1;

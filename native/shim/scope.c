@@ -72,6 +72,11 @@ const struct tethered_scope *td_scope_current(void) {
     return scope;
 }
 
+const struct tethered_scope *td_scope_said(void) {
+    unsigned said = js_word ? *js_word : 0;
+    return said > TD_JS_NONE && said == js_serial ? js_scope : NULL;
+}
+
 int td_scope_possible(void) {
     return current || source;
 }

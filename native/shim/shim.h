@@ -74,6 +74,9 @@ struct tethered_scope {
 const struct tethered_scope *td_scope_current(void);
 /* Could the calling thread be in a scope (one entered, or a source to ask)? Cheap: asks nothing. */
 int td_scope_possible(void);
+/* The scope this thread's JavaScript said it is in for the native call it is making now (a write on a
+ * connection it opened, a datagram on a connected socket), or NULL: never asks. */
+const struct tethered_scope *td_scope_said(void);
 /* True once any scope was made: lookups then record their answers even with no policy in force. */
 int td_scopes_used(void);
 /* The configuration hooks use on a thread in a scope when no policy is in force: allow, and let the
@@ -157,6 +160,11 @@ enum td_use { TD_USE_CONNECT, TD_USE_SEND, TD_USE_FASTOPEN };
  * sends to it. Returns 0 to let it through (errno untouched), -1 to block it (errno = EACCES). Other
  * families and short addresses pass: the kernel refuses them or they are not IP. */
 int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op);
+/* Bytes sent on a connected socket (write, send and their kin; a datagram without an address) while this
+ * thread's JavaScript says it is in a scope: the socket's peer judged by the scopes alone (the policy in
+ * force judged the connect). A connection opened before, outside the scope (a keep-alive pool), carries
+ * nothing to a peer the scope refuses. 0 to let it through, -1 with errno EACCES. */
+int td_check_peer(int fd, const char *op);
 
 /* Sockets and options whose destinations no hook can judge (socket.c): 0, or -1 with errno EACCES. */
 int td_check_socket(int domain, int type, int protocol, const char *op);

@@ -8,7 +8,7 @@ import { blockedFrom, type SocketError } from '../blocked.js';
 import { mayBeRefused } from '../decisions.js';
 import { callSite, frames, kCallSite, kUrl, type CallSite } from '../evidence.js';
 import { methodOf, wrappers } from './state.js';
-import { sayScopeOn } from './scope-word.js';
+import { sayScopeOn, sayScopeOnWrites } from './scope-word.js';
 
 export type Evidenced = net.Socket & { [kCallSite]?: CallSite; [kUrl]?: string };
 
@@ -40,10 +40,13 @@ export function wrapSockets(): void {
     };
     Reflect.set(proto, 'connect', wrappedConnect);
 
+    Reflect.set(proto, '_writeGeneric', sayScopeOnWrites(methodOf(proto, '_writeGeneric')));
+
     const destroy = methodOf(proto, 'destroy');
     Reflect.set(proto, 'destroy', function (this: Evidenced, error?: unknown): unknown {
         const e = error as SocketError | undefined;
-        if (wrappers.loaded && e?.code === 'EACCES' && e.syscall === 'connect') {
+        // a connect refused, or a write refused by a scope on a connection opened outside it (a pooled one)
+        if (wrappers.loaded && e?.code === 'EACCES' && (e.syscall === 'connect' || e.syscall === 'write')) {
             return destroy.call(this, blockedFrom(e, { stack: frames(this[kCallSite]), url: this[kUrl] }));
         }
         return destroy.call(this, error);
