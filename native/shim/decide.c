@@ -302,8 +302,8 @@ int td_check_peer(int fd, const char *op) {
     unsigned long long names = td_hostmap_generation(), config = td_config_generation();
     for (unsigned i = 0; i < PEERS_KEPT; i++)
         if (peers_kept[i].valid && peers_kept[i].fd == fd && peers_kept[i].port == port &&
-            peers_kept[i].scope == scope->id && peers_kept[i].names == names && peers_kept[i].config == config &&
-            td_ip_equal(&peers_kept[i].ip, &dest.ip)) {
+            peers_kept[i].scope == scope->id && peers_kept[i].names == names &&
+            peers_kept[i].config == config && td_ip_equal(&peers_kept[i].ip, &dest.ip)) {
             errno = saved;
             return 0;
         }
