@@ -222,6 +222,33 @@ static __thread struct {
     unsigned long long scope, names, config; /* scope: its id (a freed scope's address may come back) */
 } last_allowed __attribute__((tls_model("initial-exec")));
 
+/* The connections this thread last let through, or reported in log mode, for a scope: writes on one
+ * connection are judged once, not per write (its peer, the scope and the configurations the same). */
+#define PEERS_KEPT 8
+static __thread struct {
+    int valid;
+    int fd, port;
+    struct td_ip ip;
+    unsigned long long scope, names, config;
+} peers_kept[PEERS_KEPT] __attribute__((tls_model("initial-exec")));
+static __thread unsigned peers_next __attribute__((tls_model("initial-exec")));
+
+/* Keeps fd's connection to ip:port as let through for `scope` (under these configurations). */
+static void keep_peer(int fd, const struct td_ip *ip, int port, unsigned long long scope,
+                      unsigned long long names, unsigned long long config) {
+    unsigned k = peers_next++ % PEERS_KEPT;
+    peers_kept[k].valid = 0; /* cleared while rewritten, for a signal handler's write in the middle */
+    atomic_signal_fence(memory_order_seq_cst);
+    peers_kept[k].fd = fd;
+    peers_kept[k].port = port;
+    peers_kept[k].ip = *ip;
+    peers_kept[k].scope = scope;
+    peers_kept[k].names = names;
+    peers_kept[k].config = config;
+    atomic_signal_fence(memory_order_seq_cst);
+    peers_kept[k].valid = 1;
+}
+
 int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op) {
     struct td_dest dest;
     int port;
@@ -269,20 +296,13 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
     td_ip_format(&dest.ip, ip);
     const char *host = j.v.name_index >= 0 ? names_of[j.v.name_index] : (n ? names_of[0] : NULL);
     int rc = conclude(cfg, &j, scope, op, socket_protocol(fd), host, ip, dest.ip.family, port);
-    if (rc == 0) errno = saved;
+    if (rc == 0) {
+        /* a connection reported once in log mode: what is sent on it is not reported again */
+        if (scope && use == TD_USE_CONNECT) keep_peer(fd, &dest.ip, port, scope->id, names, config);
+        errno = saved;
+    }
     return rc;
 }
-
-/* The connections this thread last let through, or reported in log mode, for a scope: writes on one
- * connection are judged once, not per write (its peer, the scope and the configurations the same). */
-#define PEERS_KEPT 8
-static __thread struct {
-    int valid;
-    int fd, port;
-    struct td_ip ip;
-    unsigned long long scope, names, config;
-} peers_kept[PEERS_KEPT] __attribute__((tls_model("initial-exec")));
-static __thread unsigned peers_next __attribute__((tls_model("initial-exec")));
 
 int td_check_peer(int fd, const char *op) {
     const struct tethered_scope *scope = td_scope_said();
@@ -321,20 +341,8 @@ int td_check_peer(int fd, const char *op) {
         const char *host = j.v.name_index >= 0 ? names_of[j.v.name_index] : (n ? names_of[0] : NULL);
         rc = conclude(cfg, &j, scope, op, socket_protocol(fd), host, ip, dest.ip.family, port);
     }
-    if (rc == 0) {
-        /* let through (allowed, or reported once in log mode): kept; valid cleared while rewritten, for a
-         * signal handler's write in the middle */
-        unsigned k = peers_next++ % PEERS_KEPT;
-        peers_kept[k].valid = 0;
-        atomic_signal_fence(memory_order_seq_cst);
-        peers_kept[k].fd = fd;
-        peers_kept[k].port = port;
-        peers_kept[k].ip = dest.ip;
-        peers_kept[k].scope = scope->id;
-        peers_kept[k].names = names;
-        peers_kept[k].config = config;
-        atomic_signal_fence(memory_order_seq_cst);
-        peers_kept[k].valid = 1;
+    if (rc == 0) { /* let through (allowed, or reported once in log mode) */
+        keep_peer(fd, &dest.ip, port, scope->id, names, config);
         errno = saved;
     }
     return rc;

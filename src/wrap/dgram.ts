@@ -4,13 +4,34 @@ import { blockedFrom, type SocketError } from '../blocked.js';
 import { mayBeRefused } from '../decisions.js';
 import { callSite, frames, kCallSite, type CallSite } from '../evidence.js';
 import { methodOf, wrappers } from './state.js';
+import { frameNow, inFrame } from './queued.js';
 import { sayScopeOn } from './scope-word.js';
 
-/** The UDP handle of a dgram socket (kept under a symbol of Node's own), or undefined. */
-function handleOf(socket: object): unknown {
+/** A dgram socket's state (kept under a symbol of Node's own): its UDP handle, and the jobs waiting for its bind. */
+function stateOf(socket: object): { handle?: unknown; queue?: unknown } | undefined {
     const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'state symbol');
     const state: unknown = key === undefined ? undefined : Reflect.get(socket, key);
-    return state !== null && typeof state === 'object' ? Reflect.get(state, 'handle') : undefined;
+    return state !== null && typeof state === 'object' ? (state as { handle?: unknown; queue?: unknown }) : undefined;
+}
+
+function handleOf(socket: object): unknown {
+    return stateOf(socket)?.handle;
+}
+
+/** The jobs a call added to the queue of a socket not bound yet are done, on 'listening', in the caller's scope. */
+function queuedInScope(socket: object, call: () => unknown): unknown {
+    const frame = frameNow();
+    if (!frame) return call();
+    const state = stateOf(socket);
+    const before = Array.isArray(state?.queue) ? state.queue.length : 0;
+    const result = call();
+    const queue: unknown = state?.queue;
+    if (Array.isArray(queue))
+        for (let i = before; i < queue.length; i++) {
+            const job: unknown = queue[i];
+            if (typeof job === 'function') queue[i] = () => inFrame(frame, () => (job as () => unknown)());
+        }
+    return result;
 }
 
 export function wrapDgram(): void {
@@ -34,7 +55,7 @@ export function wrapDgram(): void {
             if (typeof cb === 'function') args[last] = (err: unknown, ...rest: unknown[]) => (cb as (...a: unknown[]) => unknown)(mapped(err, site), ...rest);
             else if (name === 'connect') Reflect.set(this, kCallSite, site);
             sayScopeOn('UDP', ['send', 'send6', 'connect', 'connect6'], () => handleOf(this));
-            return original.apply(this, args);
+            return queuedInScope(this, () => original.apply(this, args));
         };
         Reflect.set(proto, name, wrapped);
     }

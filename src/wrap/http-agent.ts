@@ -1,10 +1,31 @@
-/** http.Agent (https.Agent inherits it): the URL of each request that needs a new connection, kept on its socket. */
+/**
+ * http.Agent (https.Agent inherits it): the URL of each request that needs a new connection, kept on its
+ * socket; and a request the agent keeps waiting (maxSockets, maxTotalSockets) gets its connection, or a
+ * freed keep-alive socket, in the scope it was made in (queued.ts).
+ */
 import http from 'node:http';
 import { kUrl } from '../evidence.js';
+import type { ScopeFrame } from '../runtime.js';
 import type { Evidenced } from './net.js';
+import { frameNow, inFrame } from './queued.js';
 import { methodOf } from './state.js';
 
+const kFrame = Symbol('tethered.scope');
+type Framed = { [kFrame]?: ScopeFrame };
+
 export function wrapAgents(): void {
+    // called by the ClientRequest constructor, in the caller's async context
+    const addRequest = methodOf(http.Agent.prototype, 'addRequest');
+    Reflect.set(http.Agent.prototype, 'addRequest', function (this: unknown, req: unknown, ...rest: unknown[]): unknown {
+        const frame = frameNow();
+        if (frame && req !== null && typeof req === 'object') (req as Framed)[kFrame] = frame;
+        return addRequest.call(this, req, ...rest);
+    });
+    // a socket handed to a request (new, or a freed keep-alive one): the request is written from here on
+    const onSocket = methodOf(http.ClientRequest.prototype, 'onSocket');
+    Reflect.set(http.ClientRequest.prototype, 'onSocket', function (this: Framed, ...args: unknown[]): unknown {
+        return inFrame(this[kFrame], () => onSocket.apply(this, args));
+    });
     const createSocket = methodOf(http.Agent.prototype, 'createSocket');
     Reflect.set(http.Agent.prototype, 'createSocket', function (this: unknown, req: unknown, options: unknown, cb: unknown): unknown {
         const r = req as { protocol?: string; host?: string; path?: string };
@@ -12,9 +33,11 @@ export function wrapAgents(): void {
         const port = o.port !== undefined && Number(o.port) !== (r.protocol === 'https:' ? 443 : 80) ? `:${o.port}` : '';
         const url = r.protocol && r.host ? `${r.protocol}//${r.host.includes(':') ? `[${r.host}]` : r.host}${port}${r.path ?? ''}` : undefined;
         const done = cb as (err: Error | null, socket?: Evidenced) => void;
-        return createSocket.call(this, req, options, (err: Error | null, socket?: Evidenced) => {
-            if (socket && url) socket[kUrl] = url;
-            done(err, socket);
-        });
+        return inFrame((req as Framed | null)?.[kFrame], () =>
+            createSocket.call(this, req, options, (err: Error | null, socket?: Evidenced) => {
+                if (socket && url) socket[kUrl] = url;
+                done(err, socket);
+            }),
+        );
     });
 }

@@ -3,7 +3,9 @@
 // the same requests get through with tethered off, reusing the connection (the positive control); inside
 // noEgress() they are blocked before a byte reaches the peer (enforce), go through and are reported once
 // (log-only), and go through with no event where the scope allows the peer. A server replying inside a
-// scope is not judged: an accepted connection carries nothing it was not asked for.
+// scope is not judged: an accepted connection carries nothing it was not asked for. And work Node queues
+// (an http.Agent's waiting requests, a dgram socket's sends before its bind finished) is done in the scope
+// it was asked in, not in the callback's of whatever freed the queue.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -116,6 +118,81 @@ describe('scope() on connections opened before it', { skip: NEEDS_NETNS }, () =>
             const allowed = await run(setup, 'allowed');
             assert.equal(allowed.code, 0, allowed.stderr);
             assert.deepEqual(allowed.results[0], { results: ['ok', 'ok'], listed: null, hits: 2, conns: 0, seen: [] });
+        });
+    }
+
+    // Work Node queues and does later from another object's callback: in the scope it was asked in.
+    const QUEUED = [
+        ['an http.Agent request waiting for its one keep-alive socket (maxSockets: 1), which another request holds', `
+            const http = require('node:http');
+            const server = http.createServer((req, res) => { hits++; setTimeout(() => res.end('ok'), 60); });
+            server.on('connection', () => conns++);
+            await new Promise((r) => server.listen(0, '127.0.0.2', r));
+            const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+            const get = () => new Promise((resolve, reject) => http.get('http://127.0.0.2:' + server.address().port + '/', { agent }, (res) => { res.resume(); res.on('end', () => resolve('ok')); }).on('error', reject));
+            await get();
+            const hold = () => get();`],
+        ['an http.Agent request waiting for a socket (maxTotalSockets: 1, no keep-alive): connected when the other closes', `
+            const http = require('node:http');
+            const server = http.createServer((req, res) => { hits++; setTimeout(() => res.end('ok'), 60); });
+            server.on('connection', () => conns++);
+            await new Promise((r) => server.listen(0, '127.0.0.2', r));
+            const agent = new http.Agent({ keepAlive: false, maxTotalSockets: 1 });
+            const get = () => new Promise((resolve, reject) => http.get('http://127.0.0.2:' + server.address().port + '/', { agent }, (res) => { res.resume(); res.on('end', () => resolve('ok')); }).on('error', reject));
+            const hold = () => get();`],
+        ["a dgram send made before the socket's bind (started outside) finished", `
+            const dgram = require('node:dgram');
+            const server = dgram.createSocket('udp4');
+            server.on('message', () => hits++);
+            await new Promise((r) => server.bind(0, '127.0.0.2', r));
+            const socket = dgram.createSocket('udp4');
+            const hold = async () => { socket.bind(0, '127.0.0.2'); return 'held'; };
+            const get = () => new Promise((resolve, reject) => socket.send('x', server.address().port, '127.0.0.2', (e) => (e ? reject(e) : resolve('ok'))));`],
+    ];
+    const runQueued = (setup, mode) =>
+        inFreshNode(`
+            let hits = 0, conns = 0;
+            const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+            if (${JSON.stringify(mode)} !== 'off') t.activate({ allow: ['127.0.0.2'], allowLocalhost: false, logOnly: ${JSON.stringify(mode)} === 'log' });
+            ${setup}
+            const hits0 = hits, conns0 = conns;
+            const held = hold(); // outside every scope: holds what the request below waits for
+            const once = async () => { try { return await get(); } catch (e) { return t.isEgressBlocked(e) ? 'blocked' : String(e.code ?? e.name); } };
+            let result, listed = null;
+            if (${JSON.stringify(mode)} === 'off') result = await once();
+            else if (${JSON.stringify(mode)} === 'allowed') result = await t.scope({ allow: ['127.0.0.2'], allowLocalhost: false }, once);
+            else result = await t.noEgress({ allowLocalhost: false }, once).catch((e) => { listed = e.events.map((v) => [v.op, v.decision]); return e.name; });
+            await held;
+            await sleep(30);
+            print({ result, listed, hits: hits - hits0, conns: conns - conns0 });
+            process.exit(0);
+        `);
+    for (const [what, setup] of QUEUED) {
+        test(`${what}: reaches the peer with tethered off; blocked inside noEgress(), reported once in log mode, allowed by a scope's rule`, async () => {
+            const held = setup.includes('hold = () => get()') ? 1 : 0; // what the holding request itself sends
+            const off = await runQueued(setup, 'off');
+            assert.equal(off.code, 0, off.stderr);
+            assert.equal(off.results[0].result, 'ok', JSON.stringify(off.results));
+            assert.equal(off.results[0].hits, held + 1, JSON.stringify(off.results));
+
+            const blocked = await runQueued(setup, 'enforce');
+            assert.equal(blocked.code, 0, blocked.stderr);
+            const b = blocked.results[0];
+            assert.equal(b.result, 'EgressViolation', JSON.stringify(b));
+            assert.equal(b.hits, held, `only what was asked outside reached the peer: ${JSON.stringify(b)}`);
+            assert.ok(b.listed.length >= 1 && b.listed.every(([, d]) => d === 'block'), JSON.stringify(b));
+
+            const logged = await runQueued(setup, 'log');
+            assert.equal(logged.code, 0, logged.stderr);
+            const l = logged.results[0];
+            assert.equal(l.result, 'EgressViolation', JSON.stringify(l));
+            assert.equal(l.hits, held + 1, JSON.stringify(l));
+            assert.equal(l.listed.length, 1, JSON.stringify(l));
+            assert.equal(l.listed[0][1], 'would-block', JSON.stringify(l));
+
+            const allowed = await runQueued(setup, 'allowed');
+            assert.equal(allowed.code, 0, allowed.stderr);
+            assert.deepEqual(allowed.results[0], { ...off.results[0], listed: null });
         });
     }
 
