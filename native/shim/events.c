@@ -271,6 +271,13 @@ void td_emit(const struct td_config *cfg, const struct td_event *e) {
     tethered_sink to_sink = atomic_load(&sink);
     if (!cfg || (cfg->log == TD_LOG_OFF && !to_sink)) return;
     int saved = errno;
+    /* No signal handler runs on this thread while the event is made: reporting takes locks (the loader's,
+     * for the native stack; the addon's queue, through the sink) that a handler's own refused attempt would
+     * take again, and the thread would wait for itself. The handler's attempt is judged, and reported,
+     * once this one is out. */
+    sigset_t all, before;
+    sigfillset(&all);
+    int masked = pthread_sigmask(SIG_BLOCK, &all, &before) == 0;
     struct out o;
     o.n = 0;
     puts_(&o, "{\"time\":");
@@ -307,6 +314,7 @@ void td_emit(const struct td_config *cfg, const struct td_event *e) {
         relay_post(o.buf, o.n);
     }
     if (cfg->log != TD_LOG_OFF) td_log_write(cfg->log_sink, o.buf, o.n);
+    if (masked) pthread_sigmask(SIG_SETMASK, &before, NULL);
     errno = saved;
 }
 
