@@ -17,6 +17,7 @@ export type EgressOp =
     | 'pwritev2'
     | 'sendfile'
     | 'splice'
+    | 'http2.request'
     | 'getaddrinfo'
     | 'getaddrinfo_a'
     | 'gethostbyname'

@@ -76,6 +76,8 @@ export interface Addon {
     scopeWord(): ArrayBuffer | null;
     /** Puts `scope` in the calling thread's slot (held until the next call); returns its number for scopeWord. */
     scopeEnter(scope: NativeScope | null): number;
+    /** What the runtime will send later on connected socket `fd`, judged now by the scope the word says: 0 or EACCES. */
+    checkPeer(fd: number): number;
     /** Settings (JSON) for the JavaScript of worker threads; '' for none. */
     shareSettings(json: string): void;
     sharedSettings(): string | null;

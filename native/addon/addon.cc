@@ -52,6 +52,7 @@ struct Shim {
     volatile unsigned* (*generation_mirror)() = nullptr;
     volatile unsigned* (*js_scope_word)() = nullptr;
     unsigned (*js_scope_set)(const tethered_scope*) = nullptr;
+    int (*check_peer)(int, const char*) = nullptr;
 };
 
 Shim shim;
@@ -233,7 +234,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.decide, "tethered_decide") && Resolve(shim.event_seq, "tethered_event_seq") &&
             Resolve(shim.generation_mirror, "tethered_generation_mirror") &&
             Resolve(shim.js_scope_word, "tethered_js_scope_word") &&
-            Resolve(shim.js_scope_set, "tethered_js_scope_set");
+            Resolve(shim.js_scope_set, "tethered_js_scope_set") &&
+            Resolve(shim.check_peer, "tethered_check_peer");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +
@@ -1068,6 +1070,20 @@ Napi::Value ScopeEnter(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, serial);
 }
 
+// checkPeer(fd) -> 0 or EACCES: what the runtime will send later on connected socket `fd` (an HTTP/2
+// request's frames), judged now by the scope the thread's word says (tethered_check_peer). It can only
+// refuse.
+Napi::Value CheckPeer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!NeedShim(env)) return env.Undefined();
+    if (TypeOf(env, info[0]) != napi_number) {
+        Napi::TypeError::New(env, "checkPeer(fd): fd must be a number").ThrowAsJavaScriptException();
+        return env.Undefined();
+    }
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    return Napi::Number::New(env, shim.check_peer(fd, "http2.request"));
+}
+
 Napi::Value ScopeId(const Napi::CallbackInfo& info) {
     tethered_scope* scope = nullptr;
     if (!NeedShim(info.Env()) || !GetScope(info.Env(), info[0], &scope)) return info.Env().Undefined();
@@ -1166,6 +1182,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("scopeSource", Napi::Function::New(env, ScopeSource));
     exports.Set("scopeWord", Napi::Function::New(env, ScopeWord));
     exports.Set("scopeEnter", Napi::Function::New(env, ScopeEnter));
+    exports.Set("checkPeer", Napi::Function::New(env, CheckPeer));
     exports.Set("collect", Napi::Function::New(env, Collect));
     exports.Set("takeCollected", Napi::Function::New(env, TakeCollected));
     exports.Set("takeLastEvent", Napi::Function::New(env, TakeLastEvent));

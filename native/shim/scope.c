@@ -77,6 +77,14 @@ const struct tethered_scope *td_scope_said(void) {
     return said > TD_JS_NONE && said == js_serial ? js_scope : NULL;
 }
 
+TETHERED_EXPORT int tethered_check_peer(int fd, const char *op) {
+    td_ensure_init();
+    int saved = errno;
+    int refused = td_check_peer(fd, op && op[0] ? op : "send") != 0;
+    errno = saved;
+    return refused ? EACCES : 0;
+}
+
 int td_scope_possible(void) {
     return current || source;
 }

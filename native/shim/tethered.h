@@ -5,7 +5,7 @@
 #define TETHERED_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever the addon and the shim must change together. */
-#define TETHERED_ABI 6
+#define TETHERED_ABI 7
 #define TETHERED_VERSION "0.1.0"
 
 #include <stddef.h>
@@ -134,5 +134,10 @@ TETHERED_EXPORT void tethered_set_scope_source(tethered_scope_source source);
  * (NULL when out of memory) and never freed. */
 TETHERED_EXPORT volatile unsigned *tethered_js_scope_word(void);
 TETHERED_EXPORT unsigned tethered_js_scope_set(const struct tethered_scope *scope);
+/* What will be sent on connected socket `fd` by code of the runtime's own that runs later (an HTTP/2
+ * session's frames, written from the event loop), judged now as a write is: by the scopes alone, the one
+ * the calling thread's word says. 0, or EACCES (an event was made). Nothing to judge (no scope said, not a
+ * connected IP socket): 0. */
+TETHERED_EXPORT int tethered_check_peer(int fd, const char *op);
 
 #endif

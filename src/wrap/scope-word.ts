@@ -25,7 +25,8 @@ function scopeWord(): Uint32Array | null {
     return entry.word;
 }
 
-function sayScope(native: Method): Method {
+/** `native`, called with the thread's word speaking for the caller's scope (see the file's header). */
+export function sayScope(native: Method): Method {
     return function (this: unknown, ...args: unknown[]): unknown {
         // No scope made on this thread: none can be current, and reading the context would cost the one
         // request in a process that never uses scopes (a scope made on another thread: the shim asks).

@@ -1,5 +1,6 @@
 // A scope judges what is sent on a connection opened before it, outside it: a keep-alive pool's (fetch's
-// own, an http.Agent's, an https.Agent's over TLS), a net.Socket's, a connected UDP socket's. Each path:
+// own, an http.Agent's, an https.Agent's over TLS), an HTTP/2 session's, a net.Socket's, a connected UDP
+// socket's. Each path:
 // the same requests get through with tethered off, reusing the connection (the positive control); inside
 // noEgress() they are blocked before a byte reaches the peer (enforce), go through and are reported once
 // (log-only), and go through with no event where the scope allows the peer. A server replying inside a
@@ -45,6 +46,13 @@ describe('scope() on connections opened before it', { skip: NEEDS_NETNS }, () =>
             await new Promise((r) => server.listen(0, '127.0.0.2', r));
             const agent = new https.Agent({ keepAlive: true, ca: readFileSync(${JSON.stringify(tls.cert)}) });
             const go = () => new Promise((resolve, reject) => https.get({ host: 'api.example.test', port: server.address().port, path: '/', agent }, (res) => { res.resume(); res.on('end', () => resolve('ok')); }).on('error', reject));`],
+        ['an HTTP/2 session opened before', () => `
+            const http2 = require('node:http2');
+            const server = http2.createServer((req, res) => { hits++; res.end('ok'); });
+            server.on('session', () => conns++);
+            await new Promise((r) => server.listen(0, '127.0.0.2', r));
+            let session; // opened by the first go(), outside every scope (after tethered's wrappers are in)
+            const go = () => new Promise((resolve, reject) => { session ??= http2.connect('http://127.0.0.2:' + server.address().port); const r = session.request({ ':path': '/' }); r.on('error', reject); r.resume(); r.on('end', () => resolve('ok')); });`],
         ['net.Socket#write on a socket connected before', () => `
             const server = require('node:net').createServer((c) => { conns++; c.on('data', () => hits++); c.on('error', () => {}); });
             await new Promise((r) => server.listen(0, '127.0.0.2', r));
@@ -91,7 +99,7 @@ describe('scope() on connections opened before it', { skip: NEEDS_NETNS }, () =>
             process.exit(0);
         `);
 
-    const WRITES = ['write', 'writev', 'send', 'sendmsg', 'sendmmsg'];
+    const WRITES = ['write', 'writev', 'send', 'sendmsg', 'sendmmsg', 'http2.request'];
     for (const [what, setup] of SCENARIOS) {
         test(`${what}: reused with tethered off; blocked inside noEgress(), reported once in log mode, allowed by a scope's rule`, async () => {
             const off = await run(setup, 'off');

@@ -24,7 +24,7 @@ function sh(cmd, args, env = {}) {
 describe('native binaries', () => {
     test('the addon loads and reports the ABI and version it was built with', () => {
         const { addon, addonPath } = nativeBinaries();
-        assert.equal(addon.abi, 6);
+        assert.equal(addon.abi, 7);
         assert.equal(addon.version, pkg.version);
         assert.match(addonPath, /\.node$/);
     });
