@@ -53,6 +53,7 @@ struct Shim {
     volatile unsigned* (*js_scope_word)() = nullptr;
     unsigned (*js_scope_set)(const tethered_scope*) = nullptr;
     int (*check_peer)(int, const char*) = nullptr;
+    void (*sink_thread)() = nullptr;
 };
 
 Shim shim;
@@ -153,8 +154,18 @@ bool GetStrings(Napi::Env env, napi_value o, const char* key, bool required, std
     return true;
 }
 
+// Set on each JavaScript thread that calls into the addon once the shim is loaded: its event lines go to
+// the sink from the thread itself (tethered_sink_thread); other threads' go through the shim's relay.
+thread_local bool sink_thread_said = false;
+
 bool NeedShim(Napi::Env env) {
-    if (shim.handle) return true;
+    if (shim.handle) {
+        if (!sink_thread_said) {
+            sink_thread_said = true;
+            shim.sink_thread();
+        }
+        return true;
+    }
     Napi::Error::New(env, "tethered: the shim is not loaded (call load() first)")
         .ThrowAsJavaScriptException();
     return false;
@@ -235,7 +246,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
             Resolve(shim.generation_mirror, "tethered_generation_mirror") &&
             Resolve(shim.js_scope_word, "tethered_js_scope_word") &&
             Resolve(shim.js_scope_set, "tethered_js_scope_set") &&
-            Resolve(shim.check_peer, "tethered_check_peer");
+            Resolve(shim.check_peer, "tethered_check_peer") &&
+            Resolve(shim.sink_thread, "tethered_sink_thread");
         if (!ok || shim.abi() != TETHERED_ABI) {
             shim.handle = nullptr;
             Napi::Error::New(env, "tethered: " + path + " is not a libtethered.so of this version (ABI " +

@@ -231,6 +231,7 @@ void td_ensure_init(void) {
 #endif
     ssize_t n = readlink("/proc/self/exe", td_exe_path, sizeof td_exe_path - 1);
     td_exe_path[n > 0 ? n : 0] = 0;
+    td_events_init();
     /* The machine's own name is exempt from the lookup rules (docs/rules.md, Deciding). */
     char host[TD_NAME_BUF];
     if (gethostname(host, sizeof host) == 0) {

@@ -5,8 +5,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
+#include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -119,6 +121,34 @@ static void put_offset(struct out *o, unsigned long off) {
     while (h) put(o, &hex[--h], 1);
 }
 
+/* Where the main program is mapped (set once, at start-up): its frames are written as "program+0x1c"
+ * without asking dladdr, whose symbol search walks the object's whole symbol table under the loader's lock
+ * (node exports tens of thousands: about 2 ms an event). */
+static uintptr_t program_lo, program_hi, program_base;
+
+static int note_program(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    (void)data;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        if (start < lo) lo = start;
+        if (end > hi) hi = end;
+    }
+    if (lo < hi) {
+        program_lo = lo;
+        program_hi = hi;
+        program_base = info->dlpi_addr;
+    }
+    return 1; /* the first entry is the main program */
+}
+
+void td_events_init(void) {
+    dl_iterate_phdr(note_program, NULL);
+}
+
 /* A few native frames of the caller, outside this library: "libfoo.so(function+0x1c)". */
 static void put_native_stack(struct out *o) {
     void *frames[24];
@@ -126,6 +156,20 @@ static void put_native_stack(struct out *o) {
     int written = 0;
     puts_(o, ",\"nativeStack\":[");
     for (int i = 0; i < n && written < 8; i++) {
+        uintptr_t at = (uintptr_t)frames[i];
+        if (at >= program_lo && at < program_hi) {
+            const char *exe = strrchr(td_exe_path, '/');
+            struct out f = {{0}, 0};
+            puts_(&f, exe ? exe + 1 : td_exe_path[0] ? td_exe_path : "program");
+            put_offset(&f, (unsigned long)(at - program_base));
+            char frame[512];
+            size_t len = f.n < sizeof frame - 1 ? f.n : sizeof frame - 1;
+            memcpy(frame, f.buf, len);
+            frame[len] = 0;
+            if (written++) puts_(o, ",");
+            put_str(o, frame);
+            continue;
+        }
         Dl_info info;
         if (!dladdr(frames[i], &info) || !info.dli_fname) continue;
         if (strcmp(info.dli_fname, td_self_path) == 0) continue;
@@ -164,19 +208,22 @@ TETHERED_EXPORT unsigned long long tethered_event_seq(void) {
  * anonymous mapping made when the sink is set (every later fork child shares it), and a futex on the same
  * page wakes a thread of the sink's process, which hands them to the sink. No descriptor is involved: none
  * that the program could close, reuse or read from. A child that finds every slot taken drops the line. */
-#define TD_RELAY_SLOTS 16
-#define TD_RELAY_LINE 2048
+#define TD_RELAY_SLOTS 64
+#define TD_RELAY_LINE 8192 /* an event line's most (struct out) */
 
 enum { SLOT_FREE, SLOT_WRITING, SLOT_READY };
 
 struct relay_slot {
     uint32_t state;
     uint32_t len;
+    uint64_t ticket;    /* the order of posting: lines are handed on in it */
+    uint64_t collector; /* the noEgress() scope collecting the line, or 0 */
     char line[TD_RELAY_LINE];
 };
 
 struct relay {
     uint32_t bell; /* bumped by every post: the futex the relay thread waits on */
+    uint64_t tickets;
     struct relay_slot slots[TD_RELAY_SLOTS];
 };
 
@@ -184,7 +231,7 @@ static pid_t sink_pid;
 static struct relay *_Atomic relay_area;
 
 /* Async-signal-safe: atomics, memcpy and one futex wake. 1 when posted. */
-static int relay_post(const char *line, size_t n) {
+static int relay_post(const char *line, size_t n, uint64_t collector) {
     struct relay *r = atomic_load(&relay_area);
     if (!r || n == 0 || n > TD_RELAY_LINE) return 0;
     for (int i = 0; i < TD_RELAY_SLOTS; i++) {
@@ -195,6 +242,8 @@ static int relay_post(const char *line, size_t n) {
             continue;
         memcpy(s->line, line, n);
         s->len = (uint32_t)n;
+        s->collector = collector;
+        s->ticket = __atomic_add_fetch(&r->tickets, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&s->state, SLOT_READY, __ATOMIC_RELEASE);
         __atomic_add_fetch(&r->bell, 1, __ATOMIC_RELEASE);
         syscall(SYS_futex, &r->bell, FUTEX_WAKE, 1, NULL, NULL, 0); /* shared, not FUTEX_PRIVATE */
@@ -208,10 +257,18 @@ static void *relay(void *arg) {
     char line[TD_RELAY_LINE + 1];
     for (;;) {
         uint32_t rang = __atomic_load_n(&r->bell, __ATOMIC_ACQUIRE);
+        /* the lines ready now, in the order they were posted */
+        int order[TD_RELAY_SLOTS], ready = 0;
         for (int i = 0; i < TD_RELAY_SLOTS; i++) {
-            struct relay_slot *s = &r->slots[i];
-            if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_READY) continue;
+            if (__atomic_load_n(&r->slots[i].state, __ATOMIC_ACQUIRE) != SLOT_READY) continue;
+            int k = ready++;
+            for (; k > 0 && r->slots[order[k - 1]].ticket > r->slots[i].ticket; k--) order[k] = order[k - 1];
+            order[k] = i;
+        }
+        for (int k = 0; k < ready; k++) {
+            struct relay_slot *s = &r->slots[order[k]];
             size_t n = s->len <= TD_RELAY_LINE ? s->len : TD_RELAY_LINE;
+            uint64_t collector = s->collector;
             memcpy(line, s->line, n);
             line[n] = 0;
             __atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
@@ -219,7 +276,7 @@ static void *relay(void *arg) {
             if (line[0] != '{') /* a warning a child asked this process to say (td_relay_say) */
                 td_say(line);
             else if (to_sink)
-                to_sink(line, n, 0);
+                to_sink(line, n, collector);
         }
         /* returns at once if a post rang since `rang` was read */
         syscall(SYS_futex, &r->bell, FUTEX_WAIT, rang, NULL, NULL, 0);
@@ -256,7 +313,41 @@ static void start_relay(void) {
 int td_relay_say(const char *line) {
     size_t n = strlen(line);
     if (!atomic_load(&sink) || getpid() == sink_pid || n == 0) return 0;
-    return relay_post(line, n);
+    return relay_post(line, n, 0);
+}
+
+/* The threads that hand their lines to the sink themselves: the JavaScript threads of the sink's process
+ * (the addon says which: a blocked call's error is made there from the line, and noEgress() reads its lines
+ * when it settles), with the signal mask they normally run with. Any other thread, and one of these
+ * running with another mask (a signal handler, whose signal is blocked while it runs), posts its line to
+ * the relay instead: the sink allocates and takes locks, which a handler must not, since the code it
+ * interrupted may hold them (malloc's). */
+static __thread int sink_direct __attribute__((tls_model("initial-exec")));
+static __thread sigset_t sink_mask __attribute__((tls_model("initial-exec")));
+#define KERNEL_SIGSET_BYTES (_NSIG / 8)
+
+TETHERED_EXPORT void tethered_sink_thread(void) {
+    sigset_t none;
+    sigemptyset(&none);
+    if (pthread_sigmask(SIG_BLOCK, &none, &sink_mask) == 0) sink_direct = 1;
+}
+
+/* A line for the sink, from this process: handed over here, or through the relay (see above). A relay that
+ * stays full for a while (a flood) drops the line; the attempt was judged all the same. */
+static void to_sink_from_here(tethered_sink to_sink, const char *line, size_t n, uint64_t collector,
+                              const sigset_t *mask) {
+    if (sink_direct && mask && memcmp(mask, &sink_mask, KERNEL_SIGSET_BYTES) == 0) {
+        to_sink(line, n, collector);
+        return;
+    }
+    if (n > TD_RELAY_LINE || !atomic_load(&relay_area)) {
+        if (sink_direct && mask) to_sink(line, n, collector); /* never seen: the relay takes every line */
+        return;
+    }
+    for (int tries = 0; tries < 2000; tries++) {
+        if (relay_post(line, n, collector)) return;
+        sched_yield();
+    }
 }
 
 void td_set_sink(tethered_sink fn) {
@@ -309,9 +400,9 @@ void td_emit(const struct td_config *cfg, const struct td_event *e) {
     o.buf[o.n++] = '}'; /* put() always leaves room for these two */
     o.buf[o.n++] = '\n';
     if (to_sink && getpid() == sink_pid) {
-        to_sink(o.buf, o.n, e->collector);
+        to_sink_from_here(to_sink, o.buf, o.n, e->collector, masked ? &before : NULL);
     } else if (to_sink) { /* a child of the sink's process: one atomic write */
-        relay_post(o.buf, o.n);
+        relay_post(o.buf, o.n, 0);
     }
     if (cfg->log != TD_LOG_OFF) td_log_write(cfg->log_sink, o.buf, o.n);
     if (masked) pthread_sigmask(SIG_SETMASK, &before, NULL);

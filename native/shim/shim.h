@@ -77,6 +77,8 @@ int td_scope_possible(void);
 /* The scope this thread's JavaScript said it is in for the native call it is making now (a write on a
  * connection it opened, a datagram on a connected socket), or NULL: never asks. */
 const struct tethered_scope *td_scope_said(void);
+/* Notes where the main program is mapped, for the events' native stacks (events.c); at start-up. */
+void td_events_init(void);
 /* True once any scope was made: lookups then record their answers even with no policy in force. */
 int td_scopes_used(void);
 /* The configuration hooks use on a thread in a scope when no policy is in force: allow, and let the

@@ -65,6 +65,10 @@ TETHERED_EXPORT int tethered_patch(void);
 typedef void (*tethered_sink)(const char *json, size_t len, unsigned long long collector);
 /* Returns 0, or TETHERED_LOCKED when a lock is in force and `sink` is not the sink already set. */
 TETHERED_EXPORT int tethered_set_sink(tethered_sink sink);
+/* The calling thread hands its event lines to the sink itself (the addon calls it on each JavaScript
+ * thread), while it runs with the signal mask it has now; every other thread, and this one in a signal
+ * handler, posts them to the shim's relay thread, which hands them on: the sink may allocate and lock. */
+TETHERED_EXPORT void tethered_sink_thread(void);
 
 /* What is in force, for status(). mode: 0 enforce, 1 log-only, -1 off (for the ceiling: -1 none). */
 struct tethered_status {

@@ -3,7 +3,8 @@
  * connect). connect() is async-signal-safe: a handler may call it, and tethered must not make such a
  * program wait for itself.
  *
- *   sigstorm HOST PORT MS
+ *   sigstorm HOST PORT MS       a program (under LD_PRELOAD)
+ *   sigstorm.node               built with -DSIGSTORM_ADDON: storm(host, port, ms), in a Node process
  *
  * Prints {"loops":N,"handled":N,"refused":N,"reached":N,"stuck":0|1}: refused counts EACCES, reached
  * counts answers of the kernel (ECONNREFUSED, or a connection). stuck: the threads made no progress for
@@ -91,6 +92,37 @@ static int storm(const char *host, int port, int ms, char *out, size_t cap) {
     return 0;
 }
 
+#ifdef SIGSTORM_ADDON
+#include <node_api.h>
+
+static napi_value js_storm(napi_env env, napi_callback_info info) {
+    size_t argc = 3;
+    napi_value argv[3];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    char host[64] = "";
+    size_t len;
+    int port = 0, ms = 0;
+    napi_get_value_string_utf8(env, argv[0], host, sizeof host, &len);
+    napi_get_value_int32(env, argv[1], &port);
+    napi_get_value_int32(env, argv[2], &ms);
+    char out[256];
+    if (storm(host, port, ms, out, sizeof out) != 0) {
+        puts(out);
+        fflush(stdout);
+        _exit(3); /* stuck: its threads cannot be joined */
+    }
+    napi_value v;
+    napi_create_string_utf8(env, out, NAPI_AUTO_LENGTH, &v);
+    return v;
+}
+
+NAPI_MODULE_INIT() {
+    napi_value fn;
+    napi_create_function(env, "storm", NAPI_AUTO_LENGTH, js_storm, NULL, &fn);
+    napi_set_named_property(env, exports, "storm", fn);
+    return exports;
+}
+#else
 int main(int argc, char **argv) {
     if (argc < 4) return 2;
     char out[256];
@@ -99,3 +131,4 @@ int main(int argc, char **argv) {
     fflush(stdout);
     _exit(rc);
 }
+#endif
