@@ -4,6 +4,7 @@ import { blockedFrom, type SocketError } from '../blocked.js';
 import { mayBeRefused } from '../decisions.js';
 import { callSite, frames, kCallSite, type CallSite } from '../evidence.js';
 import { methodOf, wrappers } from './state.js';
+import { scopesMade } from '../runtime.js';
 import { frameNow, inFrame } from './queued.js';
 import { sayScopeOn } from './scope-word.js';
 
@@ -20,8 +21,8 @@ function handleOf(socket: object): unknown {
 
 /** The jobs a call added to the queue of a socket not bound yet are done, on 'listening', in the caller's scope. */
 function queuedInScope(socket: object, call: () => unknown): unknown {
+    if (!scopesMade.any) return call();
     const frame = frameNow();
-    if (!frame) return call();
     const state = stateOf(socket);
     const before = Array.isArray(state?.queue) ? state.queue.length : 0;
     const result = call();

@@ -4,30 +4,42 @@
  * So ClientHttp2Session#request asks the shim, before anything is submitted, whether the caller's scope
  * lets data go to the session's peer (the addon's checkPeer, with the thread's word speaking for the
  * scope, as a socket write does): a refusal throws the EgressBlocked of the shim's event, and nothing of the
- * request is sent. A session still connecting is judged by its connect instead.
+ * request is sent. So are a stream's writes (a request body), which nghttp2 sends later too. A session
+ * still connecting is judged by its connect instead.
  */
 import http2 from 'node:http2';
-import { blockedFrom, type SocketError } from '../blocked.js';
-import { callSite, frames } from '../evidence.js';
-import { runtime, scopesMade } from '../runtime.js';
+import { currentFrame, scopesMade } from '../runtime.js';
 import { perThread } from '../shared.js';
-import { sayScope } from './scope-word.js';
 import { methodOf, wrappers, type Method } from './state.js';
+import { fdOf, peerRefused, writeBlocked } from './writes.js';
 
-const EACCES = 13;
 const patched = perThread('http2-request', () => new WeakSet());
 
-/** The descriptor of a session's socket (a TLS socket's handle wraps the TCP handle), or -1. */
-function fdOf(session: object): number {
-    const socket = (session as { socket?: { _handle?: { fd?: unknown; _parent?: { fd?: unknown } } | null } }).socket;
-    const handle = socket?._handle;
-    const fd = typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : handle?._parent?.fd;
-    return typeof fd === 'number' ? fd : -1;
+/** The descriptor of a session's socket, or -1. */
+function sessionFd(session: unknown): number {
+    return fdOf((session as { socket?: Parameters<typeof fdOf>[0] } | null)?.socket);
 }
 
-const judge = sayScope(function (this: unknown, fd: unknown): unknown {
-    return runtime().addon.checkPeer(fd as number);
-});
+/** A stream's write and end: judged in the writer's scope against the session's peer (nghttp2 sends later). */
+function wrapStreamWrites(stream: unknown): void {
+    if (stream === null || typeof stream !== 'object') return;
+    const proto: unknown = Object.getPrototypeOf(stream);
+    if (proto === null || typeof proto !== 'object' || patched.has(proto)) return;
+    patched.add(proto);
+    for (const name of ['write', 'end'] as const) {
+        const original = Reflect.get(proto, name) as Method | undefined;
+        if (typeof original !== 'function') continue;
+        const guarded = function (this: { session?: unknown; destroy(e: Error): void }, ...args: unknown[]): unknown {
+            const hasData = name === 'write' || (args.length > 0 && typeof args[0] !== 'function' && args[0] !== undefined && args[0] !== null);
+            if (wrappers.loaded && scopesMade.any && hasData && currentFrame() !== null && peerRefused(sessionFd(this.session))) {
+                this.destroy(writeBlocked(guarded));
+                return false;
+            }
+            return original.apply(this, args);
+        };
+        Reflect.set(proto, name, guarded);
+    }
+}
 
 function wrapRequest(session: unknown): void {
     if (session === null || typeof session !== 'object') return;
@@ -37,14 +49,10 @@ function wrapRequest(session: unknown): void {
     const request = Reflect.get(proto, 'request') as Method | undefined;
     if (typeof request !== 'function') return;
     const wrapped = function (this: object, ...args: unknown[]): unknown {
-        if (wrappers.loaded && scopesMade.any) {
-            const fd = fdOf(this);
-            if (fd >= 0 && judge.call(null, fd) === EACCES) {
-                const err: SocketError = Object.assign(new Error('http2 request refused: EACCES'), { code: 'EACCES', errno: -EACCES, syscall: 'write' });
-                throw blockedFrom(err, { stack: frames(callSite(wrapped)) });
-            }
-        }
-        return request.apply(this, args);
+        if (wrappers.loaded && scopesMade.any && currentFrame() !== null && peerRefused(sessionFd(this))) throw writeBlocked(wrapped);
+        const stream = request.apply(this, args);
+        wrapStreamWrites(stream);
+        return stream;
     };
     Reflect.set(proto, 'request', wrapped);
 }

@@ -8,7 +8,8 @@ import { blockedFrom, type SocketError } from '../blocked.js';
 import { mayBeRefused } from '../decisions.js';
 import { callSite, frames, kCallSite, kUrl, type CallSite } from '../evidence.js';
 import { methodOf, wrappers } from './state.js';
-import { sayScopeOn, sayScopeOnWrites } from './scope-word.js';
+import { sayScopeOn } from './scope-word.js';
+import { guardWrite, guardWriteGeneric, markOutbound } from './writes.js';
 
 export type Evidenced = net.Socket & { [kCallSite]?: CallSite; [kUrl]?: string };
 
@@ -34,13 +35,17 @@ export function wrapSockets(): void {
             const target = connectTarget(args);
             if (target && mayBeRefused(target.host, target.port)) this[kCallSite] = callSite(wrappedConnect);
         }
+        markOutbound(this);
         const result = connect.apply(this, args);
         sayScopeOn('TCP', ['connect', 'connect6'], () => (this as { _handle?: unknown })._handle);
         return result;
     };
     Reflect.set(proto, 'connect', wrappedConnect);
 
-    Reflect.set(proto, '_writeGeneric', sayScopeOnWrites(methodOf(proto, '_writeGeneric')));
+    // what is written inside a scope on a connection opened outside it (writes.ts)
+    Reflect.set(proto, 'write', guardWrite(methodOf(proto, 'write'), 'write'));
+    Reflect.set(proto, 'end', guardWrite(methodOf(proto, 'end'), 'end'));
+    Reflect.set(proto, '_writeGeneric', guardWriteGeneric(methodOf(proto, '_writeGeneric')));
 
     const destroy = methodOf(proto, 'destroy');
     Reflect.set(proto, 'destroy', function (this: Evidenced, error?: unknown): unknown {

@@ -70,21 +70,6 @@ export function sayScopeOn(className: string, methods: readonly string[], handle
 }
 
 /**
- * net.Socket#_writeGeneric (every write and writev of a net or TLS socket, which reaches the system call
- * before it returns unless the socket is still connecting or its kernel buffer is full), speaking for the
- * writer's scope: the shim then judges the connection's peer by that scope (td_check_peer), whenever and by
- * whatever code the connection was opened, a keep-alive pool's included. Not on a connection a server
- * accepted (net sets `server` on its socket): a reply carries nothing that was not asked for.
- */
-export function sayScopeOnWrites(native: Method): Method {
-    const spoken = sayScope(native);
-    return function (this: unknown, ...args: unknown[]): unknown {
-        if (!scopesMade.any || (this as { server?: unknown } | null)?.server) return Reflect.apply(native, this, args);
-        return Reflect.apply(spoken, this, args);
-    };
-}
-
-/**
  * The word, while it speaks for a wrapped handle call that is running now (JavaScript can run inside one:
  * an async_hooks init callback), else null: whoever changes the scope there (scope(), noEgress()) must
  * silence it for that time, or the hooks would take the call's scope for theirs.

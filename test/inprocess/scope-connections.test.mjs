@@ -56,12 +56,15 @@ describe('scope() on connections opened before it', { skip: NEEDS_NETNS }, () =>
         ['net.Socket#write on a socket connected before', () => `
             const server = require('node:net').createServer((c) => { conns++; c.on('data', () => hits++); c.on('error', () => {}); });
             await new Promise((r) => server.listen(0, '127.0.0.2', r));
-            const socket = net.connect({ host: '127.0.0.2', port: server.address().port });
-            await new Promise((r) => socket.on('connect', r));
-            conns = 0;
-            let failed = null;
-            socket.on('error', (e) => (failed = e));
-            const go = () => new Promise((resolve, reject) => socket.write('x', (e) => (e || failed ? reject(e || failed) : resolve('ok'))));`],
+            let socket, failed = null; // connected by the first go(), outside every scope
+            const go = async () => {
+                if (!socket) {
+                    socket = net.connect({ host: '127.0.0.2', port: server.address().port });
+                    socket.on('error', (e) => (failed = e));
+                    await new Promise((r) => socket.on('connect', r));
+                }
+                return new Promise((resolve, reject) => socket.write('x', (e) => (e || failed ? reject(e || failed) : resolve('ok'))));
+            };`],
         ['dgram send on a connected UDP socket', () => `
             const dgram = require('node:dgram');
             const server = dgram.createSocket('udp4');

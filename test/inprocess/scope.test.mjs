@@ -147,7 +147,10 @@ describe('scope()', { skip: NEEDS_NETNS }, () => {
             print(t.scope(onlyB, () => addon.connectTo('127.0.0.2', ${s.a.port})));
             print([await connectJs('127.0.0.2', ${s.a.port}), await udp('127.0.0.2', 9)]);
         `);
-        assert.deepEqual(r.results, ['ERR_EGRESS_BLOCKED', 'ERR_EGRESS_BLOCKED', 0, 'ERR_EGRESS_BLOCKED', 'ERR_EGRESS_BLOCKED', 0, 0, 0, EACCES, ['ok', 'ok']], r.stderr);
+        // under the changed mask the refusals stand, and their events reach onBlocked through the shim's relay
+        // (a thread off its usual mask may be in a signal handler, where the addon must not be entered), so
+        // the errors are the bare EACCES
+        assert.deepEqual(r.results, ['ERR_EGRESS_BLOCKED', 'ERR_EGRESS_BLOCKED', 0, 'EACCES', 'EACCES', 0, 0, 0, EACCES, ['ok', 'ok']], r.stderr);
         await new Promise((resolve) => setTimeout(resolve, 100));
         assert.equal(s.a.connections - before, 2, 'only the native connect under the changed mask and the one outside any scope reach the peer');
     });

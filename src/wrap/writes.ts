@@ -1,0 +1,103 @@
+/**
+ * What a scope judges of a connection opened outside it (a keep-alive pool's, a socket handed in): the
+ * bytes written to it inside the scope. They are judged where they are written, in the writer's async
+ * context, before Node can hold them anywhere (the stream's buffer behind a pending write, a socket still
+ * connecting, a TLS socket before its handshake): `net.Socket#write` and `#end` ask the shim now, with the
+ * thread's word speaking for the writer's scope, whether the scope lets data go to the socket's peer
+ * (tethered_check_peer: the peer's address and the names this process resolved to it, by the scopes alone).
+ * A write a socket still connecting keeps is judged in the writer's scope when Node sends it. Refused, the
+ * socket is destroyed with the EgressBlocked of the shim's event and nothing of the write is sent.
+ *
+ * Only sockets this thread connected through net.Socket#connect are judged: a connection a server
+ * accepted (whatever handed it over: a server, a parent process, inetd) carries replies, not requests.
+ */
+import type net from 'node:net';
+import { blockedFrom, type SocketError } from '../blocked.js';
+import { callSite, frames } from '../evidence.js';
+import { currentFrame, runtime, scopesMade, type ScopeFrame } from '../runtime.js';
+import { perThread } from '../shared.js';
+import { inFrame } from './queued.js';
+import { sayScope } from './scope-word.js';
+import type { Method } from './state.js';
+
+const EACCES = 13;
+const kPending = Symbol('tethered.pendingWriteScope');
+type Socket = net.Socket & { [kPending]?: ScopeFrame | undefined; _handle?: { fd?: unknown; _parent?: { fd?: unknown } } | null };
+
+const outbound = perThread('outbound-sockets', () => new WeakSet());
+
+/** A socket this thread connects (net.Socket#connect, tls.connect, every client of Node's). */
+export function markOutbound(socket: object): void {
+    outbound.add(socket);
+}
+
+/** The descriptor of a socket's connection (a TLS socket's handle wraps the TCP handle), or -1. */
+export function fdOf(socket: { _handle?: { fd?: unknown; _parent?: { fd?: unknown } } | null } | null | undefined): number {
+    const handle = socket?._handle;
+    const fd = typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : handle?._parent?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
+const checkPeer = sayScope(function (this: unknown, fd: unknown): unknown {
+    return runtime().addon.checkPeer(fd as number);
+});
+
+/** Does the caller's scope refuse data to the peer of connected descriptor `fd`? (An event is made if so.) */
+export function peerRefused(fd: number): boolean {
+    return fd >= 0 && checkPeer.call(null, fd) === EACCES;
+}
+
+/** The EgressBlocked for the shim's last event on this thread, as a write's error. */
+export function writeBlocked(skip: (...args: never[]) => unknown): Error {
+    const err: SocketError = Object.assign(new Error('write EACCES'), { code: 'EACCES', errno: -EACCES, syscall: 'write' });
+    return blockedFrom(err, { stack: frames(callSite(skip)) });
+}
+
+/** net.Socket#write and #end: judged in the writer's scope (see above). */
+export function guardWrite(original: Method, name: 'write' | 'end'): Method {
+    const guarded = function (this: unknown, ...args: unknown[]): unknown {
+        const socket = this as Socket;
+        if (!scopesMade.any || !outbound.has(socket)) return Reflect.apply(original, this, args);
+        if (name === 'end' && (args.length === 0 || typeof args[0] === 'function' || args[0] === undefined || args[0] === null)) return Reflect.apply(original, this, args);
+        const frame = currentFrame();
+        if (frame === null) return Reflect.apply(original, this, args);
+        if (socket.connecting) {
+            socket[kPending] = frame; // judged when Node sends it (writeGeneric below)
+        } else if (peerRefused(fdOf(socket))) {
+            const err = writeBlocked(guarded);
+            socket.destroy(err);
+            // the write's callback hears it, as of a write that failed
+            const cb = [...args].reverse().find((a) => typeof a === 'function') as ((e: Error) => void) | undefined;
+            if (cb) process.nextTick(cb, err);
+            return false;
+        }
+        return Reflect.apply(original, this, args);
+    };
+    return guarded;
+}
+
+/**
+ * net.Socket#_writeGeneric (what write and end end in, at once or when Node sends what it kept): in the
+ * scope a write made while the socket was connecting was asked in; judged there, then sent with the word
+ * speaking, so that the write hooks judge the system call too.
+ */
+export function guardWriteGeneric(original: Method): Method {
+    const spoken = sayScope(original);
+    const guarded = function (this: unknown, ...args: unknown[]): unknown {
+        const socket = this as Socket;
+        if (!scopesMade.any || !outbound.has(socket)) return Reflect.apply(original, this, args);
+        const pending = socket.connecting ? undefined : socket[kPending];
+        if (pending !== undefined) socket[kPending] = undefined;
+        return inFrame(pending, () => {
+            if (currentFrame() !== null && !socket.connecting && peerRefused(fdOf(socket))) {
+                const cb = args[3];
+                const err = writeBlocked(guarded);
+                if (typeof cb === 'function') (cb as (e: Error) => void)(err);
+                else socket.destroy(err);
+                return undefined;
+            }
+            return Reflect.apply(spoken, this, args);
+        });
+    };
+    return guarded;
+}
