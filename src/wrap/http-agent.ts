@@ -21,7 +21,7 @@ export function wrapAgents(): void {
     });
     // A body written inside a scope before the request has its socket is sent when it gets one: in that
     // scope (the innermost the request was written in), not in the scope it was made in.
-    for (const name of ['write', 'end'] as const) {
+    for (const name of ['write', 'end', 'flushHeaders'] as const) {
         const original = methodOf(http.ClientRequest.prototype, name);
         Reflect.set(http.ClientRequest.prototype, name, function (this: Framed, ...args: unknown[]): unknown {
             if (!this.socket) {

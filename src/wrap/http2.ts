@@ -4,10 +4,11 @@
  * So ClientHttp2Session#request asks the shim, before anything is submitted, whether the caller's scope
  * lets data go to the session's peer (the addon's checkPeer, with the thread's word speaking for the
  * scope, as a socket write does): a refusal throws the EgressBlocked of the shim's event, and nothing of the
- * request is sent. So are a stream's writes (a request body), which nghttp2 sends later too. A session
- * still connecting is judged by its connect instead.
+ * request is sent. So are a stream's writes and trailers, and a ping's or goaway's payload, which nghttp2
+ * sends later too. A session still connecting is judged by its connect instead.
  */
 import http2 from 'node:http2';
+import { Duplex } from 'node:stream';
 import { currentFrame, scopesMade } from '../runtime.js';
 import { perThread } from '../shared.js';
 import { methodOf, wrappers, type Method } from './state.js';
@@ -26,11 +27,11 @@ function wrapStreamWrites(stream: unknown): void {
     const proto: unknown = Object.getPrototypeOf(stream);
     if (proto === null || typeof proto !== 'object' || patched.has(proto)) return;
     patched.add(proto);
-    for (const name of ['write', 'end'] as const) {
+    for (const name of ['write', 'end', 'sendTrailers'] as const) {
         const original = Reflect.get(proto, name) as Method | undefined;
         if (typeof original !== 'function') continue;
         const guarded = function (this: { session?: unknown; destroy(e: Error): void }, ...args: unknown[]): unknown {
-            const hasData = name === 'write' || (args.length > 0 && typeof args[0] !== 'function' && args[0] !== undefined && args[0] !== null);
+            const hasData = name !== 'end' || (args.length > 0 && typeof args[0] !== 'function' && args[0] !== undefined && args[0] !== null);
             if (wrappers.loaded && scopesMade.any && hasData && currentFrame() !== null && peerRefused(sessionFd(this.session))) {
                 this.destroy(writeBlocked(guarded));
                 return false;
@@ -55,10 +56,44 @@ function wrapRequest(session: unknown): void {
         return stream;
     };
     Reflect.set(proto, 'request', wrapped);
+    // a ping's payload and a goaway's opaque data are bytes to the peer too
+    for (const [name, dataAt] of [['ping', 0], ['goaway', 2]] as const) {
+        const original = Reflect.get(proto, name) as Method | undefined;
+        if (typeof original !== 'function') continue;
+        const guarded = function (this: object, ...args: unknown[]): unknown {
+            const data = args[dataAt];
+            if (wrappers.loaded && scopesMade.any && data !== null && typeof data === 'object' && currentFrame() !== null && peerRefused(sessionFd(this))) throw writeBlocked(guarded);
+            return original.apply(this, args);
+        };
+        Reflect.set(proto, name, guarded);
+    }
+}
+
+/**
+ * The session and stream classes, patched at once (a session over a stream of no network: nothing is sent),
+ * so that a session opened through a reference to http2.connect taken before the wrappers were in is
+ * judged too.
+ */
+function wrapEagerly(connect: Method): void {
+    try {
+        const inert = new Duplex({ read() {}, write(_chunk, _encoding, done) { done(); } });
+        const session = connect.call(http2, 'http://localhost', { createConnection: () => inert }) as { on(e: string, f: () => void): void; destroy(): void; request(h: object): { on(e: string, f: () => void): void; destroy(): void } };
+        session.on('error', () => {});
+        wrapRequest(session);
+        const stream = session.request({ ':path': '/' });
+        stream.on('error', () => {});
+        wrapStreamWrites(stream);
+        stream.destroy();
+        session.destroy();
+        inert.destroy();
+    } catch {
+        // patched with the first session instead
+    }
 }
 
 export function wrapHttp2(): void {
     const connect = methodOf(http2, 'connect');
+    wrapEagerly(connect);
     Reflect.set(http2, 'connect', function (this: unknown, ...args: unknown[]): unknown {
         const session = connect.apply(this, args);
         wrapRequest(session);

@@ -8,8 +8,9 @@
  * A write a socket still connecting keeps is judged in the writer's scope when Node sends it. Refused, the
  * socket is destroyed with the EgressBlocked of the shim's event and nothing of the write is sent.
  *
- * Only sockets this thread connected through net.Socket#connect are judged: a connection a server
- * accepted (whatever handed it over: a server, a parent process, inetd) carries replies, not requests.
+ * Only sockets this thread connected through net.Socket#connect are judged, and TLS sockets layered on one:
+ * a connection a server accepted (whatever handed it over: a server, a parent process, inetd) carries
+ * replies, not requests.
  */
 import type net from 'node:net';
 import { blockedFrom, type SocketError } from '../blocked.js';
@@ -29,6 +30,16 @@ const outbound = perThread('outbound-sockets', () => new WeakSet());
 /** A socket this thread connects (net.Socket#connect, tls.connect, every client of Node's). */
 export function markOutbound(socket: object): void {
     outbound.add(socket);
+}
+
+/** Did this thread connect `socket`, or the socket a TLS socket is layered on (STARTTLS, a proxy's tunnel)? */
+function isOutbound(socket: object): boolean {
+    let s: unknown = socket;
+    for (let depth = 0; depth < 4 && s !== null && typeof s === 'object'; depth++) {
+        if (outbound.has(s)) return true;
+        s = (s as { _parent?: unknown })._parent;
+    }
+    return false;
 }
 
 /** The descriptor of a socket's connection (a TLS socket's handle wraps the TCP handle), or -1. */
@@ -57,7 +68,7 @@ export function writeBlocked(skip: (...args: never[]) => unknown): Error {
 export function guardWrite(original: Method, name: 'write' | 'end'): Method {
     const guarded = function (this: unknown, ...args: unknown[]): unknown {
         const socket = this as Socket;
-        if (!scopesMade.any || !outbound.has(socket)) return Reflect.apply(original, this, args);
+        if (!scopesMade.any || !isOutbound(socket)) return Reflect.apply(original, this, args);
         if (name === 'end' && (args.length === 0 || typeof args[0] === 'function' || args[0] === undefined || args[0] === null)) return Reflect.apply(original, this, args);
         const frame = currentFrame();
         if (frame === null) return Reflect.apply(original, this, args);
@@ -77,27 +88,25 @@ export function guardWrite(original: Method, name: 'write' | 'end'): Method {
 }
 
 /**
- * net.Socket#_writeGeneric (what write and end end in, at once or when Node sends what it kept): in the
- * scope a write made while the socket was connecting was asked in; judged there, then sent with the word
- * speaking, so that the write hooks judge the system call too.
+ * net.Socket#_writeGeneric (what write and end end in, at once or when Node sends what it kept): a write a
+ * socket kept while connecting is judged here, once connected, in the scope it was asked in (every other
+ * write was judged by write or end, where it was made).
  */
 export function guardWriteGeneric(original: Method): Method {
-    const spoken = sayScope(original);
     const guarded = function (this: unknown, ...args: unknown[]): unknown {
         const socket = this as Socket;
-        if (!scopesMade.any || !outbound.has(socket)) return Reflect.apply(original, this, args);
         const pending = socket.connecting ? undefined : socket[kPending];
-        if (pending !== undefined) socket[kPending] = undefined;
-        return inFrame(pending, () => {
-            if (currentFrame() !== null && !socket.connecting && peerRefused(fdOf(socket))) {
-                const cb = args[3];
-                const err = writeBlocked(guarded);
-                if (typeof cb === 'function') (cb as (e: Error) => void)(err);
-                else socket.destroy(err);
-                return undefined;
-            }
-            return Reflect.apply(spoken, this, args);
-        });
+        if (pending === undefined) return Reflect.apply(original, this, args);
+        socket[kPending] = undefined;
+        const refused = inFrame(pending, () => peerRefused(fdOf(socket)));
+        if (refused) {
+            const cb = args[3];
+            const err = writeBlocked(guarded);
+            if (typeof cb === 'function') (cb as (e: Error) => void)(err);
+            else socket.destroy(err);
+            return undefined;
+        }
+        return Reflect.apply(original, this, args);
     };
     return guarded;
 }

@@ -69,11 +69,52 @@ describe('scope(): writes Node sends later', { skip: NEEDS_NETNS }, () => {
             const req = http.request({ host: '127.0.0.3', port: server.address().port, method: 'POST', agent: new http.Agent({ keepAlive: true }) });
             req.on('error', () => {});
             await inside(async () => { req.end('SECRET'); });`],
+        ["a TLS socket layered on a TCP socket opened outside (STARTTLS, a proxy's tunnel)", () => `
+            const tls = require('node:tls'); const { readFileSync } = require('node:fs');
+            const server = tls.createServer({ key: readFileSync(${JSON.stringify(tls.key)}), cert: readFileSync(${JSON.stringify(tls.cert)}) }, (c) => { c.on('data', (d) => (got += d)); c.on('error', () => {}); });
+            await new Promise((r) => server.listen(0, '127.0.0.3', r));
+            const raw = net.connect(server.address().port, '127.0.0.3');
+            await new Promise((r) => raw.once('connect', r));
+            const s = tls.connect({ socket: raw, rejectUnauthorized: false });
+            s.on('error', () => {});
+            await new Promise((r) => s.once('secureConnect', r));
+            await inside(async () => { s.write('SECRET'); await sleep(100); });`],
+        ['an HTTP/2 session opened through a reference to http2.connect taken before tethered was at work', () => `
+            const http2 = require('node:http2');
+            const server = http2.createServer();
+            server.on('stream', (stream, headers) => { got += headers[':path']; stream.on('data', (d) => (got += d)); stream.on('error', () => {}); });
+            await new Promise((r) => server.listen(0, '127.0.0.3', r));
+            const session = early('http://127.0.0.3:' + server.address().port);
+            session.on('error', () => {});
+            await new Promise((r) => session.on('connect', r));
+            await inside(async () => { const req = session.request({ ':path': '/SECRET', ':method': 'POST' }); req.on('error', () => {}); req.end('SECRET'); await sleep(100); });`],
+        ['http.ClientRequest#flushHeaders inside, on a request made outside', () => `
+            const http = require('node:http');
+            const server = http.createServer((req, res) => { got += JSON.stringify(req.headers); res.end('ok'); });
+            await new Promise((r) => server.listen(0, '127.0.0.3', r));
+            const req = http.request({ host: '127.0.0.3', port: server.address().port, method: 'POST', agent: new http.Agent({ keepAlive: true }) });
+            req.on('error', () => {});
+            await inside(async () => { req.setHeader('x-secret', 'SECRET'); req.flushHeaders(); });`],
+        ['HTTP/2 trailers sent inside, on a stream opened outside', () => `
+            const http2 = require('node:http2');
+            const server = http2.createServer();
+            server.on('stream', (stream) => { stream.on('trailers', (h) => (got += JSON.stringify(h))); stream.resume(); stream.on('error', () => {}); });
+            await new Promise((r) => server.listen(0, '127.0.0.3', r));
+            const session = http2.connect('http://127.0.0.3:' + server.address().port);
+            session.on('error', () => {});
+            await new Promise((r) => session.on('connect', r));
+            const req = session.request({ ':path': '/', ':method': 'POST' }, { waitForTrailers: true });
+            req.on('error', () => {});
+            const ready = new Promise((r) => req.on('wantTrailers', r));
+            req.end('x');
+            await ready;
+            await inside(async () => { req.sendTrailers({ 'x-secret': 'SECRET' }); await sleep(100); });`],
     ];
     const leak = (body, on) =>
         inFreshNode(`
             const ON = ${on};
             let got = '';
+            const early = require('node:http2').connect; // taken before activate()
             const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
             if (ON) t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
             const inside = (fn) => (ON ? t.noEgress({ allowLocalhost: false }, fn).catch((e) => e.name) : fn());
