@@ -17,7 +17,7 @@ import { blockedFrom, type SocketError } from '../blocked.js';
 import { callSite, frames } from '../evidence.js';
 import { currentFrame, runtime, scopesMade, type ScopeFrame } from '../runtime.js';
 import { perThread } from '../shared.js';
-import { inFrame } from './queued.js';
+import { frameNow, inFrame, type Asked } from './queued.js';
 import { sayScope } from './scope-word.js';
 import type { Method } from './state.js';
 
@@ -25,21 +25,27 @@ const EACCES = 13;
 const kPending = Symbol('tethered.pendingWriteScope');
 type Socket = net.Socket & { [kPending]?: ScopeFrame | undefined; _handle?: { fd?: unknown; _parent?: { fd?: unknown } } | null };
 
-const outbound = perThread('outbound-sockets', () => new WeakSet());
+// The sockets this thread connected, by the scope frame their connect was made in: a write in that very
+// frame needs no judgement (its connect was judged by the same scopes, and a socket's peer never changes).
+const outbound = perThread('outbound-sockets', () => new WeakMap<object, Asked>());
 
 /** A socket this thread connects (net.Socket#connect, tls.connect, every client of Node's). */
 export function markOutbound(socket: object): void {
-    outbound.add(socket);
+    outbound.set(socket, frameNow());
 }
 
-/** Did this thread connect `socket`, or the socket a TLS socket is layered on (STARTTLS, a proxy's tunnel)? */
-function isOutbound(socket: object): boolean {
+/**
+ * The frame `socket` was connected in, or the socket a TLS socket is layered on (STARTTLS, a proxy's
+ * tunnel); undefined when this thread did not connect it.
+ */
+function openedIn(socket: object): Asked | undefined {
     let s: unknown = socket;
     for (let depth = 0; depth < 4 && s !== null && typeof s === 'object'; depth++) {
-        if (outbound.has(s)) return true;
+        const frame = outbound.get(s);
+        if (frame !== undefined) return frame;
         s = (s as { _parent?: unknown })._parent;
     }
-    return false;
+    return undefined;
 }
 
 /** The descriptor of a socket's connection (a TLS socket's handle wraps the TCP handle), or -1. */
@@ -68,10 +74,12 @@ export function writeBlocked(skip: (...args: never[]) => unknown): Error {
 export function guardWrite(original: Method, name: 'write' | 'end'): Method {
     const guarded = function (this: unknown, ...args: unknown[]): unknown {
         const socket = this as Socket;
-        if (!scopesMade.any || !isOutbound(socket)) return Reflect.apply(original, this, args);
+        if (!scopesMade.any) return Reflect.apply(original, this, args);
+        const opened = openedIn(socket);
+        if (opened === undefined) return Reflect.apply(original, this, args);
         if (name === 'end' && (args.length === 0 || typeof args[0] === 'function' || args[0] === undefined || args[0] === null)) return Reflect.apply(original, this, args);
         const frame = currentFrame();
-        if (frame === null) return Reflect.apply(original, this, args);
+        if (frame === null || frame === opened) return Reflect.apply(original, this, args);
         if (socket.connecting) {
             socket[kPending] = frame; // judged when Node sends it (writeGeneric below)
         } else if (peerRefused(fdOf(socket))) {
