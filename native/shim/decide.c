@@ -222,6 +222,15 @@ static __thread struct {
     unsigned long long scope, names, config; /* scope: its id (a freed scope's address may come back) */
 } last_allowed __attribute__((tls_model("initial-exec")));
 
+/* The names this process resolved to ip (copied into names, pointed at by ptrs): how much is judged by name.
+ */
+static size_t names_resolved_to(const struct td_ip *ip, char names[TD_HOSTMAP_NAMES][TD_NAME_BUF],
+                                const char *ptrs[TD_HOSTMAP_NAMES]) {
+    size_t n = td_hostmap_names(ip, names);
+    for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
+    return n;
+}
+
 /* The connections this thread last let through, or reported in log mode, for a scope: writes on one
  * connection are judged once, not per write (its peer, the scope and the configurations the same). */
 #define PEERS_KEPT 8
@@ -268,8 +277,7 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
     dest.kind = TD_DEST_IP;
     char names_of[TD_HOSTMAP_NAMES][TD_NAME_BUF];
     const char *ptrs[TD_HOSTMAP_NAMES];
-    size_t n = td_hostmap_names(&dest.ip, names_of);
-    for (size_t i = 0; i < n; i++) ptrs[i] = names_of[i];
+    size_t n = names_resolved_to(&dest.ip, names_of, ptrs);
     struct judgement j;
     judge(cfg, scope, &dest, port, ptrs, n, &j);
     if (j.allowed && !cfg->log_allowed) {
@@ -330,8 +338,7 @@ int td_check_peer(int fd, const char *op) {
     dest.kind = TD_DEST_IP;
     char names_of[TD_HOSTMAP_NAMES][TD_NAME_BUF];
     const char *ptrs[TD_HOSTMAP_NAMES];
-    size_t n = td_hostmap_names(&dest.ip, names_of);
-    for (size_t i = 0; i < n; i++) ptrs[i] = names_of[i];
+    size_t n = names_resolved_to(&dest.ip, names_of, ptrs);
     struct judgement j;
     judge_layers(cfg, 1, scope, &dest, port, ptrs, n, &j);
     int rc = 0;
