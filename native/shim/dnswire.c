@@ -15,7 +15,6 @@
 
 TETHERED_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
     if (!td_real.send) td_resolve_real();
-    if (td_check_peer(fd, "send") != 0) return -1;
     if (td_fd_is_dns(fd)) {
         struct iovec iov = {(void *)buf, n};
         return td_dns_send(fd, &iov, 1, flags, NULL, 0, NULL, "send");
@@ -25,7 +24,6 @@ TETHERED_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
 
 TETHERED_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
     if (!td_real.write) td_resolve_real();
-    if (td_check_peer(fd, "write") != 0) return -1;
     if (td_fd_is_dns(fd)) {
         struct iovec iov = {(void *)buf, n};
         return td_dns_send(fd, &iov, 1, 0, NULL, 0, NULL, "write");
@@ -37,7 +35,6 @@ TETHERED_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
  * can ask dlsym for it. */
 TETHERED_EXPORT ssize_t __write_nocancel(int fd, const void *buf, size_t n) {
     if (!td_real.__write_nocancel) td_resolve_real();
-    if (td_check_peer(fd, "write") != 0) return -1;
     if (td_fd_is_dns(fd)) {
         struct iovec iov = {(void *)buf, n};
         return td_dns_send(fd, &iov, 1, 0, NULL, 0, NULL, "write");
@@ -47,7 +44,6 @@ TETHERED_EXPORT ssize_t __write_nocancel(int fd, const void *buf, size_t n) {
 
 TETHERED_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
     if (!td_real.writev) td_resolve_real();
-    if (td_check_peer(fd, "writev") != 0) return -1;
     if (iovcnt > 0 && td_fd_is_dns(fd))
         return td_dns_send(fd, iov, (size_t)iovcnt, 0, NULL, 0, NULL, "writev");
     return td_real.writev(fd, iov, iovcnt);
@@ -56,7 +52,6 @@ TETHERED_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
 /* With offset -1 these write a socket like writev (any other offset: ESPIPE from the kernel). */
 TETHERED_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
     if (!td_real.pwritev) td_resolve_real();
-    if (offset == -1 && td_check_peer(fd, "pwritev") != 0) return -1;
     if (offset == -1 && iovcnt > 0 && td_fd_is_dns(fd))
         return td_dns_send(fd, iov, (size_t)iovcnt, 0, NULL, 0, NULL, "pwritev");
     return td_real.pwritev(fd, iov, iovcnt, offset);
@@ -64,7 +59,6 @@ TETHERED_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off
 
 TETHERED_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags) {
     if (!td_real.pwritev2) td_resolve_real();
-    if (offset == -1 && td_check_peer(fd, "pwritev2") != 0) return -1;
     if (offset == -1 && iovcnt > 0 && td_fd_is_dns(fd))
         return td_dns_send(fd, iov, (size_t)iovcnt, (flags & RWF_NOWAIT) ? MSG_DONTWAIT : 0, NULL, 0, NULL,
                            "pwritev2");
@@ -73,7 +67,6 @@ TETHERED_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, of
 
 TETHERED_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count) {
     if (!td_real.sendfile) td_resolve_real();
-    if (td_check_peer(out, "sendfile") != 0) return -1;
     if (td_fd_is_dns(out) && td_dns_refuse("sendfile") != 0) return -1;
     return td_real.sendfile(out, in, offset, count);
 }
@@ -81,7 +74,6 @@ TETHERED_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count) {
 TETHERED_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
                                unsigned int flags) {
     if (!td_real.splice) td_resolve_real();
-    if (td_check_peer(out, "splice") != 0) return -1;
     if (td_fd_is_dns(out) && td_dns_refuse("splice") != 0) return -1;
     return td_real.splice(in, off_in, out, off_out, len, flags);
 }

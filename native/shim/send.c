@@ -10,9 +10,14 @@
 
 #include "shim.h"
 
+/* A send without an address goes to a connected socket's peer: judged for a scope (td_check_peer). */
+static int check_unaddressed(int fd, const struct sockaddr *addr, socklen_t len, const char *op) {
+    return !addr || len == 0 ? td_check_peer(fd, op) : 0;
+}
+
 /* The address of a send (datagrams, TCP Fast Open), judged as the kernel will use it. */
 static int check_destination(int fd, const struct sockaddr *addr, socklen_t len, int flags, const char *op) {
-    if (!addr || len == 0) return td_check_peer(fd, op); /* a connected socket's: its peer, for a scope */
+    if (!addr || len == 0) return check_unaddressed(fd, addr, len, op);
     return td_check_address(fd, addr, len, (flags & MSG_FASTOPEN) ? TD_USE_FASTOPEN : TD_USE_SEND, op);
 }
 
@@ -35,8 +40,10 @@ ssize_t td_sendto(int fd, const void *buf, size_t n, int flags, const struct soc
     if (copy_address(addr, len, &copy) != 0) return -1;
     if (addr && len > 0 && (size_t)len <= sizeof copy) addr = (const struct sockaddr *)&copy;
     struct iovec iov = {(void *)buf, n};
-    if ((!addr || len == 0) && td_check_peer(fd, op) != 0) return -1;
-    if (td_dns_wanted(fd, addr, len)) return td_dns_send(fd, &iov, 1, flags, addr, len, NULL, op);
+    if (td_dns_wanted(fd, addr, len)) {
+        if (check_unaddressed(fd, addr, len, op) != 0) return -1;
+        return td_dns_send(fd, &iov, 1, flags, addr, len, NULL, op);
+    }
     /* not DNS (td_dns_wanted said so): only the address is judged */
     if (check_destination(fd, addr, len, flags, op) != 0) return -1;
     return td_real.sendto(fd, buf, n, flags, addr, len);
@@ -103,9 +110,10 @@ static int copy_control(struct msghdr *m, struct control *c, const char *op) {
 }
 
 static ssize_t send_message(int fd, struct msghdr *m, int flags, const char *op) {
-    if ((!m->msg_name || m->msg_namelen == 0) && td_check_peer(fd, op) != 0) return -1;
-    if (td_dns_wanted(fd, m->msg_name, m->msg_namelen))
+    if (td_dns_wanted(fd, m->msg_name, m->msg_namelen)) {
+        if (check_unaddressed(fd, m->msg_name, m->msg_namelen, op) != 0) return -1;
         return td_dns_send(fd, m->msg_iov, m->msg_iovlen, flags, m->msg_name, m->msg_namelen, m, op);
+    }
     if (check_destination(fd, m->msg_name, m->msg_namelen, flags, op) != 0) return -1;
     return td_real.sendmsg(fd, m, flags);
 }

@@ -162,10 +162,11 @@ enum td_use { TD_USE_CONNECT, TD_USE_SEND, TD_USE_FASTOPEN };
  * sends to it. Returns 0 to let it through (errno untouched), -1 to block it (errno = EACCES). Other
  * families and short addresses pass: the kernel refuses them or they are not IP. */
 int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op);
-/* Bytes sent on a connected socket (write, send and their kin; a datagram without an address) while this
- * thread's JavaScript says it is in a scope: the socket's peer judged by the scopes alone (the policy in
- * force judged the connect). A connection opened before, outside the scope (a keep-alive pool), carries
- * nothing to a peer the scope refuses. 0 to let it through, -1 with errno EACCES. */
+/* Bytes sent on a connected socket while this thread's JavaScript says it is in a scope (a datagram
+ * without an address from a wrapped UDP send; tethered_check_peer, which the addon calls before a socket
+ * write or an HTTP/2 request): the socket's peer judged by the scopes alone (the policy in force judged the
+ * connect). A connection opened before, outside the scope (a keep-alive pool), carries nothing to a peer
+ * the scope refuses. 0 to let it through, -1 with errno EACCES. */
 int td_check_peer(int fd, const char *op);
 
 /* Sockets and options whose destinations no hook can judge (socket.c): 0, or -1 with errno EACCES. */
