@@ -76,8 +76,8 @@ export interface Addon {
     scopeWord(): ArrayBuffer | null;
     /** Puts `scope` in the calling thread's slot (held until the next call); returns its number for scopeWord. */
     scopeEnter(scope: NativeScope | null): number;
-    /** What the runtime will send later on connected socket `fd`, judged now by the scope the word says: 0 or EACCES. */
-    checkPeer(fd: number): number;
+    /** What is written on connected socket `fd` (http2: an HTTP/2 request's frames), judged now by the scope the word says: 0 or EACCES. */
+    checkPeer(fd: number, http2?: boolean): number;
     /** Settings (JSON) for the JavaScript of worker threads; '' for none. */
     shareSettings(json: string): void;
     sharedSettings(): string | null;

@@ -1082,9 +1082,9 @@ Napi::Value ScopeEnter(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, serial);
 }
 
-// checkPeer(fd) -> 0 or EACCES: what the runtime will send later on connected socket `fd` (an HTTP/2
-// request's frames), judged now by the scope the thread's word says (tethered_check_peer). It can only
-// refuse.
+// checkPeer(fd, http2) -> 0 or EACCES: what is written on connected socket `fd` (a socket write; with
+// http2, an HTTP/2 request's frames, sent later), judged now by the scope the thread's word says
+// (tethered_check_peer), the event named for it. It can only refuse.
 Napi::Value CheckPeer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!NeedShim(env)) return env.Undefined();
@@ -1093,7 +1093,9 @@ Napi::Value CheckPeer(const Napi::CallbackInfo& info) {
         return env.Undefined();
     }
     int fd = info[0].As<Napi::Number>().Int32Value();
-    return Napi::Number::New(env, shim.check_peer(fd, "http2.request"));
+    bool http2 =
+        info.Length() > 1 && TypeOf(env, info[1]) == napi_boolean && info[1].As<Napi::Boolean>().Value();
+    return Napi::Number::New(env, shim.check_peer(fd, http2 ? "http2.request" : "write"));
 }
 
 Napi::Value ScopeId(const Napi::CallbackInfo& info) {

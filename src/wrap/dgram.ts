@@ -12,7 +12,7 @@ import { sayScopeOn } from './scope-word.js';
 function stateOf(socket: object): { handle?: unknown; queue?: unknown } | undefined {
     const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'state symbol');
     const state: unknown = key === undefined ? undefined : Reflect.get(socket, key);
-    return state !== null && typeof state === 'object' ? (state) : undefined;
+    return state !== null && typeof state === 'object' ? state : undefined;
 }
 
 function handleOf(socket: object): unknown {

@@ -12,13 +12,14 @@ import { Duplex } from 'node:stream';
 import { currentFrame, scopesMade } from '../runtime.js';
 import { perThread } from '../shared.js';
 import { methodOf, wrappers, type Method } from './state.js';
-import { fdOf, peerRefused, writeBlocked } from './writes.js';
+import { endCarriesData, fdOf, peerRefused, writeBlocked } from './writes.js';
 
 const patched = perThread('http2-request', () => new WeakSet());
 
-/** The descriptor of a session's socket, or -1. */
-function sessionFd(session: unknown): number {
-    return fdOf((session as { socket?: Parameters<typeof fdOf>[0] } | null)?.socket);
+/** Does the caller's scope refuse what `session` would send to its peer? (An event is made if so.) */
+function sessionRefused(session: unknown): boolean {
+    if (!wrappers.loaded || !scopesMade.any || currentFrame() === null) return false;
+    return peerRefused(fdOf((session as { socket?: Parameters<typeof fdOf>[0] } | null)?.socket), true);
 }
 
 /** A stream's write and end: judged in the writer's scope against the session's peer (nghttp2 sends later). */
@@ -31,8 +32,7 @@ function wrapStreamWrites(stream: unknown): void {
         const original = Reflect.get(proto, name) as Method | undefined;
         if (typeof original !== 'function') continue;
         const guarded = function (this: { session?: unknown; destroy(e: Error): void }, ...args: unknown[]): unknown {
-            const hasData = name !== 'end' || (args.length > 0 && typeof args[0] !== 'function' && args[0] !== undefined && args[0] !== null);
-            if (wrappers.loaded && scopesMade.any && hasData && currentFrame() !== null && peerRefused(sessionFd(this.session))) {
+            if ((name !== 'end' || endCarriesData(args)) && sessionRefused(this.session)) {
                 this.destroy(writeBlocked(guarded));
                 return false;
             }
@@ -50,7 +50,7 @@ function wrapRequest(session: unknown): void {
     const request = Reflect.get(proto, 'request') as Method | undefined;
     if (typeof request !== 'function') return;
     const wrapped = function (this: object, ...args: unknown[]): unknown {
-        if (wrappers.loaded && scopesMade.any && currentFrame() !== null && peerRefused(sessionFd(this))) throw writeBlocked(wrapped);
+        if (sessionRefused(this)) throw writeBlocked(wrapped);
         const stream = request.apply(this, args);
         wrapStreamWrites(stream);
         return stream;
@@ -62,7 +62,7 @@ function wrapRequest(session: unknown): void {
         if (typeof original !== 'function') continue;
         const guarded = function (this: object, ...args: unknown[]): unknown {
             const data = args[dataAt];
-            if (wrappers.loaded && scopesMade.any && data !== null && typeof data === 'object' && currentFrame() !== null && peerRefused(sessionFd(this))) throw writeBlocked(guarded);
+            if (data !== null && typeof data === 'object' && sessionRefused(this)) throw writeBlocked(guarded);
             return original.apply(this, args);
         };
         Reflect.set(proto, name, guarded);

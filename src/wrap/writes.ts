@@ -55,13 +55,21 @@ export function fdOf(socket: { _handle?: { fd?: unknown; _parent?: { fd?: unknow
     return typeof fd === 'number' && fd >= 0 ? fd : -1;
 }
 
-const checkPeer = sayScope(function (this: unknown, fd: unknown): unknown {
-    return runtime().addon.checkPeer(fd as number);
+const checkPeer = sayScope(function (this: unknown, fd: unknown, http2: unknown): unknown {
+    return runtime().addon.checkPeer(fd as number, http2 === true);
 });
 
-/** Does the caller's scope refuse data to the peer of connected descriptor `fd`? (An event is made if so.) */
-export function peerRefused(fd: number): boolean {
-    return fd >= 0 && checkPeer.call(null, fd) === EACCES;
+/**
+ * Does the caller's scope refuse data to the peer of connected descriptor `fd`? (An event is made if so,
+ * op `write`, or `http2.request` for what an HTTP/2 session sends.)
+ */
+export function peerRefused(fd: number, http2 = false): boolean {
+    return fd >= 0 && checkPeer.call(null, fd, http2) === EACCES;
+}
+
+/** Do these arguments of end() carry data (end(data[, encoding][, cb]))? */
+export function endCarriesData(args: readonly unknown[]): boolean {
+    return args.length > 0 && typeof args[0] !== 'function' && args[0] !== undefined && args[0] !== null;
 }
 
 /** The EgressBlocked for the shim's last event on this thread, as a write's error. */
@@ -77,7 +85,7 @@ export function guardWrite(original: Method, name: 'write' | 'end'): Method {
         if (!scopesMade.any) return Reflect.apply(original, this, args);
         const opened = openedIn(socket);
         if (opened === undefined) return Reflect.apply(original, this, args);
-        if (name === 'end' && (args.length === 0 || typeof args[0] === 'function' || args[0] === undefined || args[0] === null)) return Reflect.apply(original, this, args);
+        if (name === 'end' && !endCarriesData(args)) return Reflect.apply(original, this, args);
         const frame = currentFrame();
         if (frame === null || frame === opened) return Reflect.apply(original, this, args);
         if (socket.connecting) {
