@@ -6,7 +6,8 @@
  *  - net.ts: net.Socket connect and destroy (tls, http, https, http2, fetch and ws all connect through it);
  *  - http-agent.ts: the URL of an HTTP(S) request, on its socket;
  *  - dgram.ts: dgram send and connect;
- *  - http2.ts: a client session's requests, judged for the caller's scope before they are submitted;
+ *  - http2.ts: a client session's requests, judged for the caller's scope before they are submitted
+ *    (wrapped once the program loads http2);
  *  - dns.ts: dns.lookup, dns.promises.lookup, the resolve methods and Resolver classes;
  *  - fetch.ts: fetch's caller's stack and URL;
  *  - workers.ts: worker_threads.Worker loads worker-init.js.
@@ -19,7 +20,7 @@ import { wrapDgram } from './wrap/dgram.js';
 import { wrapDns } from './wrap/dns.js';
 import { wrapFetch } from './wrap/fetch.js';
 import { wrapAgents } from './wrap/http-agent.js';
-import { wrapHttp2 } from './wrap/http2.js';
+import { wrapHttp2IfLoaded } from './wrap/http2.js';
 import { wrapSockets } from './wrap/net.js';
 import { wrappers } from './wrap/state.js';
 import { wrapWorkers } from './wrap/workers.js';
@@ -41,7 +42,7 @@ export function installErrorMapping(): void {
     wrapSockets();
     wrapAgents();
     wrapDgram();
-    wrapHttp2();
+    wrapHttp2IfLoaded();
     wrapDns();
     wrapWorkers();
     // `import { lookup } from 'node:dns'` reads the ESM view of the builtin: bring it up to date.

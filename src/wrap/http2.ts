@@ -7,7 +7,8 @@
  * request is sent. So are a stream's writes and trailers, and a ping's or goaway's payload, which nghttp2
  * sends later too. A session still connecting is judged by its connect instead.
  */
-import http2 from 'node:http2';
+import type Http2 from 'node:http2';
+import { createRequire } from 'node:module';
 import { Duplex } from 'node:stream';
 import { currentFrame, scopesMade } from '../runtime.js';
 import { perThread } from '../shared.js';
@@ -15,6 +16,9 @@ import { methodOf, wrappers, type Method } from './state.js';
 import { endCarriesData, fdOf, peerRefused, writeBlocked } from './writes.js';
 
 const patched = perThread('http2-request', () => new WeakSet());
+// Whether this thread's http2 is wrapped, and how long the runtime's list of loaded modules was when it
+// was last looked at (tethered never loads http2 itself: that alone costs milliseconds at start-up).
+const state = perThread('http2-wrapped', () => ({ wrapped: false, looked: -1 }));
 
 /** Does the caller's scope refuse what `session` would send to its peer? (An event is made if so.) */
 function sessionRefused(session: unknown): boolean {
@@ -74,7 +78,7 @@ function wrapRequest(session: unknown): void {
  * so that a session opened through a reference to http2.connect taken before the wrappers were in is
  * judged too.
  */
-function wrapEagerly(connect: Method): void {
+function wrapEagerly(http2: typeof Http2, connect: Method): void {
     try {
         const inert = new Duplex({ read() {}, write(_chunk, _encoding, done) { done(); } });
         const session = connect.call(http2, 'http://localhost', { createConnection: () => inert }) as { on(e: string, f: () => void): void; destroy(): void; request(h: object): { on(e: string, f: () => void): void; destroy(): void } };
@@ -91,12 +95,29 @@ function wrapEagerly(connect: Method): void {
     }
 }
 
-export function wrapHttp2(): void {
+function wrapHttp2(http2: typeof Http2): void {
     const connect = methodOf(http2, 'connect');
-    wrapEagerly(connect);
+    wrapEagerly(http2, connect);
     Reflect.set(http2, 'connect', function (this: unknown, ...args: unknown[]): unknown {
         const session = connect.apply(this, args);
         wrapRequest(session);
         return session;
     });
+}
+
+/**
+ * Wraps http2 once the program has loaded it: called when the wrappers go in, and before every TCP
+ * connect (an HTTP/2 session connects through net or tls), which pays a length comparison until then.
+ * Where the runtime keeps no list of loaded modules, http2 is loaded and wrapped at once.
+ */
+export function wrapHttp2IfLoaded(): void {
+    if (state.wrapped) return;
+    const list: unknown = Reflect.get(process, 'moduleLoadList');
+    if (Array.isArray(list)) {
+        if (list.length === state.looked) return;
+        state.looked = list.length;
+        if (!list.includes('NativeModule http2')) return;
+    }
+    state.wrapped = true;
+    wrapHttp2(createRequire(__filename)('node:http2') as typeof Http2);
 }

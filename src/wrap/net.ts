@@ -9,6 +9,7 @@ import { mayBeRefused } from '../decisions.js';
 import { callSite, frames, kCallSite, kUrl, type CallSite } from '../evidence.js';
 import { methodOf, wrappers } from './state.js';
 import { sayScopeOn } from './scope-word.js';
+import { wrapHttp2IfLoaded } from './http2.js';
 import { guardWrite, guardWriteGeneric, markOutbound } from './writes.js';
 
 export type Evidenced = net.Socket & { [kCallSite]?: CallSite; [kUrl]?: string };
@@ -36,6 +37,7 @@ export function wrapSockets(): void {
             if (target && mayBeRefused(target.host, target.port)) this[kCallSite] = callSite(wrappedConnect);
         }
         markOutbound(this);
+        wrapHttp2IfLoaded(); // an HTTP/2 session connects through here: its classes are wrapped before it is
         const result = connect.apply(this, args);
         sayScopeOn('TCP', ['connect', 'connect6'], () => (this as { _handle?: unknown })._handle);
         return result;

@@ -134,6 +134,28 @@ describe('scope(): writes Node sends later', { skip: NEEDS_NETNS }, () => {
         });
     }
 
+    test('http2 loaded only after tethered was at work (tethered does not load it itself): a request inside noEgress() on a session opened outside is judged; tethered off, it reaches the peer', async () => {
+        for (const on of [false, true]) {
+            const r = await inFreshNode(`
+                if (${on}) t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+                const loadedEarly = process.moduleLoadList.includes('NativeModule http2');
+                const http2 = require('node:http2');
+                let hits = 0;
+                const server = http2.createServer((req, res) => { hits++; res.end('ok'); });
+                await new Promise((r) => server.listen(0, '127.0.0.3', r));
+                const session = http2.connect('http://127.0.0.3:' + server.address().port);
+                session.on('error', () => {});
+                const get = () => new Promise((resolve) => { const q = session.request({ ':path': '/' }); q.on('error', (e) => resolve(e.code)); q.resume(); q.on('end', () => resolve('ok')); });
+                await get();
+                const inside = ${on} ? await t.noEgress({ allowLocalhost: false }, get).catch((e) => e.name) : await get();
+                print([loadedEarly, inside, hits]);
+                process.exit(0);
+            `);
+            assert.equal(r.code, 0, r.stderr);
+            assert.deepEqual(r.results[0], on ? [false, 'EgressViolation', 1] : [false, 'ok', 2]);
+        }
+    });
+
     test('a reply inside noEgress() on a connection accepted elsewhere and handed over (child.send) is not judged', async () => {
         const child = join(tls.dir, 'child.cjs');
         writeFileSync(child, `
