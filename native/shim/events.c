@@ -252,32 +252,44 @@ static int relay_post(const char *line, size_t n, uint64_t collector) {
     return 0;
 }
 
+/* Lines are handed on under this lock, by the relay thread and by a JavaScript thread about to hand on a
+ * line of its own: that one first hands on what other threads posted before (a native thread's refused
+ * connect, joined before the JavaScript thread's next attempt, is reported before it), so the handler sees
+ * the events of one chain of calls in the order they happened. Held only with every signal blocked. */
+static pthread_mutex_t relay_mutex = PTHREAD_MUTEX_INITIALIZER;
+static char relay_line[TD_RELAY_LINE + 1]; /* under relay_mutex */
+
+/* With relay_mutex held: hands on the lines ready now, in the order they were posted. */
+static void relay_hand_on(struct relay *r) {
+    int order[TD_RELAY_SLOTS], ready = 0;
+    for (int i = 0; i < TD_RELAY_SLOTS; i++) {
+        if (__atomic_load_n(&r->slots[i].state, __ATOMIC_ACQUIRE) != SLOT_READY) continue;
+        int k = ready++;
+        for (; k > 0 && r->slots[order[k - 1]].ticket > r->slots[i].ticket; k--) order[k] = order[k - 1];
+        order[k] = i;
+    }
+    for (int k = 0; k < ready; k++) {
+        struct relay_slot *s = &r->slots[order[k]];
+        size_t n = s->len <= TD_RELAY_LINE ? s->len : TD_RELAY_LINE;
+        uint64_t collector = s->collector;
+        memcpy(relay_line, s->line, n);
+        relay_line[n] = 0;
+        __atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
+        tethered_sink to_sink = atomic_load(&sink);
+        if (relay_line[0] != '{') /* a warning a child asked this process to say (td_relay_say) */
+            td_say(relay_line);
+        else if (to_sink)
+            to_sink(relay_line, n, collector);
+    }
+}
+
 static void *relay(void *arg) {
     struct relay *r = arg;
-    char line[TD_RELAY_LINE + 1];
     for (;;) {
         uint32_t rang = __atomic_load_n(&r->bell, __ATOMIC_ACQUIRE);
-        /* the lines ready now, in the order they were posted */
-        int order[TD_RELAY_SLOTS], ready = 0;
-        for (int i = 0; i < TD_RELAY_SLOTS; i++) {
-            if (__atomic_load_n(&r->slots[i].state, __ATOMIC_ACQUIRE) != SLOT_READY) continue;
-            int k = ready++;
-            for (; k > 0 && r->slots[order[k - 1]].ticket > r->slots[i].ticket; k--) order[k] = order[k - 1];
-            order[k] = i;
-        }
-        for (int k = 0; k < ready; k++) {
-            struct relay_slot *s = &r->slots[order[k]];
-            size_t n = s->len <= TD_RELAY_LINE ? s->len : TD_RELAY_LINE;
-            uint64_t collector = s->collector;
-            memcpy(line, s->line, n);
-            line[n] = 0;
-            __atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
-            tethered_sink to_sink = atomic_load(&sink);
-            if (line[0] != '{') /* a warning a child asked this process to say (td_relay_say) */
-                td_say(line);
-            else if (to_sink)
-                to_sink(line, n, collector);
-        }
+        pthread_mutex_lock(&relay_mutex);
+        relay_hand_on(r);
+        pthread_mutex_unlock(&relay_mutex);
         /* returns at once if a post rang since `rang` was read */
         syscall(SYS_futex, &r->bell, FUTEX_WAIT, rang, NULL, NULL, 0);
     }
@@ -337,7 +349,13 @@ TETHERED_EXPORT void tethered_sink_thread(void) {
 static void to_sink_from_here(tethered_sink to_sink, const char *line, size_t n, uint64_t collector,
                               const sigset_t *mask) {
     if (sink_direct && mask && memcmp(mask, &sink_mask, KERNEL_SIGSET_BYTES) == 0) {
+        struct relay *r = atomic_load(&relay_area);
+        if (r) {
+            pthread_mutex_lock(&relay_mutex);
+            relay_hand_on(r);
+        }
         to_sink(line, n, collector);
+        if (r) pthread_mutex_unlock(&relay_mutex);
         return;
     }
     if (n > TD_RELAY_LINE || !atomic_load(&relay_area)) {

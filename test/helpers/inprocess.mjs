@@ -28,7 +28,8 @@ const connectJs = (host, port) => new Promise((resolve) => {
     s.on('connect', () => { s.destroy(); resolve('ok'); });
     s.on('error', (e) => resolve(e.code));
 });
-const tick = () => new Promise((r) => setTimeout(r, 50));
+// events of other threads reach onBlocked asynchronously: give them time on a loaded machine
+const tick = () => new Promise((r) => setTimeout(r, 150));
 (async () => { ${body} })().catch((e) => { print({ thrown: e.name, message: e.message, code: e.code }); process.exitCode = 1; });
 `;
     const r = await runUnderShim(process.execPath, ['-e', script], { TETHERED_LOG: undefined, ...env }, { preload });
