@@ -1,7 +1,10 @@
 /* The supervisor's threads. Every worker waits in SECCOMP_IOCTL_NOTIF_RECV on the listener, and one is
  * always waiting: when the last idle worker takes a notification it starts another first, so a call that
  * blocks (a connect to a slow peer, a send to a full buffer) never stalls the calls of other threads and
- * processes. Workers beyond a few idle ones end.
+ * processes. A worker ends when more than TS_IDLE_KEEP are idle: far enough above the one that is always
+ * waiting that a target whose few threads call at once (each burst takes the last idle worker) does not
+ * start a thread and end another for every burst (thread churn, and a fresh stack and malloc arena each
+ * time, was most of the supervisor's growth under load).
  *
  * A call performed here may outlive the target's call: a signal interrupts the target (EINTR, or a restart
  * after the handler), or the target dies. A watcher checks the pending calls' ids every few milliseconds
@@ -29,7 +32,7 @@
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
 
-#define TS_IDLE_KEEP 4
+#define TS_IDLE_KEEP 8
 #define TS_WATCH_NS 5000000L
 #define TS_MAX_INFLIGHT 4096
 
@@ -109,13 +112,14 @@ static void *worker(void *arg) {
         }
         if (atomic_fetch_sub(&idle, 1) == 1) start_worker();
         ts_handle(listener_fd, &req, &resp);
+        /* Idle from here: the answer never blocks, and the target's next call (made the moment it has the
+         * answer) is taken by this worker or another waiting one, without starting a thread for it. */
+        int retire = atomic_fetch_add(&idle, 1) >= TS_IDLE_KEEP;
+        if (retire) atomic_fetch_sub(&idle, 1);
         /* ENOENT: the target's call is gone (signal, death); nothing to answer */
         while (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno == EINTR) {
         }
-        if (atomic_fetch_add(&idle, 1) >= TS_IDLE_KEEP) {
-            atomic_fetch_sub(&idle, 1);
-            return NULL;
-        }
+        if (retire) return NULL;
     }
     atomic_fetch_sub(&idle, 1);
     return NULL;
