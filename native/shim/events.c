@@ -252,55 +252,89 @@ static int relay_post(const char *line, size_t n, uint64_t collector) {
     return 0;
 }
 
-/* Lines are handed on under this lock, by the relay thread and by a JavaScript thread about to hand on a
- * line of its own: that one first hands on what other threads posted before (a native thread's refused
+/* Event lines are handed on under this lock, by the relay thread and by a JavaScript thread about to hand on
+ * a line of its own: that one first hands on what other threads posted before (a native thread's refused
  * connect, joined before the JavaScript thread's next attempt, is reported before it), so the handler sees
- * the events of one chain of calls in the order they happened. Held only with every signal blocked. */
+ * the events of one chain of calls in the order they happened. Held only with every signal blocked. A
+ * child's warnings (td_relay_say) are said by the relay thread alone, outside the lock: writing to stderr
+ * may block, and no JavaScript thread waits for that. */
 static pthread_mutex_t relay_mutex = PTHREAD_MUTEX_INITIALIZER;
-static char relay_line[TD_RELAY_LINE + 1]; /* under relay_mutex */
+static char relay_line[TD_RELAY_LINE + 1];                              /* under relay_mutex */
+static __thread int in_sink __attribute__((tls_model("initial-exec"))); /* this thread holds relay_mutex */
 
-/* With relay_mutex held: hands on the lines ready now, in the order they were posted. */
-static void relay_hand_on(struct relay *r) {
-    int order[TD_RELAY_SLOTS], ready = 0;
+/* The slots ready now whose line is (`events`) or is not an event line, in the order they were posted. */
+static int relay_ready(struct relay *r, int events, int order[TD_RELAY_SLOTS]) {
+    int ready = 0;
     for (int i = 0; i < TD_RELAY_SLOTS; i++) {
         if (__atomic_load_n(&r->slots[i].state, __ATOMIC_ACQUIRE) != SLOT_READY) continue;
+        if ((r->slots[i].line[0] == '{') != events) continue;
         int k = ready++;
         for (; k > 0 && r->slots[order[k - 1]].ticket > r->slots[i].ticket; k--) order[k] = order[k - 1];
         order[k] = i;
     }
+    return ready;
+}
+
+/* Copies slot i's line into `line` (TD_RELAY_LINE + 1 bytes) and frees the slot: its length. */
+static size_t relay_take(struct relay *r, int i, char *line, uint64_t *collector) {
+    struct relay_slot *s = &r->slots[i];
+    size_t n = s->len <= TD_RELAY_LINE ? s->len : TD_RELAY_LINE;
+    *collector = s->collector;
+    memcpy(line, s->line, n);
+    line[n] = 0;
+    __atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
+    return n;
+}
+
+/* With relay_mutex held: hands the event lines ready now to the sink. */
+static void relay_hand_on(struct relay *r) {
+    int order[TD_RELAY_SLOTS];
+    int ready = relay_ready(r, 1, order);
     for (int k = 0; k < ready; k++) {
-        struct relay_slot *s = &r->slots[order[k]];
-        size_t n = s->len <= TD_RELAY_LINE ? s->len : TD_RELAY_LINE;
-        uint64_t collector = s->collector;
-        memcpy(relay_line, s->line, n);
-        relay_line[n] = 0;
-        __atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
+        uint64_t collector;
+        size_t n = relay_take(r, order[k], relay_line, &collector);
         tethered_sink to_sink = atomic_load(&sink);
-        if (relay_line[0] != '{') /* a warning a child asked this process to say (td_relay_say) */
-            td_say(relay_line);
-        else if (to_sink)
-            to_sink(relay_line, n, collector);
+        if (to_sink) to_sink(relay_line, n, collector);
     }
 }
 
 static void *relay(void *arg) {
     struct relay *r = arg;
+    char said[TD_RELAY_LINE + 1];
     for (;;) {
         uint32_t rang = __atomic_load_n(&r->bell, __ATOMIC_ACQUIRE);
         pthread_mutex_lock(&relay_mutex);
+        in_sink = 1;
         relay_hand_on(r);
+        in_sink = 0;
         pthread_mutex_unlock(&relay_mutex);
+        int order[TD_RELAY_SLOTS];
+        int ready = relay_ready(r, 0, order);
+        for (int k = 0; k < ready; k++) {
+            uint64_t unused;
+            relay_take(r, order[k], said, &unused);
+            td_say(said); /* a warning a child asked this process to say (td_relay_say) */
+        }
         /* returns at once if a post rang since `rang` was read */
         syscall(SYS_futex, &r->bell, FUTEX_WAIT, rang, NULL, NULL, 0);
     }
     return NULL;
 }
 
+/* The relay of the process that set the sink. A child made by fork() that sets a sink of its own (it goes
+ * on without exec) gets its own: the area it inherited is its parent's, drained by its parent's relay
+ * thread, and the lock may have been copied held by that thread, which the child does not have. */
 static void start_relay(void) {
-    static int started;
-    if (__atomic_exchange_n(&started, 1, __ATOMIC_ACQ_REL)) return;
+    static pid_t relay_pid;
+    pid_t me = getpid();
+    if (__atomic_exchange_n(&relay_pid, me, __ATOMIC_ACQ_REL) == me) return;
+    /* no thread of this process takes the lock before the sink is set (sink_pid is another process's) */
+    pthread_mutex_init(&relay_mutex, NULL);
     struct relay *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (r == MAP_FAILED) return;
+    if (r == MAP_FAILED) {
+        atomic_store(&relay_area, NULL); /* never drain a parent's area */
+        return;
+    }
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the process's signals are not the relay's business */
@@ -314,6 +348,7 @@ static void start_relay(void) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         munmap(r, sizeof *r);
+        atomic_store(&relay_area, NULL); /* never drain a parent's area */
         return;
     }
     atomic_store(&relay_area, r);
@@ -350,12 +385,16 @@ static void to_sink_from_here(tethered_sink to_sink, const char *line, size_t n,
                               const sigset_t *mask) {
     if (sink_direct && mask && memcmp(mask, &sink_mask, KERNEL_SIGSET_BYTES) == 0) {
         struct relay *r = atomic_load(&relay_area);
-        if (r) {
-            pthread_mutex_lock(&relay_mutex);
-            relay_hand_on(r);
+        if (!r || in_sink) { /* no relay; or an attempt made by the sink itself, which holds the lock */
+            to_sink(line, n, collector);
+            return;
         }
+        pthread_mutex_lock(&relay_mutex);
+        in_sink = 1;
+        relay_hand_on(r);
         to_sink(line, n, collector);
-        if (r) pthread_mutex_unlock(&relay_mutex);
+        in_sink = 0;
+        pthread_mutex_unlock(&relay_mutex);
         return;
     }
     if (n > TD_RELAY_LINE || !atomic_load(&relay_area)) {
@@ -370,8 +409,8 @@ static void to_sink_from_here(tethered_sink to_sink, const char *line, size_t n,
 
 void td_set_sink(tethered_sink fn) {
     if (fn) {
+        start_relay(); /* first: this process's threads take the relay's lock once sink_pid is theirs */
         sink_pid = getpid();
-        start_relay();
     }
     atomic_store(&sink, fn);
 }
