@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -132,6 +133,43 @@ static void *notify_thread(void *arg) {
     return NULL;
 }
 
+/* The requests this process gave getaddrinfo_a, with the name each was judged by (copied then). Only such a
+ * request's answer is recorded when the program asks after it (gai_error): a request the program made up,
+ * or whose name it changed since, vouches for nothing. The oldest is forgotten when all are taken (its
+ * answer then counts only if it came over DNS, which the wire hooks read). */
+#define GAI_KEPT 64
+static struct {
+    const struct gaicb *req;
+    char name[TD_NAME_BUF];
+} gai_kept[GAI_KEPT];
+static unsigned gai_next;
+static pthread_mutex_t gai_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void gai_keep(const struct gaicb *req, const char *normal) {
+    pthread_mutex_lock(&gai_lock);
+    int at = -1;
+    for (int i = 0; i < GAI_KEPT && at < 0; i++)
+        if (gai_kept[i].req == req) at = i; /* the same request again: its new name */
+    if (at < 0) at = (int)(gai_next++ % GAI_KEPT);
+    gai_kept[at].req = req;
+    snprintf(gai_kept[at].name, sizeof gai_kept[at].name, "%s", normal);
+    pthread_mutex_unlock(&gai_lock);
+}
+
+/* The name `req` was judged by, once: 1 when it was one of ours (then forgotten). */
+static int gai_take(const struct gaicb *req, char name[TD_NAME_BUF]) {
+    int found = 0;
+    pthread_mutex_lock(&gai_lock);
+    for (int i = 0; i < GAI_KEPT && !found; i++) {
+        if (gai_kept[i].req != req) continue;
+        memcpy(name, gai_kept[i].name, TD_NAME_BUF);
+        gai_kept[i].req = NULL;
+        found = 1;
+    }
+    pthread_mutex_unlock(&gai_lock);
+    return found;
+}
+
 /* getaddrinfo_a: each request is judged. Refused requests are answered at once (gai_error gives EAI_FAIL);
  * the rest go to the real function, which signals completion. If every request was refused, completion is
  * signalled here, the way glibc would (a signal or a thread). */
@@ -154,6 +192,7 @@ TETHERED_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int nitems, st
         /* A libc thread asks later: its questions for this name are part of this lookup (reported once),
          * and a name the program writes into the request after this check is judged on the wire. */
         td_dns_expect(normal, td_lookup_allowed());
+        if (g->ar_name && !numeric) gai_keep(g, normal);
         allowed[n++] = g;
     }
     if (n > 0) return td_real.getaddrinfo_a(mode, allowed, n, sevp);
@@ -176,16 +215,23 @@ TETHERED_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int nitems, st
     return 0;
 }
 
-/* The answers of getaddrinfo_a arrive later: they are recorded when the program asks whether a request is
- * done. */
+/* The answers of getaddrinfo_a arrive later, in memory the program can write: what the request's result
+ * says is not taken on trust. When the program first finds one of its judged requests done, the name is
+ * looked up once more here, and that answer is recorded (an answer that came over DNS was recorded by the
+ * wire hooks as it arrived). */
 TETHERED_EXPORT int gai_error(struct gaicb *req) {
     if (!td_real.gai_error) td_resolve_real();
     if (!td_real.gai_error) return EAI_SYSTEM;
     int rc = td_real.gai_error(req);
-    if (rc == 0 && req && req->ar_name && req->ar_result) {
-        struct td_dest d;
-        td_normalise_destination(req->ar_name, strlen(req->ar_name), &d);
-        if (d.kind == TD_DEST_NAME) td_record_addrinfo(d.name, req->ar_result);
+    char name[TD_NAME_BUF];
+    if (rc == 0 && req && td_real.getaddrinfo && gai_take(req, name)) {
+        int saved = errno;
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+        if (TD_IN_LOOKUP(name, td_real.getaddrinfo(name, NULL, &hints, &res)) == 0 && res) {
+            td_record_addrinfo(name, res);
+            freeaddrinfo(res);
+        }
+        errno = saved;
     }
     return rc;
 }

@@ -93,6 +93,31 @@ describe('L6 the name looked up changes after the check (preload)', { skip: NEED
         assert.deepEqual(allowed.events, []);
     });
 
+    // gai_error() records a finished request's answer under its name; the answer lies in memory the program
+    // writes. A request getaddrinfo_a never saw (forged), or a real one whose result was replaced (swapped),
+    // must not make the allowed name vouch for another address (the peer on 127.0.0.2: no rule allows it).
+    const forge = (how) => ['gai-a-forge', how, 'allowed-async.example.test', '127.0.0.2', String(s.tcp.port)];
+    for (const how of ['forged', 'swapped']) {
+        test(`getaddrinfo_a: a ${how} answer handed to gai_error() vouches for nothing: blocked, reported once in log mode, reaching the peer without tethered and with a rule for it`, async () => {
+            const before = s.tcp.connections;
+            const r = await runUnderShim(netprobe(), forge(how), { ...STRICT, TETHERED_ALLOW: 'allowed-async.example.test' });
+            assert.equal(r.stdout, 'error EACCES', r.stderr);
+            assert.deepEqual(r.events.map((e) => [e.decision, e.ip, e.host]), [['block', '127.0.0.2', null]]);
+            assert.equal(s.tcp.connections, before);
+
+            const logged = await runUnderShim(netprobe(), forge(how), { ...STRICT, TETHERED_ALLOW: 'allowed-async.example.test', TETHERED_MODE: 'log' });
+            assert.match(logged.stdout, /^ok /, logged.stderr);
+            assert.deepEqual(logged.events.map((e) => [e.decision, e.ip]), [['would-block', '127.0.0.2']]);
+
+            const off = await runUnderShim(netprobe(), forge(how), OFF, { preload: false });
+            assert.match(off.stdout, /^ok /, off.stderr);
+            const allowed = await runUnderShim(netprobe(), forge(how), { ...STRICT, TETHERED_ALLOW: `allowed-async.example.test,127.0.0.2:${s.tcp.port}` });
+            assert.match(allowed.stdout, /^ok /, allowed.stderr);
+            assert.deepEqual(allowed.events, []);
+            s.dns.forget();
+        });
+    }
+
     const signalArgs = () => ['signal-lookup', 'slow-lookup.example.test', RESOLVER, 'leak-sig-gai.exfil.test', 'leak-sig-wire.exfil.test', '127.0.0.2', String(s.tcp.port)];
     test('a signal handler inside an allowed lookup: its own lookup, DNS query and connect are each judged and blocked', async () => {
         const before = s.tcp.connections;

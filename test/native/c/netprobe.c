@@ -50,24 +50,27 @@
  *       request's name before libc's thread reads it (BYPASSES L6); with SLOW (a name the server answers
  *       late), 20 lookups of it first keep every libc lookup thread busy, so the request waits in the queue
  *       while it is rewritten. Prints "ok <address>" or "gai <EAI_…>"
- *   netprobe signal-lookup NAME SERVER NAME2 NAME3 IP PORT   getaddrinfo(NAME) (the test server answers it
- *       late) while a timer's signal handler, inside that lookup, looks NAME2 up, sends a query for NAME3
- *       to SERVER:53 and connects to IP:PORT; prints "ok <gai> <query> <connect>", each "ok" or an error
+ *   netprobe gai-a-forge forged|swapped NAME IP PORT  an answer for NAME, pointing at IP, handed to
+ * gai_error() (BYPASSES L6): forged, a request getaddrinfo_a never saw; swapped, a real getaddrinfo_a(NAME)
+ * whose result is replaced before gai_error(). Then a connect to IP:PORT, as connect-ip prints it netprobe
+ * signal-lookup NAME SERVER NAME2 NAME3 IP PORT   getaddrinfo(NAME) (the test server answers it late) while a
+ * timer's signal handler, inside that lookup, looks NAME2 up, sends a query for NAME3 to SERVER:53 and
+ * connects to IP:PORT; prints "ok <gai> <query> <connect>", each "ok" or an error
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <resolv.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -81,9 +84,15 @@
 extern char **environ;
 
 static int errno_line(int e) {
-    const char *name = e == EACCES ? "EACCES" : e == ECONNREFUSED ? "ECONNREFUSED" : e == EFAULT ? "EFAULT"
-                     : e == EINVAL ? "EINVAL" : e == EAFNOSUPPORT ? "EAFNOSUPPORT" : e == ENETUNREACH ? "ENETUNREACH"
-                     : e == EAGAIN ? "EAGAIN" : e == ENOENT ? "ENOENT" : NULL;
+    const char *name = e == EACCES         ? "EACCES"
+                       : e == ECONNREFUSED ? "ECONNREFUSED"
+                       : e == EFAULT       ? "EFAULT"
+                       : e == EINVAL       ? "EINVAL"
+                       : e == EAFNOSUPPORT ? "EAFNOSUPPORT"
+                       : e == ENETUNREACH  ? "ENETUNREACH"
+                       : e == EAGAIN       ? "EAGAIN"
+                       : e == ENOENT       ? "ENOENT"
+                                           : NULL;
     if (name)
         printf("error %s\n", name);
     else
@@ -93,21 +102,31 @@ static int errno_line(int e) {
 
 static const char *gai_name(int rc) {
     switch (rc) {
-        case EAI_FAIL: return "EAI_FAIL";
-        case EAI_NONAME: return "EAI_NONAME";
-        case EAI_AGAIN: return "EAI_AGAIN";
-        case EAI_SYSTEM: return "EAI_SYSTEM";
-        default: return "EAI_OTHER";
+        case EAI_FAIL:
+            return "EAI_FAIL";
+        case EAI_NONAME:
+            return "EAI_NONAME";
+        case EAI_AGAIN:
+            return "EAI_AGAIN";
+        case EAI_SYSTEM:
+            return "EAI_SYSTEM";
+        default:
+            return "EAI_OTHER";
     }
 }
 
 static const char *herr_name(int h) {
     switch (h) {
-        case NO_RECOVERY: return "NO_RECOVERY";
-        case HOST_NOT_FOUND: return "HOST_NOT_FOUND";
-        case TRY_AGAIN: return "TRY_AGAIN";
-        case NO_DATA: return "NO_DATA";
-        default: return "OTHER";
+        case NO_RECOVERY:
+            return "NO_RECOVERY";
+        case HOST_NOT_FOUND:
+            return "HOST_NOT_FOUND";
+        case TRY_AGAIN:
+            return "TRY_AGAIN";
+        case NO_DATA:
+            return "NO_DATA";
+        default:
+            return "OTHER";
     }
 }
 
@@ -163,6 +182,32 @@ static int connect_ip(const char *ip, int port, int use_syscall) {
     return tcp_round_trip(fd);
 }
 
+static int gai_a_forge(const char *how, const char *name, const char *ip, int port) {
+    static struct sockaddr_storage ss;
+    static struct addrinfo forged;
+    socklen_t len = make_addr(ip, port, &ss);
+    forged = (struct addrinfo){.ai_family = ss.ss_family,
+                               .ai_socktype = SOCK_STREAM,
+                               .ai_addrlen = len,
+                               .ai_addr = (struct sockaddr *)&ss};
+    struct addrinfo hints = {.ai_family = AF_INET};
+    struct gaicb req = {.ar_name = name, .ar_request = &hints}, *list[] = {&req};
+    if (strcmp(how, "swapped") == 0) {
+        int rc = getaddrinfo_a(GAI_WAIT, list, 1, NULL);
+        if (rc != 0) {
+            printf("gai %s\n", gai_name(rc));
+            return 1;
+        }
+    }
+    req.ar_result = &forged; /* what the program says the answer was */
+    int e = gai_error(&req);
+    if (e != 0) {
+        printf("gai %s\n", gai_name(e));
+        return 1;
+    }
+    return connect_ip(ip, port, 0);
+}
+
 static int connect_name(const char *name, const char *port) {
     struct addrinfo hints = {0}, *res;
     hints.ai_socktype = SOCK_STREAM;
@@ -194,8 +239,9 @@ static int udp(const char *how, const char *ip, int port, const char *ip2, int p
         sent = how[0] == 's' ? syscall(SYS_sendmsg, fd, &m, 0) : sendmsg(fd, &m, 0);
     } else if (strcmp(how, "udp-sendmmsg") == 0) {
         struct iovec iov2 = {"pong", 4};
-        struct mmsghdr v[2] = {{.msg_hdr = {.msg_name = &ss, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1}},
-                               {.msg_hdr = {.msg_name = &ss2, .msg_namelen = len2, .msg_iov = &iov2, .msg_iovlen = 1}}};
+        struct mmsghdr v[2] = {
+            {.msg_hdr = {.msg_name = &ss, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1}},
+            {.msg_hdr = {.msg_name = &ss2, .msg_namelen = len2, .msg_iov = &iov2, .msg_iovlen = 1}}};
         int n = sendmmsg(fd, v, 2, 0);
         if (n < 0) return errno_line(errno);
         printf("sent %d\n", n);
@@ -487,7 +533,10 @@ static int dns_wire(const char *how, const char *server, const char *name, int p
     if (connected && connect(fd, (struct sockaddr *)&ss, len) != 0) return errno_line(errno);
     ssize_t sent;
     struct iovec iov[2] = {{msg, 5}, {msg + 5, n - 5}};
-    struct msghdr mh = {.msg_name = connected ? NULL : &ss, .msg_namelen = connected ? 0 : len, .msg_iov = iov, .msg_iovlen = 2};
+    struct msghdr mh = {.msg_name = connected ? NULL : &ss,
+                        .msg_namelen = connected ? 0 : len,
+                        .msg_iov = iov,
+                        .msg_iovlen = 2};
     if (strcmp(how, "udp-sendto") == 0 || strcmp(how, "garbage") == 0)
         sent = sendto(fd, msg, n, 0, (struct sockaddr *)&ss, len);
     else if (strcmp(how, "syscall-sendto") == 0)
@@ -543,14 +592,16 @@ static int dns_wire(const char *how, const char *server, const char *name, int p
     return 0;
 }
 
-
 /* ---- dns-escape: DNS on descriptors the hooks may not have seen connect (BYPASSES L5) ---- */
 
 /* A UDP socket connected to server:53 with a raw syscall instruction, which no hook sees. */
 static int raw_connect(int fd, const struct sockaddr *sa, socklen_t len) {
 #if defined(__x86_64__)
     long rc;
-    __asm__ volatile("syscall" : "=a"(rc) : "0"((long)SYS_connect), "D"((long)fd), "S"(sa), "d"((long)len) : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "=a"(rc)
+                     : "0"((long)SYS_connect), "D"((long)fd), "S"(sa), "d"((long)len)
+                     : "rcx", "r11", "memory");
     if (rc < 0) {
         errno = (int)-rc;
         return -1;
@@ -598,7 +649,8 @@ static int escape_socket(const char *source, const char *server) {
         want = used_number();
         char c = 'x', control[CMSG_SPACE(sizeof(int))] = {0};
         struct iovec iov = {&c, 1};
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+        struct msghdr m = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
         struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
@@ -666,21 +718,27 @@ static int dns_escape_on(int fd, const char *method, const char *name, const cha
     ssize_t sent = -1;
     struct iovec iov[2] = {{msg, 5}, {msg + 5, n - 5}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-    if (strcmp(method, "send") == 0) sent = send(fd, msg, n, 0);
+    if (strcmp(method, "send") == 0)
+        sent = send(fd, msg, n, 0);
     else if (strcmp(method, "__send") == 0 || strcmp(method, "__write_nocancel") == 0) {
         void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
         void *f = libc ? dlsym(libc, method) : NULL;
         if (!f) return ENOENT;
         sent = method[2] == 's' ? ((ssize_t(*)(int, const void *, size_t, int))f)(fd, msg, n, 0)
                                 : ((ssize_t(*)(int, const void *, size_t))f)(fd, msg, n);
-    } else if (strcmp(method, "writev") == 0) sent = writev(fd, iov, 2);
-    else if (strcmp(method, "sendmsg") == 0) sent = sendmsg(fd, &mh, 0);
+    } else if (strcmp(method, "writev") == 0)
+        sent = writev(fd, iov, 2);
+    else if (strcmp(method, "sendmsg") == 0)
+        sent = sendmsg(fd, &mh, 0);
     else if (strcmp(method, "sendmmsg") == 0) {
         struct mmsghdr v = {.msg_hdr = mh};
         sent = sendmmsg(fd, &v, 1, 0) == 1 ? (ssize_t)v.msg_len : -1;
-    } else if (strcmp(method, "pwritev2") == 0) sent = pwritev2(fd, iov, 2, -1, 0);
-    else if (strcmp(method, "syscall-write") == 0) sent = syscall(SYS_write, fd, msg, n);
-    else if (strcmp(method, "syscall-writev") == 0) sent = syscall(SYS_writev, fd, iov, 2);
+    } else if (strcmp(method, "pwritev2") == 0)
+        sent = pwritev2(fd, iov, 2, -1, 0);
+    else if (strcmp(method, "syscall-write") == 0)
+        sent = syscall(SYS_write, fd, msg, n);
+    else if (strcmp(method, "syscall-writev") == 0)
+        sent = syscall(SYS_writev, fd, iov, 2);
     else if (strcmp(method, "sendfile") == 0) {
         char path[] = "/tmp/netprobe-XXXXXX";
         int f = mkstemp(path);
@@ -694,7 +752,8 @@ static int dns_escape_on(int fd, const char *method, const char *name, const cha
         struct iovec one = {msg, n};
         if ((method[0] == 'v' ? vmsplice(p[1], &one, 1, 0) : write(p[1], msg, n)) != (ssize_t)n) return errno;
         sent = splice(p[0], NULL, fd, NULL, n, 0);
-    } else sent = write(fd, msg, n); /* write, and the messages of two, qd2, additional, response */
+    } else
+        sent = write(fd, msg, n); /* write, and the messages of two, qd2, additional, response */
     return sent == (ssize_t)n ? 0 : sent < 0 ? errno : EMSGSIZE;
 }
 
@@ -849,14 +908,16 @@ int main(int argc, char **argv) {
     if (strcmp(how, "connect") == 0 && argc == 4) return connect_name(argv[2], argv[3]);
     if (strcmp(how, "connect-ip") == 0 && argc == 4) return connect_ip(argv[2], atoi(argv[3]), 0);
     if (strcmp(how, "syscall-connect") == 0 && argc == 4) return connect_ip(argv[2], atoi(argv[3]), 1);
-    if (strcmp(how, "udp-sendmmsg") == 0 && argc == 6) return udp(how, argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
+    if (strcmp(how, "udp-sendmmsg") == 0 && argc == 6)
+        return udp(how, argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
     if ((strncmp(how, "udp-", 4) == 0 || strncmp(how, "syscall-send", 12) == 0) && argc == 4)
         return udp(how, argv[2], atoi(argv[3]), NULL, 0);
     if (strncmp(how, "tfo-", 4) == 0 && argc == 4) return tfo(how, argv[2], atoi(argv[3]));
     if ((strcmp(how, "getnameinfo") == 0 || strncmp(how, "gethostbyaddr", 13) == 0) && argc == 3)
         return reverse(how, argv[2]);
     if (strncmp(how, "res_", 4) == 0 && argc >= 3) return resolver(how, argv[2], argc > 3 ? argv[3] : NULL);
-    if ((strcmp(how, "gai") == 0 || strncmp(how, "gethostbyname", 13) == 0 || strcmp(how, "getaddrinfo_a") == 0) &&
+    if ((strcmp(how, "gai") == 0 || strncmp(how, "gethostbyname", 13) == 0 ||
+         strcmp(how, "getaddrinfo_a") == 0) &&
         argc == 3)
         return lookup(how, argv[2]);
     if (strcmp(how, "unix") == 0 && argc == 3) return unix_socket(argv[2]);
@@ -870,7 +931,8 @@ int main(int argc, char **argv) {
         printf("ok rc=%d errno=%d\n", rc, errno);
         return 0;
     }
-    if (strcmp(how, "threads") == 0 && argc == 6) return threads(atoi(argv[2]), atoi(argv[3]), argv[4], atoi(argv[5]));
+    if (strcmp(how, "threads") == 0 && argc == 6)
+        return threads(atoi(argv[2]), atoi(argv[3]), argv[4], atoi(argv[5]));
     if (strcmp(how, "fork-connect") == 0 && argc == 4) {
         fflush(stdout);
         pid_t pid = fork();
@@ -918,7 +980,8 @@ int main(int argc, char **argv) {
         }
         return connect_ip(argv[2], atoi(argv[3]), 0);
     }
-    if (strcmp(how, "dns-wire") == 0 && argc >= 5) return dns_wire(argv[2], argv[3], argv[4], argc > 5 ? atoi(argv[5]) : 0);
+    if (strcmp(how, "dns-wire") == 0 && argc >= 5)
+        return dns_wire(argv[2], argv[3], argv[4], argc > 5 ? atoi(argv[5]) : 0);
     if (strcmp(how, "dns-escape") == 0 && argc >= 5) {
         int e = dns_escape(argv[2], argv[3], argv[4], argc > 5 ? argv[5] : NULL);
         if (e) return errno_line(e);
@@ -926,7 +989,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(how, "dns-race") == 0 && argc == 6) return dns_race(argv[2], argv[3], argv[4], atoi(argv[5]));
-    if (strcmp(how, "gai-a-rewrite") == 0 && argc >= 4) return gai_a_rewrite(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
+    if (strcmp(how, "gai-a-rewrite") == 0 && argc >= 4)
+        return gai_a_rewrite(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
+    if (strcmp(how, "gai-a-forge") == 0 && argc == 6)
+        return gai_a_forge(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (strcmp(how, "signal-lookup") == 0 && argc == 8) return signal_lookup(argv);
     if (strcmp(how, "syscall-other") == 0) {
         /* getpid, a six-argument mmap, and a write through syscall() */
@@ -936,8 +1002,8 @@ int main(int argc, char **argv) {
         long wrote = syscall(SYS_write, 1, "x", 1L);
         long bad = syscall(999999);
         int bad_errno = errno;
-        printf("\nok pid=%d mmap=%s write=%ld bad=%ld/%s\n", pid == getpid(), map != MAP_FAILED ? "ok" : "failed", wrote,
-               bad, bad_errno == ENOSYS ? "ENOSYS" : "other");
+        printf("\nok pid=%d mmap=%s write=%ld bad=%ld/%s\n", pid == getpid(),
+               map != MAP_FAILED ? "ok" : "failed", wrote, bad, bad_errno == ENOSYS ? "ENOSYS" : "other");
         return 0;
     }
     fprintf(stderr, "netprobe: bad arguments\n");
