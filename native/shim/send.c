@@ -37,8 +37,10 @@ ssize_t td_sendto(int fd, const void *buf, size_t n, int flags, const struct soc
                   const char *op) {
     if (!td_real.sendto) td_resolve_real();
     struct sockaddr_storage copy;
+    /* an address longer than any: the kernel refuses it unread (EINVAL), and nothing here reads it either */
+    if (addr && (size_t)len > sizeof copy) return td_real.sendto(fd, buf, n, flags, addr, len);
     if (copy_address(addr, len, &copy) != 0) return -1;
-    if (addr && len > 0 && (size_t)len <= sizeof copy) addr = (const struct sockaddr *)&copy;
+    if (addr && len > 0) addr = (const struct sockaddr *)&copy;
     struct iovec iov = {(void *)buf, n};
     if (td_dns_wanted(fd, addr, len)) {
         if (check_unaddressed(fd, addr, len, op) != 0) return -1;
@@ -49,11 +51,21 @@ ssize_t td_sendto(int fd, const void *buf, size_t n, int flags, const struct soc
     return td_real.sendto(fd, buf, n, flags, addr, len);
 }
 
-/* A private msghdr whose name is a private copy of the caller's. */
+/* A private msghdr whose name is a private copy of the caller's. The kernel takes a longer msg_namelen as
+ * the size of a sockaddr_storage and reads that much (a negative one it refuses): so does the copy, and the
+ * kernel gets the copy. (Before, a longer name went uncopied: judged in the caller's memory, which another
+ * thread could change before the kernel read it again.) */
 static int copy_message(const struct msghdr *msg, struct msghdr *m, struct sockaddr_storage *name) {
     if (td_copy_in(m, msg, sizeof *m) != 0) return -1;
+    if (m->msg_name && m->msg_namelen > sizeof *name) {
+        if (m->msg_namelen > INT_MAX) {
+            errno = EINVAL;
+            return -1;
+        }
+        m->msg_namelen = sizeof *name;
+    }
     if (copy_address(m->msg_name, m->msg_namelen, name) != 0) return -1;
-    if (m->msg_name && m->msg_namelen > 0 && (size_t)m->msg_namelen <= sizeof *name) m->msg_name = name;
+    if (m->msg_name && m->msg_namelen > 0) m->msg_name = name;
     return 0;
 }
 

@@ -150,6 +150,31 @@ describe('L3: the address is read once', () => {
         const m = /blocked-peer=(\d+)/.exec(r.stdout);
         assert.ok(Number(m[1]) > 0, r.stdout);
     });
+    // sendmsg() with a msg_namelen longer than any address: the kernel reads the first 128 bytes, and reads
+    // them again when it sends. The shim judged such a name in the caller's memory, uncopied (attacker's review).
+    const namelenRace = (marker, env, options) => {
+        const a = peers.allowedUdp, b = peers.blockedUdp;
+        return runUnderShim(program(), ['race-namelen', a.host, String(a.port), marker, `${b.host}:${b.port}`], env, options);
+    };
+    test('L3 sendmsg with msg_namelen 200 to an address another thread keeps switching: never reaches the blocked peer; the allowed one gets its datagrams', async () => {
+        const r = await namelenRace('namelen-block', POLICY);
+        assert.match(r.stdout, /^ok sent=\d+ refused=\d+$/, r.stderr);
+        const [, sent, refused] = /sent=(\d+) refused=(\d+)/.exec(r.stdout).map(Number);
+        assert.ok(sent > 0 && refused > 0, r.stdout);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(received(peers.blockedUdp, 'namelen-block'), false);
+        assert.equal(received(peers.allowedUdp, 'namelen-block'), true);
+    });
+    test('L3 without tethered the same long-name race reaches the blocked peer (positive control); in log-only mode too, reported', async () => {
+        const off = await namelenRace('namelen-off', {}, { preload: false });
+        assert.match(off.stdout, /^ok sent=20000 refused=0$/, off.stderr);
+        const logged = await namelenRace('namelen-log', { ...POLICY, TETHERED_MODE: 'log' });
+        assert.match(logged.stdout, /^ok sent=20000 refused=0$/, logged.stderr);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(received(peers.blockedUdp, 'namelen-off'), true);
+        assert.equal(received(peers.blockedUdp, 'namelen-log'), true);
+        assert.ok(logged.events.some((e) => e.decision === 'would-block' && e.port === peers.blockedUdp.port), JSON.stringify(logged.events.slice(0, 3)));
+    });
     test('L3 bad address and msghdr pointers get libc\'s EFAULT, never a crash; sendmmsg takes what the kernel takes', async () => {
         // the control is libc's own answer (under the sanitizers, with their runtime loaded as well)
         const bare = sanitize ? { LD_PRELOAD: shim().preload.split(':')[0] } : {};

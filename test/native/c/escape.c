@@ -135,6 +135,50 @@ static const char *race(const char *ip, int port, const char *ip2, int port2, in
     return line;
 }
 
+/* `count` UDP sendmsg() calls whose msg_namelen (200) is longer than a sockaddr_storage, to an address
+ * another thread keeps switching between an allowed and a blocked peer: the kernel reads the first 128
+ * bytes of the name, again, when it sends. Each datagram carries `marker`; the blocked peer's log tells. */
+static union {
+    struct sockaddr_in in;
+    unsigned char bytes[256]; /* what the kernel may read: msg_namelen capped at 128 */
+} long_name __attribute__((aligned(16)));
+
+static void *long_name_flipper(void *arg) {
+    struct sockaddr_in *pair = arg;
+    for (unsigned i = 0; atomic_load_explicit(&flipping, memory_order_relaxed); i++) {
+        uint64_t word;
+        memcpy(&word, &pair[i & 1], 8);
+        __atomic_store_n((uint64_t *)&long_name.in, word, __ATOMIC_RELAXED);
+        for (volatile int spin = 0; spin < 200; spin++) {
+        }
+    }
+    return NULL;
+}
+
+static const char *race_namelen(const char *ip, int port, const char *ip2, int port2, const char *marker,
+                                int count) {
+    struct sockaddr_in pair[2] = {v4(ip, port), v4(ip2, port2)};
+    long_name.in = pair[0];
+    atomic_store(&flipping, 1);
+    pthread_t t;
+    pthread_create(&t, NULL, long_name_flipper, pair);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    int sent = 0, refused = 0;
+    for (int i = 0; i < count; i++) {
+        struct iovec iov = {(void *)marker, strlen(marker)};
+        struct msghdr m = {.msg_name = &long_name, .msg_namelen = 200, .msg_iov = &iov, .msg_iovlen = 1};
+        if (sendmsg(fd, &m, 0) >= 0)
+            sent++;
+        else
+            refused++;
+    }
+    close(fd);
+    atomic_store(&flipping, 0);
+    pthread_join(t, NULL);
+    snprintf(line, sizeof line, "ok sent=%d refused=%d", sent, refused);
+    return line;
+}
+
 /* ---- a child started with a cleared environment, by a road other than the hooked exec functions ---- */
 
 static char self_path[4096];
@@ -457,6 +501,7 @@ const char *escape(const char *how, const char *ip, int port, const char *marker
         return r;
     }
     if (strcmp(how, "race") == 0) return race(ip, port, ip2, port2, 2000);
+    if (strcmp(how, "race-namelen") == 0) return race_namelen(ip, port, ip2, port2, marker, 20000);
     if (strcmp(how, "bad-pointers") == 0) return bad_pointers();
     if (strncmp(how, "race-", 5) == 0 && strcmp(how, "race") != 0) return option_race(how, ip, ip2, port);
     if (strcmp(how, "hdrincl-byte") == 0) return hdrincl_byte();
