@@ -177,14 +177,10 @@ static int destination(int fd, const struct sockaddr *addr, socklen_t len, enum 
                        int *port) {
     if (!addr || len < (socklen_t)sizeof(sa_family_t)) return -1;
     sa_family_t family = addr->sa_family;
-    if (family == AF_UNSPEC && use != TD_USE_CONNECT && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-        /* connect(AF_UNSPEC) disconnects; an IPv4 socket's datagram to AF_UNSPEC goes to the IPv4 address in
-         * it (an IPv6 socket ignores such an address) */
-        int domain = 0, saved = errno;
-        socklen_t dl = sizeof domain;
-        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_INET) family = AF_INET;
-        errno = saved;
-    }
+    /* connect(AF_UNSPEC) disconnects; an IPv4 socket's datagram to AF_UNSPEC goes to the IPv4 address in it.
+     * Judged so whatever the socket is now: it may be another one when the kernel looks (address_ignored). */
+    if (family == AF_UNSPEC && use != TD_USE_CONNECT && len >= (socklen_t)sizeof(struct sockaddr_in))
+        family = AF_INET;
     if (family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
         td_ip_from_v4(ip, ntohl(in->sin_addr.s_addr));
@@ -201,13 +197,19 @@ static int destination(int fd, const struct sockaddr *addr, socklen_t len, enum 
     return -1;
 }
 
-/* Does the kernel ignore the address of a send on this socket (a connected TCP stream without Fast Open)? */
-static int address_ignored(int fd) {
-    int protocol = 0, saved = errno;
-    socklen_t len = sizeof protocol;
-    int ok = getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0;
+/* Does the kernel ignore the address of a send on this socket (a TCP stream without Fast Open; AF_UNSPEC on
+ * an IPv6 socket)? Then a refused address costs nothing: the call goes on without it (TD_WITHOUT_ADDRESS).
+ * Never "let it through as it is": another thread may put another socket under the number before the kernel
+ * reads it (dup2), and a UDP socket would send to the address. */
+static int address_ignored(int fd, sa_family_t family) {
+    int protocol = 0, domain = 0, saved = errno;
+    socklen_t len = sizeof protocol, dl = sizeof domain;
+    int tcp = getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
+              (protocol == IPPROTO_TCP || protocol == 262 /* IPPROTO_MPTCP */);
+    int v6 =
+        family == AF_UNSPEC && getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_INET6;
     errno = saved;
-    return ok && (protocol == IPPROTO_TCP || protocol == 262 /* IPPROTO_MPTCP */);
+    return tcp || v6;
 }
 
 /* The last destination this thread was allowed to reach, and what the answer depended on: a datagram loop
@@ -296,9 +298,9 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
         errno = saved;
         return 0;
     }
-    if (!j.allowed && use == TD_USE_SEND && address_ignored(fd)) {
+    if (!j.allowed && use == TD_USE_SEND && address_ignored(fd, addr->sa_family)) {
         errno = saved;
-        return 0;
+        return TD_WITHOUT_ADDRESS;
     }
     char ip[48];
     td_ip_format(&dest.ip, ip);

@@ -257,11 +257,23 @@ ssize_t td_dns_send(int fd, const struct iovec *iov, size_t iovcnt, int flags, c
     const struct sockaddr *dest = tolen ? (const struct sockaddr *)&to : NULL;
     if (!td_active()) return real_sendmsg(fd, iov, iovcnt, flags, dest, tolen, control);
     int stream = td_socket_type(fd) == SOCK_STREAM;
-    if (dest && (!stream || (flags & MSG_FASTOPEN))) {
-        /* a datagram to this address, or a TCP Fast Open connect: the address is judged (and noted) */
-        if (td_check_address(fd, dest, tolen, (flags & MSG_FASTOPEN) ? TD_USE_FASTOPEN : TD_USE_SEND, op) !=
-            0)
-            return -1;
+    if (dest && stream && !(flags & MSG_FASTOPEN)) {
+        /* a stream ignores the address: the call goes on without it, whatever socket the number names when
+         * the kernel looks (another thread's dup2 could put a UDP socket there) */
+        dest = NULL;
+        tolen = 0;
+    }
+    int judged =
+        dest ? td_check_address(fd, dest, tolen, (flags & MSG_FASTOPEN) ? TD_USE_FASTOPEN : TD_USE_SEND, op)
+             : 0;
+    if (judged == TD_WITHOUT_ADDRESS) {
+        dest = NULL;
+        tolen = 0;
+    } else if (judged != 0) {
+        return -1;
+    }
+    if (dest) {
+        /* a datagram to this address, or a TCP Fast Open connect: judged (and noted) above */
         if (port_of(dest, tolen) != DNS_PORT)
             return real_sendmsg(fd, iov, iovcnt, flags, dest, tolen, control);
     } else if (!still_dns(fd)) {

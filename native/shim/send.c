@@ -15,16 +15,23 @@ static int check_unaddressed(int fd, const struct sockaddr *addr, socklen_t len,
     return !addr || len == 0 ? td_check_peer(fd, op) : 0;
 }
 
-/* The address of a send (datagrams, TCP Fast Open), judged as the kernel will use it. */
-static int check_destination(int fd, const struct sockaddr *addr, socklen_t len, int flags, const char *op) {
-    if (!addr || len == 0) return check_unaddressed(fd, addr, len, op);
-    return td_check_address(fd, addr, len, (flags & MSG_FASTOPEN) ? TD_USE_FASTOPEN : TD_USE_SEND, op);
+/* The address of a send (datagrams, TCP Fast Open), judged as the kernel will use it. *name and *len are
+ * cleared where the call goes on without the address (TD_WITHOUT_ADDRESS). */
+static int check_destination(int fd, void **name, socklen_t *len, int flags, const char *op) {
+    const struct sockaddr *addr = *name;
+    if (!addr || *len == 0) return check_unaddressed(fd, addr, *len, op);
+    int rc = td_check_address(fd, addr, *len, (flags & MSG_FASTOPEN) ? TD_USE_FASTOPEN : TD_USE_SEND, op);
+    if (rc == TD_WITHOUT_ADDRESS) {
+        *name = NULL;
+        *len = 0;
+        return 0;
+    }
+    return rc;
 }
 
-int td_check_send(int fd, const struct sockaddr *addr, socklen_t len, const struct iovec *iov, size_t iovcnt,
-                  int flags, const char *op) {
-    if (check_destination(fd, addr, len, flags, op) != 0) return -1;
-    return td_dns_check_send(fd, addr, len, iov, iovcnt, op);
+int td_check_send(int fd, struct msghdr *m, int flags, const char *op) {
+    if (check_destination(fd, &m->msg_name, &m->msg_namelen, flags, op) != 0) return -1;
+    return td_dns_check_send(fd, m->msg_name, m->msg_namelen, m->msg_iov, m->msg_iovlen, op);
 }
 
 /* Reads an address the kernel would take (at most a sockaddr_storage: it refuses longer ones unread). */
@@ -47,8 +54,9 @@ ssize_t td_sendto(int fd, const void *buf, size_t n, int flags, const struct soc
         return td_dns_send(fd, &iov, 1, flags, addr, len, NULL, op);
     }
     /* not DNS (td_dns_wanted said so): only the address is judged */
-    if (check_destination(fd, addr, len, flags, op) != 0) return -1;
-    return td_real.sendto(fd, buf, n, flags, addr, len);
+    void *name = (void *)addr;
+    if (check_destination(fd, &name, &len, flags, op) != 0) return -1;
+    return td_real.sendto(fd, buf, n, flags, name, len);
 }
 
 /* A private msghdr whose name is a private copy of the caller's. The kernel takes a longer msg_namelen as
@@ -126,7 +134,7 @@ static ssize_t send_message(int fd, struct msghdr *m, int flags, const char *op)
         if (check_unaddressed(fd, m->msg_name, m->msg_namelen, op) != 0) return -1;
         return td_dns_send(fd, m->msg_iov, m->msg_iovlen, flags, m->msg_name, m->msg_namelen, m, op);
     }
-    if (check_destination(fd, m->msg_name, m->msg_namelen, flags, op) != 0) return -1;
+    if (check_destination(fd, &m->msg_name, &m->msg_namelen, flags, op) != 0) return -1;
     return td_real.sendmsg(fd, m, flags);
 }
 
@@ -170,8 +178,7 @@ int td_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const cha
                 failed = 1;
                 break;
             }
-            if (td_check_send(fd, part[ok].msg_hdr.msg_name, part[ok].msg_hdr.msg_namelen,
-                              part[ok].msg_hdr.msg_iov, part[ok].msg_hdr.msg_iovlen, flags, op) != 0) {
+            if (td_check_send(fd, &part[ok].msg_hdr, flags, op) != 0) {
                 release_control(&controls[ok]);
                 failed = 1;
                 break;

@@ -158,9 +158,14 @@ void td_memory_changed(void);
 enum td_use { TD_USE_CONNECT, TD_USE_SEND, TD_USE_FASTOPEN };
 
 /* Judges an attempt to reach `addr` (the shim's private copy) as the kernel will read it: AF_INET from 16
- * bytes on any socket, AF_INET6 from 24 (the scope id is optional), AF_UNSPEC as IPv4 when an IPv4 socket
- * sends to it. Returns 0 to let it through (errno untouched), -1 to block it (errno = EACCES). Other
- * families and short addresses pass: the kernel refuses them or they are not IP. */
+ * bytes on any socket, AF_INET6 from 24 (the scope id is optional), AF_UNSPEC on a send as IPv4 (an IPv4
+ * socket sends to it). Returns 0 to let it through (errno untouched), -1 to block it (errno = EACCES), or
+ * TD_WITHOUT_ADDRESS (sends only): refused, but the socket ignores the address (a TCP stream; AF_UNSPEC on
+ * an IPv6 socket), so the call goes on with no address at all. The socket behind the number may be another
+ * by the time the kernel looks (dup2 from another thread): a call without an address reaches only a peer
+ * whose connect was judged. Other families and short addresses pass: the kernel refuses them or they are
+ * not IP. */
+#define TD_WITHOUT_ADDRESS 1
 int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op);
 /* Bytes sent on a connected socket while this thread's JavaScript says it is in a scope (a datagram
  * without an address from a wrapped UDP send; tethered_check_peer, which the addon calls before a socket
@@ -187,9 +192,8 @@ ssize_t td_sendmsg(int fd, const struct msghdr *msg, int flags, const char *op);
 int td_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const char *op);
 
 /* Judges a send: its address (datagrams, TCP Fast Open), then what it carries when it goes to port 53.
- * Returns 0, or -1 with errno EACCES. */
-int td_check_send(int fd, const struct sockaddr *addr, socklen_t len, const struct iovec *iov, size_t iovcnt,
-                  int flags, const char *op);
+ * Returns 0 (m's name cleared where the call goes on without it), or -1 with errno EACCES. */
+int td_check_send(int fd, struct msghdr *m, int flags, const char *op);
 /* The socket type of fd (SOCK_STREAM, SOCK_DGRAM, …), or -1 when it is none; errno is preserved. */
 int td_socket_type(int fd);
 /* A descriptor number that may now name another open file (fdkind.c). */

@@ -175,6 +175,26 @@ describe('L3: the address is read once', () => {
         assert.equal(received(peers.blockedUdp, 'namelen-log'), true);
         assert.ok(logged.events.some((e) => e.decision === 'would-block' && e.port === peers.blockedUdp.port), JSON.stringify(logged.events.slice(0, 3)));
     });
+    // The shim looks at the socket behind the number (a TCP stream ignores a send's address; an IPv6 socket
+    // ignores AF_UNSPEC); another thread's dup2() may put an IPv4 UDP socket there before the kernel looks
+    // (attacker's review). Such a send now goes on without the address, whatever the number names by then.
+    for (const how of ['race-fd-tcp', 'race-fd-unspec']) {
+        const fdRace = (marker, env, options) => runUnderShim(program(), [how, peers.blockedUdp.host, String(peers.blockedUdp.port), marker], env, options);
+        test(`L3 ${how}: sendto on a number another thread keeps moving between the socket checked and an IPv4 UDP socket never reaches the blocked peer`, async () => {
+            const r = await fdRace(`${how}-block`, POLICY);
+            assert.match(r.stdout, /^ok sent=\d+ refused=\d+ other=\d+$/, r.stderr);
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            assert.equal(received(peers.blockedUdp, `${how}-block`), false, r.stdout);
+        });
+        test(`L3 ${how}: without tethered the same race reaches the peer (positive control); log-only lets it through, reported`, async () => {
+            const off = await fdRace(`${how}-off`, {}, { preload: false });
+            const logged = await fdRace(`${how}-log`, { ...POLICY, TETHERED_MODE: 'log' });
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            assert.equal(received(peers.blockedUdp, `${how}-off`), true, off.stdout);
+            assert.equal(received(peers.blockedUdp, `${how}-log`), true, logged.stdout);
+            assert.ok(logged.events.some((e) => e.decision === 'would-block' && e.port === peers.blockedUdp.port), logged.stdout);
+        });
+    }
     test('L3 bad address and msghdr pointers get libc\'s EFAULT, never a crash; sendmmsg takes what the kernel takes', async () => {
         // the control is libc's own answer (under the sanitizers, with their runtime loaded as well)
         const bare = sanitize ? { LD_PRELOAD: shim().preload.split(':')[0] } : {};

@@ -179,6 +179,51 @@ static const char *race_namelen(const char *ip, int port, const char *ip2, int p
     return line;
 }
 
+/* `count` sendto() calls, with `marker`, to ip:port on a descriptor number another thread keeps moving
+ * between two sockets with dup2(): the one the check may see (a TCP socket, whose sends ignore the address;
+ * for race-fd-unspec an IPv6 UDP socket, which ignores an AF_UNSPEC address) and an IPv4 UDP socket, which
+ * sends to it. Whether a datagram reached the peer, the peer's log tells. */
+static atomic_int swapping;
+static int swap_number, swap_seen, swap_used;
+
+static void *fd_swapper(void *arg) {
+    (void)arg;
+    while (atomic_load_explicit(&swapping, memory_order_relaxed)) {
+        dup2(swap_used, swap_number);
+        dup2(swap_seen, swap_number);
+    }
+    return NULL;
+}
+
+static const char *race_fd(const char *how, const char *ip, int port, const char *marker, int count) {
+    int unspec = strcmp(how, "race-fd-unspec") == 0;
+    swap_seen = unspec ? socket(AF_INET6, SOCK_DGRAM, 0) : socket(AF_INET, SOCK_STREAM, 0);
+    swap_used = socket(AF_INET, SOCK_DGRAM, 0);
+    swap_number = fcntl(swap_seen, F_DUPFD, 200);
+    struct sockaddr_in to = v4(ip, port);
+    if (unspec) to.sin_family = AF_UNSPEC;
+    atomic_store(&swapping, 1);
+    pthread_t t;
+    pthread_create(&t, NULL, fd_swapper, NULL);
+    int sent = 0, refused = 0, other = 0;
+    for (int i = 0; i < count; i++) {
+        if (sendto(swap_number, marker, strlen(marker), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&to,
+                   sizeof to) >= 0)
+            sent++;
+        else if (errno == EACCES)
+            refused++;
+        else
+            other++;
+    }
+    atomic_store(&swapping, 0);
+    pthread_join(t, NULL);
+    close(swap_number);
+    close(swap_seen);
+    close(swap_used);
+    snprintf(line, sizeof line, "ok sent=%d refused=%d other=%d", sent, refused, other);
+    return line;
+}
+
 /* ---- a child started with a cleared environment, by a road other than the hooked exec functions ---- */
 
 static char self_path[4096];
@@ -501,6 +546,7 @@ const char *escape(const char *how, const char *ip, int port, const char *marker
         return r;
     }
     if (strcmp(how, "race") == 0) return race(ip, port, ip2, port2, 2000);
+    if (strncmp(how, "race-fd-", 8) == 0) return race_fd(how, ip, port, marker, 50000);
     if (strcmp(how, "race-namelen") == 0) return race_namelen(ip, port, ip2, port2, marker, 20000);
     if (strcmp(how, "bad-pointers") == 0) return bad_pointers();
     if (strncmp(how, "race-", 5) == 0 && strcmp(how, "race") != 0) return option_race(how, ip, ip2, port);
