@@ -81,10 +81,10 @@ export interface Addon {
     /** Settings (JSON) for the JavaScript of worker threads; '' for none. */
     shareSettings(json: string): void;
     sharedSettings(): string | null;
-    /** Keep the events of attempts made in collecting scope `id` ... */
-    collect(id: number): void;
+    /** Keep the events of attempts made in collecting `scope` (the object, never a number: see addon.cc) ... */
+    collect(scope: NativeScope): void;
     /** ... until this returns them (event lines) and stops keeping them. */
-    takeCollected(id: number): string[];
+    takeCollected(scope: NativeScope): string[];
 }
 
 /**

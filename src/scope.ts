@@ -166,7 +166,7 @@ export async function noEgress<T>(options: NoEgressOptions, fn: () => T | Promis
     checkOptions('noEgress', options, fn, false);
     const frame = frameFor(options, true, currentFrame());
     const { addon } = runtime();
-    addon.collect(frame.id);
+    addon.collect(frame.native);
     let value: T | undefined;
     let failure: unknown;
     let failed = false;
@@ -176,7 +176,7 @@ export async function noEgress<T>(options: NoEgressOptions, fn: () => T | Promis
         failed = true;
         failure = err;
     }
-    const events = inOrder([...addon.takeCollected(frame.id).map(eventFromLine), ...frame.events].filter((e) => e.decision !== 'allow'));
+    const events = inOrder([...addon.takeCollected(frame.native).map(eventFromLine), ...frame.events].filter((e) => e.decision !== 'allow'));
     // An enclosing noEgress() sees these too, even if the violation below is caught.
     collectorOf(frame.parent)?.events.push(...events);
     if (events.length > 0) throw new EgressViolation(events, frame.label, failed ? { cause: failure } : undefined);

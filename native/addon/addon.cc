@@ -183,15 +183,6 @@ bool GetScope(Napi::Env env, napi_value v, tethered_scope** out) {
     return true;
 }
 
-bool GetId(Napi::Env env, napi_value v, unsigned long long* out) {
-    double d = 0;
-    if (TypeOf(env, v) != napi_number || napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) ||
-        d > 9007199254740991.0)
-        return Throw(env, "a scope id must be a non-negative number");
-    *out = static_cast<unsigned long long>(d);
-    return true;
-}
-
 // A libtethered.so some other copy of the package loaded already (at whatever path), or null.
 void* LoadedShim() {
     std::string found;
@@ -1104,24 +1095,26 @@ Napi::Value ScopeId(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(shim.scope_id(scope)));
 }
 
-// collect(id): keep the events of attempts made in scope `id` until takeCollected(id).
+// collect(scope): keep the events of attempts made in `scope` (from scopeNew()) until takeCollected(scope).
+// The scope object, not its number, is the key: a number can be guessed, and code running inside a
+// noEgress() (which can load this addon again) would take the evidence of its own attempts away with it.
 Napi::Value Collect(const Napi::CallbackInfo& info) {
-    unsigned long long id = 0;
-    if (!GetId(info.Env(), info[0], &id)) return info.Env().Undefined();
+    tethered_scope* scope = nullptr;
+    if (!NeedShim(info.Env()) || !GetScope(info.Env(), info[0], &scope)) return info.Env().Undefined();
     std::lock_guard<std::mutex> lock(collected_mutex);
-    collected.emplace(id, std::vector<std::string>());
+    collected.emplace(shim.scope_id(scope), std::vector<std::string>());
     return info.Env().Undefined();
 }
 
-// takeCollected(id) -> the event lines kept for scope `id`; stops keeping them.
+// takeCollected(scope) -> the event lines kept for `scope`; stops keeping them.
 Napi::Value TakeCollected(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    unsigned long long id = 0;
-    if (!GetId(env, info[0], &id)) return env.Undefined();
+    tethered_scope* scope = nullptr;
+    if (!NeedShim(env) || !GetScope(env, info[0], &scope)) return env.Undefined();
     std::vector<std::string> lines;
     {
         std::lock_guard<std::mutex> lock(collected_mutex);
-        auto it = collected.find(id);
+        auto it = collected.find(shim.scope_id(scope));
         if (it != collected.end()) {
             lines.swap(it->second);
             collected.erase(it);

@@ -264,6 +264,30 @@ describe("L7 the addon's exports never abort the process, whatever their argumen
 describe('L7 the scope word and scopeEnter(), used by hostile JavaScript', { skip: NEEDS_NETNS }, () => {
     const s = serve({ a: () => tcpServer('127.0.0.2'), b: () => tcpServer('127.0.0.3') });
 
+    // noEgress() keeps the events of the attempts made inside it in the addon until it settles. Code inside it
+    // can load the addon again; it took them away by number (takeCollected(1..999)), and noEgress() resolved.
+    // The key is now the scope object, which that code does not hold.
+    test('L7 code inside noEgress() cannot take its own evidence away through the addon: the attempt is still listed (control: the same noEgress() without the attempt resolves; with a rule for the peer it connects)', async () => {
+        const before = s.b.connections;
+        const r = await inFreshNode(
+            `const native = ${ADDON};
+            t.activate({ allow: ['127.0.0.2', '127.0.0.3'], allowLocalhost: false });
+            const erase = () => { let refused = 0; for (let i = 0; i < 1000; i++) { try { native.takeCollected(i); } catch { refused++; } } return refused; };
+            const outcome = (p) => p.then((v) => ['resolved', v], (e) => [e.name, (e.events ?? []).map((x) => [x.decision, x.port])]);
+            print(await outcome(t.noEgress({ allow: [], allowLocalhost: false }, () => { addon.connectTo('127.0.0.3', ${s.b.port}); return erase(); })));
+            print(await outcome(t.noEgress({ allow: [], allowLocalhost: false }, () => erase())));
+            print(await outcome(t.noEgress({ allow: ['127.0.0.3'], allowLocalhost: false }, () => addon.connectTo('127.0.0.3', ${s.b.port}))));`,
+        );
+        await sleep(100);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.results, [
+            ['EgressViolation', [['block', s.b.port]]],
+            ['resolved', 1000],
+            ['resolved', 0],
+        ]);
+        assert.equal(s.b.connections - before, 1, 'only the allowed connect reached the peer');
+    });
+
     test('L7 writing "no scope" to the word takes a native call out of its scope, never out of the policy in force (control: the word left alone, the scope refuses)', async () => {
         const before = [s.a.connections, s.b.connections];
         const r = await inFreshNode(
