@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "policy_file.h"
@@ -210,6 +212,57 @@ static int preloaded(void) {
     return 0;
 }
 
+/* The mount namespace the policy's names mean: the /etc/hosts and /etc/resolv.conf of the process that was
+ * given the policy. A child gets it in TETHERED_MOUNT_NS (replacing any the caller passed, as every
+ * TETHERED_* variable), so one started inside a namespace of its own (a user namespace and a bind-mounted
+ * /etc/hosts) still knows it is elsewhere. Where /proc is missing it cannot be told: every namespace
+ * counts as home. */
+static struct {
+    int known;
+    unsigned long long dev, ino;
+} home_ns;
+char td_mount_ns_entry[64];
+
+static int mount_ns_now(unsigned long long *dev, unsigned long long *ino) {
+    struct stat st;
+    if (stat("/proc/thread-self/ns/mnt", &st) != 0 && stat("/proc/self/ns/mnt", &st) != 0) return -1;
+    *dev = (unsigned long long)st.st_dev;
+    *ino = (unsigned long long)st.st_ino;
+    return 0;
+}
+
+static void mount_ns_init(void) {
+    const char *given = getenv("TETHERED_MOUNT_NS");
+    unsigned long long dev, ino;
+    char extra;
+    if (given && sscanf(given, "%llu:%llu%c", &dev, &ino, &extra) == 2) {
+        home_ns.dev = dev;
+        home_ns.ino = ino;
+        home_ns.known = 1;
+    } else if (mount_ns_now(&home_ns.dev, &home_ns.ino) == 0) {
+        home_ns.known = 1;
+    }
+    if (home_ns.known)
+        snprintf(td_mount_ns_entry, sizeof td_mount_ns_entry, "TETHERED_MOUNT_NS=%llu:%llu", home_ns.dev,
+                 home_ns.ino);
+}
+
+int td_mount_ns_home(void) {
+    if (!home_ns.known) return 1;
+    int saved = errno;
+    unsigned long long dev, ino;
+    int home = mount_ns_now(&dev, &ino) == 0 && dev == home_ns.dev && ino == home_ns.ino;
+    errno = saved;
+    if (!home) {
+        static int said;
+        td_warn_once(&said,
+                     "tethered: this process is in another mount namespace than the one its policy was "
+                     "given in: names answered here (its /etc/hosts, its name servers) vouch for no "
+                     "address\n");
+    }
+    return home;
+}
+
 void td_ensure_init(void) {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&init_state, &expected, 1)) {
@@ -220,6 +273,7 @@ void td_ensure_init(void) {
     int saved = errno;
     td_note_stderr(); /* what stderr is as the shim arrives: where it may speak later */
     td_resolve_real();
+    mount_ns_init();
     td_dns_load_servers();
     Dl_info info;
     if (dladdr((void *)td_ensure_init, &info) && info.dli_fname)

@@ -461,7 +461,7 @@ void td_record_answer(const char *name, int family, const void *addr) {
 }
 
 void td_record_addrinfo(const char *name, const struct addrinfo *res) {
-    if (!name || !name[0]) return;
+    if (!name || !name[0] || !td_mount_ns_home()) return;
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         if (!ai->ai_addr) continue;
         if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(struct sockaddr_in))
@@ -472,7 +472,7 @@ void td_record_addrinfo(const char *name, const struct addrinfo *res) {
 }
 
 void td_record_hostent(const char *name, const struct hostent *h) {
-    if (!name || !name[0] || !h || !h->h_addr_list) return;
+    if (!name || !name[0] || !h || !h->h_addr_list || !td_mount_ns_home()) return;
     for (char **a = h->h_addr_list; *a; a++) {
         if (h->h_addrtype == AF_INET && h->h_length == 4) td_record_answer(name, AF_INET, *a);
         if (h->h_addrtype == AF_INET6 && h->h_length == 16) td_record_answer(name, AF_INET6, *a);

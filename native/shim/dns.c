@@ -55,7 +55,7 @@ int td_dns_question(const unsigned char *msg, size_t len, char name[TD_NAME_BUF]
 }
 
 void td_dns_record_answers(const char *name, const unsigned char *msg, size_t len) {
-    if (!msg || len < HEADER) return;
+    if (!msg || len < HEADER || !td_mount_ns_home()) return;
     unsigned qd = (unsigned)msg[4] << 8 | msg[5], an = (unsigned)msg[6] << 8 | msg[7];
     size_t at = HEADER;
     char scratch[TD_NAME_BUF];

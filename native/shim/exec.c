@@ -68,8 +68,10 @@ char *const *td_child_env(char *const *envp, char **out, char *preload, size_t c
     }
     preload[o] = 0;
     if (inherit || preload[o - 1] != '=') out[n++] = preload;
-    if (inherit)
+    if (inherit) {
         for (size_t i = 0; i < cfg->ninject; i++) out[n++] = cfg->inject[i];
+        if (td_mount_ns_entry[0]) out[n++] = td_mount_ns_entry;
+    }
     out[n] = NULL;
     return out;
 }
@@ -115,7 +117,7 @@ int td_exec_refused(int dirfd, const char *path, char *const argv[], int flags) 
 /* Declares the buffers td_child_env needs for `envp`, in the caller's frame. */
 #define CHILD_ENV(envp, result)             \
     size_t count_ = td_env_count(envp);     \
-    char *out_[count_ + TD_MAX_INJECT + 2]; \
+    char *out_[count_ + TD_MAX_INJECT + 3]; \
     char preload_[TD_PATH_MAX * 2];         \
     char *const *result = td_child_env((envp), out_, preload_, sizeof preload_)
 

@@ -31,6 +31,8 @@ static void add_search(const char *list) {
 
 /* Reads the nameserver lines of /etc/resolv.conf (at start-up, without stdio). */
 void td_dns_load_servers(void) {
+    /* another mount namespace's resolv.conf names servers the policy never meant: none is exempt here */
+    if (!td_mount_ns_home()) return;
     int fd = open("/etc/resolv.conf", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     char text[8192];

@@ -47,6 +47,11 @@ struct td_config {
 const struct td_config *td_config(void);
 /* Loads the configuration from the environment (preload mode) if that has not happened yet. */
 void td_ensure_init(void);
+/* Is the calling thread in the mount namespace its policy was given in (config.c)? Names answered
+ * elsewhere (a private /etc/hosts, other name servers) vouch for no address. td_mount_ns_entry is
+ * "TETHERED_MOUNT_NS=…" for children, or empty. */
+int td_mount_ns_home(void);
+extern char td_mount_ns_entry[64];
 /* Puts a configuration made by td_config_new in force (NULL: none, or the environment's policy when there
  * is one), in one store; the replaced one is freed once no thread can be reading it (current.c). */
 void td_install_config(struct td_config *c);
@@ -364,7 +369,7 @@ int td_active(void);
 /* ---- children ---- */
 
 /* Builds the environment a child gets: envp without any TETHERED_* or LD_PRELOAD entry, plus this
- * library first in LD_PRELOAD and the policy variables. `out` must hold count(envp) + TD_MAX_INJECT + 2
+ * library first in LD_PRELOAD and the policy variables. `out` must hold count(envp) + TD_MAX_INJECT + 3
  * pointers. Returns out, or envp unchanged when children do not inherit (or the shim is inactive). */
 char *const *td_child_env(char *const *envp, char **out, char *preload, size_t preload_cap);
 size_t td_env_count(char *const *envp);

@@ -53,7 +53,7 @@ TETHERED_EXPORT long syscall(long number, ...) {
                 return -1;
             char *const *envp = (char *const *)a[at];
             size_t n = td_env_count(envp);
-            char *out[n + TD_MAX_INJECT + 2];
+            char *out[n + TD_MAX_INJECT + 3];
             char preload[TD_PATH_MAX * 2];
             a[at] = (long)td_child_env(envp, out, preload, sizeof preload);
             return td_real.syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);

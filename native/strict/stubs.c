@@ -5,3 +5,8 @@
 struct td_real td_real;
 
 void td_resolve_real(void) {}
+
+/* The supervisor judges names by its own mount namespace (names.c): every answer it reads counts here. */
+int td_mount_ns_home(void) {
+    return 1;
+}
