@@ -8,6 +8,7 @@
  *   getnameinfo                  the numeric host instead (no query), or EAI_FAIL with NI_NAMEREQD
  *
  * An allowed lookup records its answers under the name, so the connect that follows is judged by name. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -137,7 +138,7 @@ static void *notify_thread(void *arg) {
  * request's answer is recorded when the program asks after it (gai_error): a request the program made up,
  * or whose name it changed since, vouches for nothing. The oldest is forgotten when all are taken (its
  * answer then counts only if it came over DNS, which the wire hooks read). */
-#define GAI_KEPT 64
+#define GAI_KEPT 512
 static struct {
     const struct gaicb *req;
     char name[TD_NAME_BUF];
@@ -191,8 +192,10 @@ TETHERED_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int nitems, st
         }
         /* A libc thread asks later: its questions for this name are part of this lookup (reported once),
          * and a name the program writes into the request after this check is judged on the wire. */
-        td_dns_expect(normal, td_lookup_allowed());
-        if (g->ar_name && !numeric) gai_keep(g, normal);
+        if (g->ar_name && !numeric) {
+            td_dns_expect(normal, td_lookup_allowed()); /* (normal is written only for a judged name) */
+            gai_keep(g, normal);
+        }
         allowed[n++] = g;
     }
     if (n > 0) return td_real.getaddrinfo_a(mode, allowed, n, sevp);
@@ -215,10 +218,28 @@ TETHERED_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int nitems, st
     return 0;
 }
 
+/* Is every address in res already recorded under name (its DNS answer, read off the wire as it came)? */
+static int all_recorded(const char *name, const struct addrinfo *res) {
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        struct td_ip ip;
+        if (ai->ai_family == AF_INET && ai->ai_addr && ai->ai_addrlen >= sizeof(struct sockaddr_in))
+            td_ip_from_v4(&ip, ntohl(((const struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr));
+        else if (ai->ai_family == AF_INET6 && ai->ai_addr && ai->ai_addrlen >= sizeof(struct sockaddr_in6))
+            td_ip_from_v6(&ip, ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr.s6_addr);
+        else
+            continue;
+        char names[TD_HOSTMAP_NAMES][TD_NAME_BUF];
+        size_t n = td_hostmap_names(&ip, names), k = 0;
+        while (k < n && strcmp(names[k], name) != 0) k++;
+        if (k == n) return 0;
+    }
+    return 1;
+}
+
 /* The answers of getaddrinfo_a arrive later, in memory the program can write: what the request's result
- * says is not taken on trust. When the program first finds one of its judged requests done, the name is
- * looked up once more here, and that answer is recorded (an answer that came over DNS was recorded by the
- * wire hooks as it arrived). */
+ * says is never recorded as it is. An answer that came over DNS was recorded by the wire hooks as it
+ * arrived; when the result holds an address that was not (an /etc/hosts answer, or one the program put
+ * there), the name is looked up once more here, outside any scope, and that answer is recorded. */
 TETHERED_EXPORT int gai_error(struct gaicb *req) {
     if (!td_real.gai_error) td_resolve_real();
     if (!td_real.gai_error) return EAI_SYSTEM;
@@ -226,10 +247,13 @@ TETHERED_EXPORT int gai_error(struct gaicb *req) {
     char name[TD_NAME_BUF];
     if (rc == 0 && req && td_real.getaddrinfo && gai_take(req, name)) {
         int saved = errno;
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-        if (TD_IN_LOOKUP(name, td_real.getaddrinfo(name, NULL, &hints, &res)) == 0 && res) {
-            td_record_addrinfo(name, res);
-            freeaddrinfo(res);
+        /* inside a scope the lookup's own judgement was the scope's: no second lookup speaks for it */
+        if (!all_recorded(name, req->ar_result) && !td_scope_current()) {
+            struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+            if (TD_IN_LOOKUP(name, td_real.getaddrinfo(name, NULL, &hints, &res)) == 0 && res) {
+                td_record_addrinfo(name, res);
+                freeaddrinfo(res);
+            }
         }
         errno = saved;
     }

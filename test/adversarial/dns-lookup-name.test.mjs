@@ -118,6 +118,31 @@ describe('L6 the name looked up changes after the check (preload)', { skip: NEED
         });
     }
 
+    // The answer of a real request costs no second lookup when it came over DNS (the wire hooks read it as it
+    // came), and many requests at once for an /etc/hosts name (no DNS packet: looked up again, each) all
+    // connect: the first version of the check above looked every answer up twice (a second wait on a slow
+    // server) and kept only 64 requests (attacker's review of that fix).
+    test('getaddrinfo_a: an answer that came over DNS is not asked for again; 100 requests at once for an /etc/hosts name all connect (control: the same without tethered)', async (t) => {
+        const peer = await tcpServer('127.0.0.2'); // its own: these connections must not count in the other tests'
+        t.after(() => peer.close());
+        s.dns.forget();
+        const off = await runUnderShim(netprobe(), ['getaddrinfo_a', 'allowed-async.example.test'], OFF, { preload: false });
+        assert.equal(off.stdout, 'ok 127.0.0.13', off.stderr);
+        const asked = s.dns.times('allowed-async.example.test');
+        assert.ok(asked >= 1);
+        s.dns.forget();
+        const on = await runUnderShim(netprobe(), ['getaddrinfo_a', 'allowed-async.example.test'], { ...STRICT, TETHERED_ALLOW: 'allowed-async.example.test' });
+        assert.equal(on.stdout, 'ok 127.0.0.13', on.stderr);
+        assert.equal(s.dns.times('allowed-async.example.test'), asked);
+
+        const many = ['gai-a-many', '100', 'api.example.test', String(peer.port)];
+        const allowed = await runUnderShim(netprobe(), many, { ...STRICT, TETHERED_ALLOW: `api.example.test:${peer.port}` });
+        assert.equal(allowed.stdout, 'ok 100 0 0', allowed.stderr);
+        const offMany = await runUnderShim(netprobe(), many, OFF, { preload: false });
+        assert.equal(offMany.stdout, 'ok 100 0 0', offMany.stderr);
+        s.dns.forget();
+    });
+
     const signalArgs = () => ['signal-lookup', 'slow-lookup.example.test', RESOLVER, 'leak-sig-gai.exfil.test', 'leak-sig-wire.exfil.test', '127.0.0.2', String(s.tcp.port)];
     test('a signal handler inside an allowed lookup: its own lookup, DNS query and connect are each judged and blocked', async () => {
         const before = s.tcp.connections;

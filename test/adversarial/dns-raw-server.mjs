@@ -88,6 +88,11 @@ export async function rawDnsServer(records = {}, { address = '127.0.0.53', delay
             for (let waited = 0; waited < wait && !has(name); waited += 20) await sleep(20);
             return has(name);
         },
+        /** How many messages sent to the server held the name. */
+        times(name) {
+            const wire = Buffer.concat(name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')])));
+            return chunks.filter((c) => c.includes(wire)).length;
+        },
         forget() {
             chunks.length = 0;
         },

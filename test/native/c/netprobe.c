@@ -208,6 +208,39 @@ static int gai_a_forge(const char *how, const char *name, const char *ip, int po
     return connect_ip(ip, port, 0);
 }
 
+static int gai_a_many(int n, const char *name, const char *port) {
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    struct gaicb *reqs = calloc((size_t)n, sizeof *reqs);
+    struct gaicb **list = calloc((size_t)n, sizeof *list);
+    if (!reqs || !list) return 2;
+    for (int i = 0; i < n; i++) {
+        reqs[i] = (struct gaicb){.ar_name = name, .ar_service = port, .ar_request = &hints};
+        list[i] = &reqs[i];
+    }
+    int rc = getaddrinfo_a(GAI_WAIT, list, n, NULL);
+    int connected = 0, refused = 0, other = rc != 0;
+    for (int i = 0; i < n; i++) {
+        if (gai_error(&reqs[i]) != 0 || !reqs[i].ar_result) {
+            other++;
+            continue;
+        }
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        timeouts(fd);
+        if (connect(fd, reqs[i].ar_result->ai_addr, reqs[i].ar_result->ai_addrlen) == 0)
+            connected++;
+        else if (errno == EACCES)
+            refused++;
+        else
+            other++;
+        close(fd);
+        freeaddrinfo(reqs[i].ar_result);
+    }
+    free(reqs);
+    free(list);
+    printf("ok %d %d %d\n", connected, refused, other);
+    return 0;
+}
+
 static int connect_name(const char *name, const char *port) {
     struct addrinfo hints = {0}, *res;
     hints.ai_socktype = SOCK_STREAM;
@@ -991,6 +1024,7 @@ int main(int argc, char **argv) {
     if (strcmp(how, "dns-race") == 0 && argc == 6) return dns_race(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (strcmp(how, "gai-a-rewrite") == 0 && argc >= 4)
         return gai_a_rewrite(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
+    if (strcmp(how, "gai-a-many") == 0 && argc == 5) return gai_a_many(atoi(argv[2]), argv[3], argv[4]);
     if (strcmp(how, "gai-a-forge") == 0 && argc == 6)
         return gai_a_forge(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (strcmp(how, "signal-lookup") == 0 && argc == 8) return signal_lookup(argv);
