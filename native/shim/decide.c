@@ -204,10 +204,11 @@ static int destination(int fd, const struct sockaddr *addr, socklen_t len, enum 
 static int address_ignored(int fd, sa_family_t family) {
     int protocol = 0, domain = 0, saved = errno;
     socklen_t len = sizeof protocol, dl = sizeof domain;
-    int tcp = getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
-              (protocol == IPPROTO_TCP || protocol == 262 /* IPPROTO_MPTCP */);
-    int v6 =
-        family == AF_UNSPEC && getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_INET6;
+    int known = getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0;
+    int tcp = known && (protocol == IPPROTO_TCP || protocol == 262 /* IPPROTO_MPTCP */);
+    /* an IPv6 UDP socket drops an AF_UNSPEC address (a raw IPv6 socket reads it as IPv6: not ignored) */
+    int v6 = known && family == AF_UNSPEC && (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE) &&
+             getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_INET6;
     errno = saved;
     return tcp || v6;
 }
@@ -260,7 +261,28 @@ static void keep_peer(int fd, const struct td_ip *ip, int port, unsigned long lo
     peers_kept[k].valid = 1;
 }
 
+static int check_one(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op,
+                     sa_family_t given);
+
+/* AF_UNSPEC on a send is read by the socket: an IPv4 or IPv6 UDP socket as IPv4 (or not at all), a raw IPv6
+ * socket as IPv6 (attacker's review). Which socket the kernel will find under the number cannot be known
+ * here, so both readings are judged, the IPv6 one when the length holds it; the call goes on only if both
+ * allow it (or without the address, where the socket ignores it). */
 int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op) {
+    socklen_t v6_len = (socklen_t)offsetof(struct sockaddr_in6, sin6_scope_id);
+    if (addr && use != TD_USE_CONNECT && len >= v6_len && addr->sa_family == AF_UNSPEC) {
+        struct sockaddr_in6 v6;
+        memset(&v6, 0, sizeof v6);
+        memcpy(&v6, addr, len < (socklen_t)sizeof v6 ? len : sizeof v6);
+        v6.sin6_family = AF_INET6;
+        int rc = check_one(fd, (const struct sockaddr *)&v6, len, use, op, AF_UNSPEC);
+        if (rc != 0) return rc;
+    }
+    return check_one(fd, addr, len, use, op, addr ? addr->sa_family : AF_UNSPEC);
+}
+
+static int check_one(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, const char *op,
+                     sa_family_t given) {
     struct td_dest dest;
     int port;
     if (destination(fd, addr, len, use, &dest.ip, &port) != 0) return 0;
@@ -298,7 +320,7 @@ int td_check_address(int fd, const struct sockaddr *addr, socklen_t len, enum td
         errno = saved;
         return 0;
     }
-    if (!j.allowed && use == TD_USE_SEND && address_ignored(fd, addr->sa_family)) {
+    if (!j.allowed && use == TD_USE_SEND && address_ignored(fd, given)) {
         errno = saved;
         return TD_WITHOUT_ADDRESS;
     }

@@ -241,6 +241,15 @@ int td_dns_wanted(int fd, const struct sockaddr *addr, socklen_t alen) {
     return td_fd_is_dns(fd);
 }
 
+static ssize_t dns_send(int fd, int pinned, const struct iovec *iov, size_t iovcnt, int flags,
+                        const struct sockaddr *dest, socklen_t tolen, const struct msghdr *control,
+                        const char *op);
+
+/* The socket is looked at and written through a descriptor of our own (a dup of fd, closed after): what is
+ * judged as one datagram, or as a stream of length-prefixed messages, is what that very socket sends, even
+ * if another thread puts another socket under the number fd meanwhile (dup2). A stream judged as a datagram
+ * would carry what its first bytes say is a second message, unjudged (attacker's review). The number's own
+ * DNS mark stays on fd. */
 ssize_t td_dns_send(int fd, const struct iovec *iov, size_t iovcnt, int flags, const struct sockaddr *addr,
                     socklen_t alen, const struct msghdr *control, const char *op) {
     if (!td_real.sendmsg) td_resolve_real();
@@ -256,7 +265,27 @@ ssize_t td_dns_send(int fd, const struct iovec *iov, size_t iovcnt, int flags, c
     }
     const struct sockaddr *dest = tolen ? (const struct sockaddr *)&to : NULL;
     if (!td_active()) return real_sendmsg(fd, iov, iovcnt, flags, dest, tolen, control);
-    int stream = td_socket_type(fd) == SOCK_STREAM;
+    int saved = errno;
+    int pinned = td_real.fcntl ? td_real.fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (pinned < 0) {
+        /* a bad descriptor: the kernel's own answer; out of descriptors: not sent (never unpinned) */
+        if (errno == EBADF) return real_sendmsg(fd, iov, iovcnt, flags, dest, tolen, control);
+        return -1;
+    }
+    errno = saved;
+    td_fd_forget(pinned);
+    ssize_t rc = dns_send(fd, pinned, iov, iovcnt, flags, dest, tolen, control, op);
+    int e = errno;
+    td_fd_forget(pinned);
+    close(pinned);
+    errno = e;
+    return rc;
+}
+
+static ssize_t dns_send(int fd, int pinned, const struct iovec *iov, size_t iovcnt, int flags,
+                        const struct sockaddr *dest, socklen_t tolen, const struct msghdr *control,
+                        const char *op) {
+    int stream = td_socket_type(pinned) == SOCK_STREAM;
     if (dest && stream && !(flags & MSG_FASTOPEN)) {
         /* a stream ignores the address: the call goes on without it, whatever socket the number names when
          * the kernel looks (another thread's dup2 could put a UDP socket there) */
@@ -275,9 +304,9 @@ ssize_t td_dns_send(int fd, const struct iovec *iov, size_t iovcnt, int flags, c
     if (dest) {
         /* a datagram to this address, or a TCP Fast Open connect: judged (and noted) above */
         if (port_of(dest, tolen) != DNS_PORT)
-            return real_sendmsg(fd, iov, iovcnt, flags, dest, tolen, control);
-    } else if (!still_dns(fd)) {
-        return real_sendmsg(fd, iov, iovcnt, flags, dest, tolen, control);
+            return real_sendmsg(pinned, iov, iovcnt, flags, dest, tolen, control);
+    } else if (!still_dns(pinned)) {
+        return real_sendmsg(pinned, iov, iovcnt, flags, dest, tolen, control);
     }
     size_t total = total_of(iov, iovcnt);
     if (!stream && total > DATAGRAM_MAX) {
@@ -301,8 +330,8 @@ ssize_t td_dns_send(int fd, const struct iovec *iov, size_t iovcnt, int flags, c
         (stream ? judge_stream(buf, n, total > n, &whole, op) : judge_message(buf, n, op)) == 0) {
         errno = saved;
         struct iovec mine = {buf, whole};
-        rc = stream ? send_stream(fd, buf, whole, flags, dest, tolen, control)
-                    : real_sendmsg(fd, &mine, 1, flags, dest, tolen, control);
+        rc = stream ? send_stream(pinned, buf, whole, flags, dest, tolen, control)
+                    : real_sendmsg(pinned, &mine, 1, flags, dest, tolen, control);
     }
     if (buf != small) {
         int e = errno;

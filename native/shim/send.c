@@ -171,11 +171,18 @@ int td_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const cha
         struct sockaddr_storage names[BATCH];
         struct control controls[BATCH];
         unsigned k = vlen - sent < BATCH ? vlen - sent : BATCH, ok = 0;
-        int failed = 0;
+        int failed = 0, dns = 0;
         for (; ok < k; ok++) {
             if (copy_message(&vec[sent + ok].msg_hdr, &part[ok].msg_hdr, &names[ok]) != 0 ||
                 copy_control(&part[ok].msg_hdr, &controls[ok], op) != 0) {
                 failed = 1;
+                break;
+            }
+            /* A message for a name server goes alone, through sendmsg's DNS path, which sends the very copy
+             * it judged: in a batch the kernel would read the caller's buffer again (attacker's review). */
+            if (td_dns_wanted(fd, part[ok].msg_hdr.msg_name, part[ok].msg_hdr.msg_namelen)) {
+                release_control(&controls[ok]);
+                dns = 1;
                 break;
             }
             if (td_check_send(fd, &part[ok].msg_hdr, flags, op) != 0) {
@@ -184,6 +191,13 @@ int td_sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, const cha
                 break;
             }
             part[ok].msg_len = 0;
+        }
+        if (ok == 0 && dns) {
+            ssize_t one = td_sendmsg(fd, &vec[sent].msg_hdr, flags & ~MSG_WAITFORONE, op);
+            if (one < 0) return sent ? (int)sent : -1;
+            vec[sent].msg_len = (unsigned)one;
+            sent++;
+            continue;
         }
         if (ok == 0) return sent ? (int)sent : -1; /* errno: EACCES, or EFAULT */
         int saved = errno;

@@ -41,6 +41,7 @@ function answer(msg, records) {
 /** Starts the server; `records` maps a lower-case name to an IPv4 address. */
 export async function rawDnsServer(records = {}, { address = '127.0.0.53', delay = 600 } = {}) {
     const chunks = [];
+    const questions = []; // the first question of every message: each datagram, each framed TCP message
     let closed = false;
     const later = async (name) => {
         if (name.startsWith('slow')) await sleep(delay);
@@ -48,6 +49,7 @@ export async function rawDnsServer(records = {}, { address = '127.0.0.53', delay
     const udp = dgram.createSocket('udp4');
     udp.on('message', async (msg, rinfo) => {
         chunks.push(msg);
+        if (msg.length > 12) questions.push(firstQuestion(msg).name);
         const a = answer(msg, records);
         if (!a) return;
         await later(a.name);
@@ -64,6 +66,7 @@ export async function rawDnsServer(records = {}, { address = '127.0.0.53', delay
             while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
                 const msg = pending.subarray(2, 2 + pending.readUInt16BE(0));
                 pending = pending.subarray(2 + msg.length);
+                if (msg.length > 12) questions.push(firstQuestion(msg).name);
                 const a = answer(msg, records);
                 if (!a) continue;
                 await later(a.name);
@@ -88,6 +91,11 @@ export async function rawDnsServer(records = {}, { address = '127.0.0.53', delay
             for (let waited = 0; waited < wait && !has(name); waited += 20) await sleep(20);
             return has(name);
         },
+        /** Did a message arrive whose (first) question is the name, as the server reads its messages? */
+        async asked(name, wait = 300) {
+            for (let waited = 0; waited < wait && !questions.includes(name); waited += 20) await sleep(20);
+            return questions.includes(name);
+        },
         /** How many messages sent to the server held the name. */
         times(name) {
             const wire = Buffer.concat(name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')])));
@@ -95,6 +103,7 @@ export async function rawDnsServer(records = {}, { address = '127.0.0.53', delay
         },
         forget() {
             chunks.length = 0;
+            questions.length = 0;
         },
         close: () => {
             closed = true;
