@@ -267,7 +267,7 @@ describe('L7 the scope word and scopeEnter(), used by hostile JavaScript', { ski
     // noEgress() keeps the events of the attempts made inside it in the addon until it settles. Code inside it
     // can load the addon again; it took them away by number (takeCollected(1..999)), and noEgress() resolved.
     // The key is now the scope object, which that code does not hold.
-    test('L7 code inside noEgress() cannot take its own evidence away through the addon: the attempt is still listed (control: the same noEgress() without the attempt resolves; with a rule for the peer it connects)', async () => {
+    test('L7 code inside noEgress() cannot take its own evidence away through the addon by guessing: the attempt is still listed (control: the same noEgress() without the attempt resolves; with a rule for the peer it connects)', async () => {
         const before = s.b.connections;
         const r = await inFreshNode(
             `const native = ${ADDON};
