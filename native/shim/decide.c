@@ -173,7 +173,7 @@ static int conclude(const struct td_config *cfg, const struct judgement *j,
 }
 
 /* The IP destination the kernel will use for this address, as it reads the family and the length. */
-static int destination(int fd, const struct sockaddr *addr, socklen_t len, enum td_use use, struct td_ip *ip,
+static int destination(const struct sockaddr *addr, socklen_t len, enum td_use use, struct td_ip *ip,
                        int *port) {
     if (!addr || len < (socklen_t)sizeof(sa_family_t)) return -1;
     sa_family_t family = addr->sa_family;
@@ -285,7 +285,7 @@ static int check_one(int fd, const struct sockaddr *addr, socklen_t len, enum td
                      sa_family_t given) {
     struct td_dest dest;
     int port;
-    if (destination(fd, addr, len, use, &dest.ip, &port) != 0) return 0;
+    if (destination(addr, len, use, &dest.ip, &port) != 0) return 0;
     td_dns_note_peer(fd, port); /* whatever happens next: which descriptors carry DNS (fds.c) */
     const struct tethered_scope *scope = td_scope_current();
     const struct td_config *cfg = config_for(scope);
@@ -346,7 +346,7 @@ int td_check_peer(int fd, const char *op) {
     int port;
     /* not connected, not a socket, or not IP: nothing here names a destination */
     if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0 ||
-        destination(fd, (const struct sockaddr *)&peer, len, TD_USE_CONNECT, &dest.ip, &port) != 0) {
+        destination((const struct sockaddr *)&peer, len, TD_USE_CONNECT, &dest.ip, &port) != 0) {
         errno = saved;
         return 0;
     }
