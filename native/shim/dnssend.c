@@ -151,15 +151,21 @@ static int port_of(const struct sockaddr *addr, socklen_t len) {
 }
 
 /* Is the socket still connected to a port 53? If not, it is some other socket now. */
-static int still_dns(int fd) {
+/* Is the socket `sock` still talking to port 53? If not, the number fd (the program's: sock may be the
+ * shim's own copy of it) is marked as no DNS descriptor. */
+static int still_dns_on(int fd, int sock) {
     struct sockaddr_storage peer;
     socklen_t len = sizeof peer;
     int saved = errno;
-    int ok = getpeername(fd, (struct sockaddr *)&peer, &len) == 0 &&
+    int ok = getpeername(sock, (struct sockaddr *)&peer, &len) == 0 &&
              port_of((const struct sockaddr *)&peer, len) == DNS_PORT;
     errno = saved;
     if (!ok) td_fd_set(fd, TD_FD_OTHER);
     return ok;
+}
+
+static int still_dns(int fd) {
+    return still_dns_on(fd, fd);
 }
 
 static size_t total_of(const struct iovec *iov, size_t iovcnt) {
@@ -305,7 +311,7 @@ static ssize_t dns_send(int fd, int pinned, const struct iovec *iov, size_t iovc
         /* a datagram to this address, or a TCP Fast Open connect: judged (and noted) above */
         if (port_of(dest, tolen) != DNS_PORT)
             return real_sendmsg(pinned, iov, iovcnt, flags, dest, tolen, control);
-    } else if (!still_dns(pinned)) {
+    } else if (!still_dns_on(fd, pinned)) {
         return real_sendmsg(pinned, iov, iovcnt, flags, dest, tolen, control);
     }
     size_t total = total_of(iov, iovcnt);
