@@ -482,15 +482,24 @@ void td_record_answer(const char *name, int family, const void *addr) {
     td_hostmap_add(&ip, name);
 }
 
+int td_addrinfo_ip(const struct addrinfo *ai, struct td_ip *ip) {
+    if (!ai->ai_addr) return -1;
+    if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(struct sockaddr_in)) {
+        td_ip_from_v4(ip, ntohl(((const struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr));
+        return 0;
+    }
+    if (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+        td_ip_from_v6(ip, ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr.s6_addr);
+        return 0;
+    }
+    return -1;
+}
+
 void td_record_addrinfo(const char *name, const struct addrinfo *res) {
     if (!name || !name[0] || !td_mount_ns_home()) return;
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (!ai->ai_addr) continue;
-        if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(struct sockaddr_in))
-            td_record_answer(name, AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr);
-        else if (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(struct sockaddr_in6))
-            td_record_answer(name, AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
-    }
+    struct td_ip ip;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (td_addrinfo_ip(ai, &ip) == 0) td_hostmap_add(&ip, name);
 }
 
 void td_record_hostent(const char *name, const struct hostent *h) {

@@ -8,7 +8,6 @@
  *   getnameinfo                  the numeric host instead (no query), or EAI_FAIL with NI_NAMEREQD
  *
  * An allowed lookup records its answers under the name, so the connect that follows is judged by name. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -222,12 +221,7 @@ TETHERED_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int nitems, st
 static int all_recorded(const char *name, const struct addrinfo *res) {
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         struct td_ip ip;
-        if (ai->ai_family == AF_INET && ai->ai_addr && ai->ai_addrlen >= sizeof(struct sockaddr_in))
-            td_ip_from_v4(&ip, ntohl(((const struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr));
-        else if (ai->ai_family == AF_INET6 && ai->ai_addr && ai->ai_addrlen >= sizeof(struct sockaddr_in6))
-            td_ip_from_v6(&ip, ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr.s6_addr);
-        else
-            continue;
+        if (td_addrinfo_ip(ai, &ip) != 0) continue;
         char names[TD_HOSTMAP_NAMES][TD_NAME_BUF];
         size_t n = td_hostmap_names(&ip, names), k = 0;
         while (k < n && strcmp(names[k], name) != 0) k++;

@@ -214,6 +214,8 @@ int td_check_reverse(int family, const void *addr, const char *op, char normal[T
 /* Records that `name` (normal form) resolved to this address, for the connect that follows. */
 void td_record_answer(const char *name, int family, const void *addr);
 void td_record_addrinfo(const char *name, const struct addrinfo *res);
+/* The IP address of one addrinfo entry (IPv4 or IPv6, its length checked): 0, or -1 for anything else. */
+int td_addrinfo_ip(const struct addrinfo *ai, struct td_ip *ip);
 void td_record_hostent(const char *name, const struct hostent *h);
 
 /* While set, this thread's attempts are judged without an event (a resolver's retries of one query). */
